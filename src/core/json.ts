@@ -1,0 +1,78 @@
+/** Where a value breaks a JSON rule: the path inside the value and what is wrong there. */
+export interface JsonProblem {
+  path: (string | number)[]
+  message: string
+}
+
+/** Keys that can rewrite prototypes when a receiver merges objects carelessly. */
+const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype']
+
+/**
+ * Finds the first reason `value` is not a plain JSON object whose nesting stays within
+ * `maxDepth`, or returns undefined. Shared references are fine (JSON copies them); cycles,
+ * functions, BigInt, symbols, non-finite numbers, class instances (Date, Map, ...) and
+ * prototype-polluting keys are not. `undefined` is allowed: JSON drops it, as `JSON.stringify` does.
+ */
+export function findJsonProblem(value: unknown, maxDepth: number): JsonProblem | undefined {
+  const ancestors: object[] = []
+  const path: (string | number)[] = []
+
+  const visit = (node: unknown): string | undefined => {
+    switch (typeof node) {
+      case 'string':
+      case 'boolean':
+      case 'undefined':
+        return
+      case 'number':
+        return Number.isFinite(node) ? undefined : 'must be a finite number'
+      case 'object':
+        break
+      default:
+        return `must be a JSON value, not a ${typeof node}`
+    }
+    if (node === null) return
+    if (ancestors.includes(node)) return 'must not refer back to itself (circular reference)'
+    if (ancestors.length >= maxDepth) return `must not nest deeper than ${maxDepth} levels`
+    const isArray = Array.isArray(node)
+    const proto: unknown = Object.getPrototypeOf(node)
+    if (!isArray && proto !== Object.prototype && proto !== null) {
+      return `must be a JSON value, not a ${(node as object).constructor?.name ?? 'class instance'}`
+    }
+    ancestors.push(node)
+    for (const key of Object.keys(node)) {
+      if (FORBIDDEN_KEYS.includes(key)) return `must not use the key "${key}"`
+      path.push(isArray ? Number(key) : key)
+      const problem = visit((node as Record<string, unknown>)[key])
+      if (problem) return problem
+      path.pop()
+    }
+    ancestors.pop()
+    return
+  }
+
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { path, message: 'must be a plain object of JSON values' }
+  }
+  const message = visit(value)
+  return message ? { path, message } : undefined
+}
+
+/** Number of bytes `text` takes in UTF-8, without allocating an encoded copy. */
+export function utf8Length(text: string): number {
+  let bytes = text.length
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) continue
+    if (code < 0x800) bytes += 1
+    else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
+      // A surrogate pair: two UTF-16 units, four UTF-8 bytes.
+      bytes += 2
+      i++
+    } else bytes += 2 // three bytes, lone surrogates included (encoded as U+FFFD)
+  }
+  return bytes
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff
+}

@@ -1,0 +1,172 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import {
+  clientRequestSchema,
+  draftEngagementSchema,
+  engagementSchema,
+  firstViolation,
+  formatPath,
+  isRealDate,
+  isSettlement,
+  LIMITS,
+  upstreamRequestSchema,
+} from '../src/contract.js'
+import { findJsonProblem, utf8Length } from '../src/core/json.js'
+
+const valid = {
+  id: 'demo-1',
+  contactEmail: 'john@example.com',
+  type: 'PRODUCT_ACTIVITY',
+  name: 'Product Demo Completed',
+  description: 'Watched the whole demo',
+  createdAt: '2025-08-12T09:21:45Z',
+  data: { duration_minutes: 45, tags: ['a', 'b'], nested: { ok: true, none: null } },
+}
+
+describe('engagement contract', () => {
+  it('accepts a complete engagement and the minimal one', () => {
+    expect(firstViolation(engagementSchema, valid)).toBeUndefined()
+    const { id, contactEmail, type, createdAt } = valid
+    expect(firstViolation(engagementSchema, { id, contactEmail, type, createdAt })).toBeUndefined()
+    expect(firstViolation(engagementSchema, { ...valid, createdAt: '2025-08-12T09:21:45.123Z' })).toBeUndefined()
+  })
+
+  it.each([
+    [{ ...valid, contactEmail: undefined }, 'contactEmail', 'required', 'contactEmail is required'],
+    [{ ...valid, contactEmail: 'john@' }, 'contactEmail', 'format', 'contactEmail must be an email address such as john@example.com'],
+    [{ ...valid, contactEmail: 'john doe@example.com' }, 'contactEmail', 'format', undefined],
+    [{ ...valid, contactEmail: `${'j'.repeat(250)}@example.com` }, 'contactEmail', 'max', 'contactEmail must be at most 254 characters'],
+    [{ ...valid, type: 7 }, 'type', 'type', 'type must be a string'],
+    [{ ...valid, type: '' }, 'type', 'min', 'type must not be empty'],
+    [{ ...valid, name: 'n'.repeat(257) }, 'name', 'max', 'name must be at most 256 characters'],
+    [{ ...valid, description: 'd'.repeat(4097) }, 'description', 'max', undefined],
+    [{ ...valid, id: '' }, 'id', 'format', undefined],
+    [{ ...valid, id: 'x'.repeat(129) }, 'id', 'max', undefined],
+    [{ ...valid, id: 'a/b' }, 'id', 'format', "id must be letters, digits, '_', '.', ':' or '-'"],
+    [{ ...valid, createdAt: '2025-08-12 09:21:45' }, 'createdAt', 'format', 'createdAt must be an ISO 8601 UTC date-time such as 2025-08-12T09:21:45Z'],
+    [{ ...valid, createdAt: '2025-08-12T09:21:45+02:00' }, 'createdAt', 'format', undefined],
+    [{ ...valid, createdAt: '2025-13-01T00:00:00Z' }, 'createdAt', 'format', 'createdAt must be a real calendar date and time'],
+    [{ ...valid, createdAt: 1755000000000 }, 'createdAt', 'type', undefined],
+    [{ ...valid, data: 'text' }, 'data', 'json', 'data must be a plain object of JSON values'],
+    [{ ...valid, data: { a: { b: { c: Symbol('s') } } } }, 'data.a.b.c', 'json', 'data.a.b.c must be a JSON value, not a symbol'],
+    [{ ...valid, data: { list: [1, 2, undefined, () => 0] } }, 'data.list[3]', 'json', undefined],
+    [{ ...valid, data: { m: new Map() } }, 'data.m', 'json', 'data.m must be a JSON value, not a Map'],
+    [{ ...valid, data: { constructor: 1 } }, 'data', 'json', 'data must not use the key "constructor"'],
+    [{ ...valid, extra: 1 }, 'extra', 'unknown-field', 'extra is not a known field'],
+    [null, 'engagement', 'type', 'engagement must be an object'],
+    [[valid], 'engagement', 'type', undefined],
+  ])('refuses %#: %s', (input, field, rule, message) => {
+    const violation = firstViolation(engagementSchema, input)
+    expect(violation).toMatchObject({ field, rule })
+    if (message) expect(violation?.message).toBe(message)
+  })
+
+  it('caps data at 16 KiB as JSON, in UTF-8 bytes, and depth at 10 levels', () => {
+    const euro = '€' // three bytes in UTF-8
+    const fits = { s: euro.repeat(Math.floor((LIMITS.dataBytes - 8) / 3)) }
+    expect(utf8Length(JSON.stringify(fits))).toBeLessThanOrEqual(LIMITS.dataBytes)
+    expect(firstViolation(engagementSchema, { ...valid, data: fits })).toBeUndefined()
+    expect(firstViolation(engagementSchema, { ...valid, data: { s: fits.s + euro.repeat(3) } })).toMatchObject({
+      field: 'data',
+      rule: 'max',
+    })
+    let deep: Record<string, unknown> = { leaf: 1 }
+    for (let i = 0; i < 9; i++) deep = { deep }
+    expect(firstViolation(engagementSchema, { ...valid, data: deep })).toBeUndefined()
+    expect(firstViolation(engagementSchema, { ...valid, data: { deep } })?.message).toMatch(/deeper than 10 levels/)
+  })
+
+  it('lets a draft wait for its contact, but not break any other rule', () => {
+    const { contactEmail: _, ...draft } = valid
+    expect(firstViolation(draftEngagementSchema, draft)).toBeUndefined()
+    expect(firstViolation(engagementSchema, draft)?.field).toBe('contactEmail')
+    expect(firstViolation(draftEngagementSchema, { ...draft, type: '' })?.field).toBe('type')
+  })
+
+  it('accepts whatever the tracker can produce (property)', () => {
+    const jsonValue = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, fc.string(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(fc.string({ minLength: 1 }).filter((key) => !['__proto__', 'constructor', 'prototype'].includes(key)), tie('value'), { maxKeys: 3 })),
+    })).value
+    fc.assert(
+      fc.property(
+        fc.record({
+          id: fc.stringMatching(/^[\w.:-]{1,128}$/),
+          contactEmail: fc.emailAddress().filter((email) => email.length <= 254 && /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/.test(email)),
+          type: fc.string({ minLength: 1, maxLength: 100 }),
+          createdAt: fc.date({ min: new Date('1971-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }).map((date) => date.toISOString()),
+          data: fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }).filter((key) => !['__proto__', 'constructor', 'prototype'].includes(key)), jsonValue, { maxKeys: 5 }),
+        }),
+        (engagement) => {
+          expect(firstViolation(engagementSchema, engagement)).toBeUndefined()
+        },
+      ),
+    )
+  })
+
+  it('never throws, whatever it is given, and always names a field (property)', () => {
+    fc.assert(
+      fc.property(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true }), (input) => {
+        const violation = firstViolation(engagementSchema, input)
+        expect(violation?.field).toBeTruthy()
+        expect(violation!.message.startsWith(violation!.field)).toBe(true)
+      }),
+    )
+  })
+})
+
+describe('request contracts', () => {
+  it('accepts 1 to 200 items in a client request and leaves items to be checked one by one', () => {
+    expect(firstViolation(clientRequestSchema, { batch: [{}], identity: { 'a@b.co': 'sig' } })).toBeUndefined()
+    expect(firstViolation(clientRequestSchema, { batch: [] })?.message).toBe('batch must hold at least one engagement')
+    expect(firstViolation(clientRequestSchema, { batch: Array(201).fill({}) })?.message).toBe('batch must be at most 200 engagements')
+    expect(firstViolation(clientRequestSchema, { batch: {} })?.field).toBe('batch')
+    expect(firstViolation(clientRequestSchema, { batch: [{}], identity: { 'a@b.co': 5 } })?.field).toBe('identity.a@b.co')
+  })
+
+  it('checks every engagement of an upstream request', () => {
+    expect(firstViolation(upstreamRequestSchema, { batch: [valid] })).toBeUndefined()
+    expect(firstViolation(upstreamRequestSchema, { batch: [valid, { ...valid, type: '' }] })?.field).toBe('batch[1].type')
+  })
+
+  it('recognizes a settlement', () => {
+    expect(isSettlement({ accepted: 1, duplicates: 0, rejected: [{ id: 'a', reason: 'r' }] })).toBe(true)
+    expect(isSettlement({ accepted: 1, duplicates: 0 })).toBe(false)
+    expect(isSettlement({ accepted: -1, duplicates: 0, rejected: [] })).toBe(false)
+    expect(isSettlement({ accepted: 1, duplicates: 0, rejected: [{ id: 1 }] })).toBe(false)
+    expect(isSettlement('ok')).toBe(false)
+  })
+})
+
+describe('helpers', () => {
+  it('formats paths', () => {
+    expect(formatPath(['data', 'items', 2, 'name'])).toBe('data.items[2].name')
+    expect(formatPath([])).toBe('')
+  })
+
+  it('checks calendar dates', () => {
+    expect(isRealDate('2024-02-29T00:00:00Z')).toBe(true)
+    expect(isRealDate('2025-02-29T00:00:00Z')).toBe(false)
+    expect(isRealDate('2025-04-31T00:00:00Z')).toBe(false)
+    expect(isRealDate('2025-01-01T24:00:00Z')).toBe(false)
+    expect(isRealDate('2025-01-01T23:59:60Z')).toBe(false)
+  })
+
+  it('counts UTF-8 bytes like TextEncoder', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => {
+        expect(utf8Length(text)).toBe(new TextEncoder().encode(text).length)
+      }),
+    )
+  })
+
+  it('finds no problem in JSON that came from JSON.parse', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const wrapped = { value: JSON.parse(JSON.stringify(value)) }
+        const problem = findJsonProblem(wrapped, 64)
+        // JSON.parse can produce "__proto__" keys; those are refused on purpose.
+        if (problem) expect(problem.message).toMatch(/must not use the key/)
+      }),
+    )
+  })
+})
