@@ -1,0 +1,70 @@
+import { draftEngagementSchema, firstViolation, isRealDate, type DraftEngagement } from '../contract.js'
+import { utf8Length } from '../core/json.js'
+import type { Contact } from './channel.js'
+import { releasedKey, type OutboxEntry } from './outbox.js'
+import type { TrackerError, TrackInput } from './types.js'
+
+/** ISO 8601 with an offset, which the tracker turns into UTC. */
+const ISO_WITH_ZONE = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/
+
+/**
+ * Turns what the page passed to `track()` into the engagement that will travel: id and
+ * `createdAt` fixed now (they never change on retries), the contact filled in, every rule of
+ * the contract checked. Unknown fields are kept so the contract can name them.
+ */
+export function buildEngagement(
+  input: TrackInput,
+  contact: Contact | undefined,
+  now: number,
+  randomUUID: () => string,
+): { engagement: DraftEngagement; signature: string | undefined } | { error: TrackerError } {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { error: invalid('engagement', 'type', 'engagement must be an object such as { type: "PRODUCT_ACTIVITY" }') }
+  }
+  const draft: Record<string, unknown> = {
+    ...input,
+    id: input.id ?? randomUUID(),
+    createdAt: toIsoDate(input.createdAt ?? now),
+    contactEmail: input.contactEmail ?? contact?.email,
+  }
+  for (const key of Object.keys(draft)) if (draft[key] === undefined) delete draft[key]
+  const violation = firstViolation(draftEngagementSchema, draft)
+  if (violation) return { error: invalid(violation.field, violation.rule, violation.message) }
+  const engagement = draft as DraftEngagement
+  const signature = contact && engagement.contactEmail === contact.email ? contact.signature : undefined
+  return { engagement, signature }
+}
+
+/** An outbox entry, with the bytes it will add to a request. */
+export function toEntry(key: string, engagement: DraftEngagement, signature: string | undefined): OutboxEntry {
+  const entry: OutboxEntry = { key, engagement, bytes: utf8Length(JSON.stringify(engagement)) }
+  if (signature && engagement.contactEmail) {
+    entry.signature = signature
+    // `"email":"signature",` in the request's identity map.
+    entry.bytes += engagement.contactEmail.length + signature.length + 6
+  }
+  return entry
+}
+
+/** A held entry, now that its contact is known. */
+export function withContact(entry: OutboxEntry, contact: Contact): OutboxEntry {
+  return toEntry(releasedKey(entry.key), { ...entry.engagement, contactEmail: contact.email }, contact.signature)
+}
+
+export function invalid(field: string, rule: string, message: string): TrackerError {
+  return { code: 'invalid', field, rule, message }
+}
+
+/** Dates, epoch ms and ISO strings with any offset become ISO 8601 UTC; anything else is left for the contract to refuse. */
+function toIsoDate(value: unknown): unknown {
+  if (
+    value instanceof Date ||
+    typeof value === 'number' ||
+    (typeof value === 'string' && ISO_WITH_ZONE.test(value) && isRealDate(value))
+  ) {
+    const date = new Date(value)
+    // An invalid date becomes "Invalid Date", which the contract refuses by format.
+    return Number.isNaN(date.getTime()) ? String(date) : date.toISOString()
+  }
+  return value
+}

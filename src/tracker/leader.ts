@@ -1,0 +1,107 @@
+import type { Platform } from './options.js'
+
+/** Whether this tab is the one that sends for its origin. At most one tab is, at any time. */
+export interface Leadership {
+  readonly isLeader: boolean
+  /** Enters the election, or re-enters it after `leave()` (a page restored from the back/forward cache). */
+  join(): void
+  /** Gives up leadership, or stops waiting for it, so another tab takes over at once. */
+  leave(): void
+}
+
+/** How long a lease lasts without renewal, and how often the holder renews it (the fallback). */
+const LEASE_MS = 3_000
+const RENEW_MS = 1_000
+
+/**
+ * Elects one tab per `name` with a Web Lock held for the tab's life. Where Web Locks are missing
+ * (insecure contexts, old browsers), a lease in localStorage that the holder renews stands in;
+ * where that is missing too, the tab assumes it is alone. `onChange` hears every change.
+ */
+export function createLeadership(
+  name: string,
+  platform: Platform,
+  onChange: (isLeader: boolean) => void,
+  warn: (message: string) => void,
+): Leadership {
+  let isLeader = false
+  const set = (value: boolean) => {
+    if (value === isLeader) return
+    isLeader = value
+    onChange(value)
+  }
+  const elect = platform.locks ? byLock(name, platform.locks, set) : byLease(name, platform, set, warn)
+  return {
+    get isLeader() {
+      return isLeader
+    },
+    ...elect,
+  }
+}
+
+function byLock(name: string, locks: LockManager, set: (value: boolean) => void) {
+  let waiting: AbortController | undefined
+  let release: (() => void) | undefined
+  return {
+    join() {
+      if (waiting) return
+      const controller = (waiting = new AbortController())
+      locks
+        .request(name, { signal: controller.signal }, () => {
+          set(true)
+          // Held until leave() or until the tab is gone.
+          return new Promise<void>((resolve) => (release = resolve))
+        })
+        .catch(() => undefined)
+    },
+    leave() {
+      waiting?.abort()
+      waiting = undefined
+      release?.()
+      release = undefined
+      set(false)
+    },
+  }
+}
+
+function byLease(name: string, platform: Platform, set: (value: boolean) => void, warn: (message: string) => void) {
+  const storage = platform.localStorage
+  const me = platform.randomUUID()
+  let timer: unknown
+  let claimed = false
+
+  const renew = () => {
+    try {
+      const [owner, expires] = (storage?.getItem(name) ?? '').split(' ')
+      const now = platform.now()
+      const free = !owner || owner === me || Number(expires) < now
+      // Two tabs may claim a free lease at the same moment and only one write survives, so a
+      // tab leads only once it reads its own claim back on the next round.
+      set(free && claimed)
+      claimed = free
+      if (free) storage?.setItem(name, `${me} ${now + LEASE_MS}`)
+    } catch {
+      set(true)
+    }
+    timer = platform.setTimeout(renew, RENEW_MS)
+  }
+
+  return {
+    join() {
+      if (timer !== undefined) return
+      if (!storage) warn('Web Locks and localStorage are unavailable: this tab sends as if it were the only one')
+      renew()
+    },
+    leave() {
+      platform.clearTimeout(timer)
+      timer = undefined
+      claimed = false
+      try {
+        if (storage?.getItem(name)?.startsWith(me)) storage.removeItem(name)
+      } catch {
+        // Storage went away; the lease expires by itself.
+      }
+      set(false)
+    },
+  }
+}

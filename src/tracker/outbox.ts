@@ -1,0 +1,200 @@
+import type { DraftEngagement } from '../contract.js'
+import { memoryStore, type KeySpan, type Store } from './store.js'
+import type { DropReason } from './types.js'
+
+/** One queued engagement and what the sender needs to know of it. */
+export interface OutboxEntry {
+  /** See {@link entryKey}. */
+  key: string
+  engagement: DraftEngagement
+  /** Identity signature for the engagement's contact, if the page gave one. */
+  signature?: string
+  /** Bytes of the engagement as JSON, its signature included: what it adds to a request. */
+  bytes: number
+  /** When a beacon carried it; a beacon brings no answer, so it stays until one does. */
+  beaconAt?: number
+}
+
+const SENDABLE: KeySpan = { from: 's', to: 't' }
+const HELD: KeySpan = { from: 'h', to: 'i' }
+/** Where the id starts in a key. */
+const ID_OFFSET = 16
+/** Entries kept in memory for the page-hide path: more than one beacon quota can carry. */
+const MIRROR_LIMIT = 1_000
+
+/**
+ * The key of an entry, whose string order is the outbox's order: `s` (sendable) or `h` (held
+ * until a contact is known), the time it was tracked and this tab's call counter in fixed-width
+ * base 36, then the engagement id, which keeps tabs that track in the same millisecond apart.
+ */
+export function entryKey(held: boolean, time: number, sequence: number, id: string): string {
+  return (held ? 'h' : 's') + time.toString(36).padStart(9, '0') + sequence.toString(36).padStart(6, '0') + id
+}
+
+/** When the entry was tracked, in epoch ms. */
+export const trackedAt = (key: string): number => parseInt(key.slice(1, 10), 36)
+
+/** The key a held entry takes once its contact is known. */
+export const releasedKey = (key: string): string => `s${key.slice(1)}`
+
+/** What {@link createOutbox} needs. */
+export interface OutboxOptions {
+  /** The durable store, or undefined where IndexedDB is missing. */
+  durable: Store | undefined
+  maxQueueSize: number
+  maxHeld: number
+  /** Told which engagements a cap pushed out. */
+  onDrop: (ids: string[], reason: DropReason) => void
+  /** Told once when the durable store failed and memory took over. */
+  onFallback: (error: unknown) => void
+}
+
+/** The durable FIFO of engagements, with a synchronous mirror of its head for the page-hide path. */
+export interface Outbox {
+  /** Where entries live now. */
+  readonly storage: 'indexeddb' | 'memory'
+  /**
+   * Adds entries. Every append of one tick shares one transaction; the caps drop the oldest
+   * beyond them. Resolves once the entries are stored.
+   */
+  append(entries: OutboxEntry[]): Promise<void>
+  /** Resolves when every append made so far is stored. */
+  written(): Promise<void>
+  /** Up to `limit` sendable entries after the key `after` (or from the oldest), oldest first. */
+  head(after: string, limit: number): Promise<OutboxEntry[]>
+  /** Removes settled entries. */
+  remove(entries: readonly OutboxEntry[]): Promise<void>
+  /** Stores changed entries (beacon marks). */
+  update(entries: readonly OutboxEntry[]): Promise<void>
+  /** Makes every held entry sendable, in order, as `stamp` rewrites it (with its contact and released key). */
+  release(stamp: (entry: OutboxEntry) => OutboxEntry): Promise<OutboxEntry[]>
+  /** Deletes every entry and returns their ids. */
+  clear(): Promise<string[]>
+  /** How many entries wait, held ones included, and how many are held. */
+  count(): Promise<{ queued: number; held: number }>
+  readMeta<T>(name: string): Promise<T | undefined>
+  writeMeta(name: string, value: unknown): Promise<void>
+  /** Remembers entries another tab stored, for the page-hide path. */
+  keep(entries: readonly OutboxEntry[]): void
+  /** Entries this page knows to be unsettled, oldest first, synchronously: what a beacon can still carry. */
+  recent(): OutboxEntry[]
+  /** Forgets entries another tab settled (and deletes them from memory storage). */
+  settled(keys: readonly string[]): void
+}
+
+export function createOutbox(options: OutboxOptions): Outbox {
+  let store = options.durable ?? memoryStore()
+  let storage: Outbox['storage'] = options.durable ? 'indexeddb' : 'memory'
+  const mirror = new Map<string, OutboxEntry>()
+  let pending: OutboxEntry[] = []
+  let pendingWrite: Promise<void> | undefined
+
+  /** Runs in the durable store; on its first failure, switches to memory for good and runs there. */
+  const run: Store = async (mode, work) => {
+    const used = store
+    try {
+      return await used(mode, work)
+    } catch (error) {
+      if (storage === 'memory' && store === used) throw error
+      // Another transaction may have switched already.
+      if (store === used) {
+        storage = 'memory'
+        store = memoryStore()
+        options.onFallback(error)
+      }
+      return store(mode, work)
+    }
+  }
+
+  const remember = (entry: OutboxEntry) => {
+    if (mirror.size < MIRROR_LIMIT) mirror.set(entry.key, entry)
+  }
+  const forget = (key: string) => mirror.delete(key)
+
+  const writePending = async () => {
+    const entries = pending
+    pending = []
+    pendingWrite = undefined
+    const dropped = await run('readwrite', async (tx) => {
+      for (const entry of entries) tx.put(entry.key, entry)
+      const out: [string[], DropReason][] = []
+      for (const [span, cap, reason] of [
+        [SENDABLE, options.maxQueueSize, 'queue-full'],
+        [HELD, options.maxHeld, 'held-full'],
+      ] as const) {
+        const excess = (await tx.count(span)) - cap
+        if (excess > 0) {
+          const keys = await tx.getAllKeys(span, excess)
+          keys.forEach((key) => tx.delete(key))
+          out.push([keys, reason])
+        }
+      }
+      return out
+    })
+    for (const [keys, reason] of dropped) {
+      keys.forEach(forget)
+      options.onDrop(
+        keys.map((key) => key.slice(ID_OFFSET)),
+        reason,
+      )
+    }
+  }
+
+  return {
+    get storage() {
+      return storage
+    },
+    append(entries) {
+      entries.forEach(remember)
+      pending.push(...entries)
+      return (pendingWrite ??= Promise.resolve().then(writePending))
+    },
+    written: () => pendingWrite ?? Promise.resolve(),
+    async head(after, limit) {
+      // `after + '\0'` is the first key above `after`.
+      const entries = await run('readonly', (tx) => tx.getAll<OutboxEntry>({ ...SENDABLE, from: after ? `${after}\0` : 's' }, limit))
+      entries.forEach(remember)
+      return entries
+    },
+    async remove(entries) {
+      entries.forEach((entry) => forget(entry.key))
+      await run('readwrite', async (tx) => entries.forEach((entry) => tx.delete(entry.key)))
+    },
+    async update(entries) {
+      await run('readwrite', async (tx) => entries.forEach((entry) => tx.put(entry.key, entry)))
+    },
+    release: (stamp) =>
+      run('readwrite', async (tx) =>
+        (await tx.getAll<OutboxEntry>(HELD)).map((held) => {
+          const entry = stamp(held)
+          tx.delete(held.key)
+          tx.put(entry.key, entry)
+          forget(held.key)
+          remember(entry)
+          return entry
+        }),
+      ),
+    clear() {
+      mirror.clear()
+      return run('readwrite', async (tx) => {
+        const keys = [...(await tx.getAllKeys(HELD)), ...(await tx.getAllKeys(SENDABLE))]
+        keys.forEach((key) => tx.delete(key))
+        return keys.map((key) => key.slice(ID_OFFSET))
+      })
+    },
+    count: () =>
+      run('readonly', async (tx) => {
+        const held = await tx.count(HELD)
+        return { queued: held + (await tx.count(SENDABLE)), held }
+      }),
+    readMeta: (name) => run('readonly', (tx) => tx.get(`m${name}`)),
+    writeMeta: (name, value) =>
+      run('readwrite', async (tx) => (value === undefined ? tx.delete(`m${name}`) : tx.put(`m${name}`, value))),
+    keep: (entries) => entries.forEach(remember),
+    recent: () => [...mirror.values()].sort((a, b) => (a.key < b.key ? -1 : 1)),
+    settled(keys) {
+      keys.forEach(forget)
+      if (storage === 'memory') void run('readwrite', async (tx) => keys.forEach((key) => tx.delete(key)))
+    },
+  }
+}

@@ -1,0 +1,50 @@
+import { createStore } from 'idb-keyval'
+import type { Platform } from './options.js'
+
+/**
+ * The browser's facilities, read when a tracker is created (never at import), each guarded:
+ * blocked storage throws on mere access in some browsers. Undefined outside a browser.
+ */
+export function browserPlatform(overrides: Partial<Platform> = {}): Platform | undefined {
+  const scope = globalThis as typeof globalThis & Partial<Window>
+  const window = overrides.window ?? (scope.window as EventTarget | undefined)
+  const document = overrides.document ?? scope.document
+  if (!window || !document) return undefined
+  const navigator = scope.navigator as Navigator | undefined
+  const crypto = scope.crypto
+  return {
+    fetch: (input, init) => scope.fetch(input, init),
+    sendBeacon: navigator?.sendBeacon ? (url, body) => navigator.sendBeacon(url, body) : undefined,
+    createStore: attempt(() => scope.indexedDB) ? createStore : undefined,
+    locks: navigator?.locks,
+    localStorage: attempt(() => scope.localStorage),
+    BroadcastChannel: scope.BroadcastChannel,
+    isOnline: () => navigator?.onLine !== false,
+    now: () => Date.now(),
+    setTimeout: (callback, ms) => scope.setTimeout(callback, ms),
+    clearTimeout: (handle) => scope.clearTimeout(handle as number),
+    random: Math.random,
+    // randomUUID needs a secure context; getRandomValues works everywhere.
+    randomUUID: crypto?.randomUUID ? () => crypto.randomUUID() : () => uuidFrom(crypto.getRandomValues(new Uint8Array(16))),
+    console: scope.console,
+    ...overrides,
+    window,
+    document,
+  }
+}
+
+function attempt<T>(read: () => T): T | undefined {
+  try {
+    return read()
+  } catch {
+    return undefined
+  }
+}
+
+/** A version 4 UUID from 16 random bytes. */
+export function uuidFrom(bytes: Uint8Array): string {
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x40
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80
+  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}

@@ -1,0 +1,75 @@
+import { isSettlement, type Settlement } from '../contract.js'
+import { classify, type Outcome } from '../core/retry.js'
+import type { Platform } from './options.js'
+
+/** What became of one fetch: the outcome class, with the settlement when the proxy gave one. */
+export type SendResult = { kind: 'ok'; settlement: Settlement } | Exclude<Outcome, { kind: 'ok' }>
+
+/** The two ways to reach the proxy. */
+export interface Sender {
+  /** POSTs `body` as JSON and classifies the answer. Never rejects. */
+  send(body: string, batchSize: number): Promise<SendResult>
+  /**
+   * Hands `body` to the browser to deliver even if the page goes away: `sendBeacon` as
+   * `text/plain` (no CORS preflight), else a keepalive fetch. False when the browser refused it.
+   */
+  beacon(body: string): boolean
+}
+
+const TEXT = 'text/plain;charset=UTF-8'
+
+export function createSender(endpoint: string, timeoutMs: number, platform: Platform): Sender {
+  return {
+    async send(body, batchSize) {
+      const controller = new AbortController()
+      const timer = platform.setTimeout(() => controller.abort(), timeoutMs)
+      try {
+        const response = await platform.fetch(endpoint, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          credentials: 'omit',
+          signal: controller.signal,
+        })
+        const text = await response.text()
+        const json = parseJson(text)
+        const outcome = classify({
+          status: response.status,
+          retryAfter: response.headers.get('retry-after'),
+          message: typeof json?.message === 'string' ? json.message : undefined,
+          batchSize,
+          now: platform.now(),
+        })
+        if (outcome.kind !== 'ok') return outcome
+        if (isSettlement(json)) return { kind: 'ok', settlement: json }
+        return { kind: 'retry', reason: `HTTP ${response.status} without a settlement body` }
+      } catch {
+        const reason = controller.signal.aborted ? `no answer within ${timeoutMs} ms` : 'network error'
+        return { kind: 'retry', reason }
+      } finally {
+        platform.clearTimeout(timer)
+      }
+    },
+
+    beacon(body) {
+      try {
+        if (platform.sendBeacon) return platform.sendBeacon(endpoint, body)
+        platform
+          .fetch(endpoint, { method: 'POST', headers: { 'content-type': TEXT }, body, keepalive: true, credentials: 'omit' })
+          .catch(() => undefined)
+        return true
+      } catch {
+        return false
+      }
+    },
+  }
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text)
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,37 @@
+import type { Tracker, TrackerError } from './types.js'
+
+let warned = false
+
+/** The tracker outside a browser (server rendering): every call is a harmless no-op that says why. */
+export function createServerTracker(): Tracker {
+  if (!warned) {
+    warned = true
+    console.warn('[conversion-engagements] not in a browser (server rendering?): this tracker records nothing')
+  }
+  const error: TrackerError = { code: 'unsupported', message: 'not in a browser: nothing is tracked' }
+  const nothing = () => {}
+  const settled = async () => {}
+  return {
+    track: () => ({ ok: false, error }),
+    identify: () => ({ ok: false, error }),
+    reset: nothing,
+    optOut: nothing,
+    optIn: nothing,
+    flush: settled,
+    subscribe: () => nothing,
+    stats: async () => ({
+      queued: 0,
+      held: 0,
+      inFlight: 0,
+      sent: 0,
+      retried: 0,
+      rejected: 0,
+      dropped: 0,
+      leader: false,
+      storage: 'memory',
+      online: false,
+      recentRequests: [],
+    }),
+    shutdown: settled,
+  }
+}

@@ -1,0 +1,84 @@
+import { promisifyRequest, type UseStore } from 'idb-keyval'
+
+/** Keys from `from` (inclusive) up to `to` (exclusive), in string order. */
+export interface KeySpan {
+  from: string
+  to: string
+}
+
+/** One transaction's operations: the few an ordered outbox needs, for IndexedDB and memory alike. */
+export interface StoreTransaction {
+  getAll<T>(span: KeySpan, limit?: number): Promise<T[]>
+  getAllKeys(span: KeySpan, limit?: number): Promise<string[]>
+  count(span: KeySpan): Promise<number>
+  get<T>(key: string): Promise<T | undefined>
+  put(key: string, value: unknown): void
+  delete(key: string): void
+}
+
+/** Runs `work` in one transaction; resolves with its result once the transaction is committed. */
+export type Store = <T>(mode: IDBTransactionMode, work: (tx: StoreTransaction) => Promise<T>) => Promise<T>
+
+/** A {@link Store} on an idb-keyval custom store (one database, one object store). */
+export function indexedDbStore(useStore: UseStore): Store {
+  return (mode, work) =>
+    useStore(mode, async (store) => {
+      const range = ({ from, to }: KeySpan) => IDBKeyRange.bound(from, to, false, true)
+      const result = await work({
+        getAll: (span, limit) => promisifyRequest(store.getAll(range(span), limit)),
+        getAllKeys: (span, limit) => promisifyRequest(store.getAllKeys(range(span), limit)) as Promise<string[]>,
+        count: (span) => promisifyRequest(store.count(range(span))),
+        get: (key) => promisifyRequest(store.get(key)),
+        put: (key, value) => store.put(value, key),
+        delete: (key) => store.delete(key),
+      })
+      await promisifyRequest(store.transaction)
+      return result
+    })
+}
+
+/**
+ * A {@link Store} in memory, ordered like IndexedDB orders string keys: the fallback where
+ * IndexedDB is missing or failing. Transactions run one after another. Values are kept by
+ * reference: callers never mutate what they stored.
+ */
+export function memoryStore(): Store {
+  const keys: string[] = []
+  const values = new Map<string, unknown>()
+  let queue: Promise<unknown> = Promise.resolve()
+
+  /** Index of the first key not below `key`. */
+  const seek = (key: string): number => {
+    let low = 0
+    let high = keys.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if ((keys[middle] as string) < key) low = middle + 1
+      else high = middle
+    }
+    return low
+  }
+  const within = ({ from, to }: KeySpan, limit = Infinity) => {
+    const start = seek(from)
+    return keys.slice(start, Math.min(seek(to), start + limit))
+  }
+  const transaction: StoreTransaction = {
+    getAll: async (span, limit) => within(span, limit).map((key) => values.get(key)) as never[],
+    getAllKeys: async (span, limit) => within(span, limit),
+    count: async (span) => within(span).length,
+    get: async (key) => values.get(key) as never,
+    put(key, value) {
+      if (!values.has(key)) keys.splice(seek(key), 0, key)
+      values.set(key, value)
+    },
+    delete(key) {
+      if (values.delete(key)) keys.splice(seek(key), 1)
+    },
+  }
+
+  return (_mode, work) => {
+    const run = queue.then(() => work(transaction))
+    queue = run.catch(() => undefined)
+    return run
+  }
+}
