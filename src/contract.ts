@@ -1,9 +1,9 @@
 /**
- * The wire contract shared by the tracker, the proxy and the emulator: the limits, the shape
- * of an engagement, and the bodies that travel between browser, proxy and Conversion.
- * Runtime-neutral: no DOM, no Node, nothing runs at import beyond building the schemas.
+ * The wire contract shared by the tracker, the proxy and the emulator: the limits, the rules of
+ * an engagement, and the bodies that travel between browser, proxy and Conversion. Plain code:
+ * the browser checks engagements with it directly, and `schemas.ts` builds the zod/mini schemas
+ * that servers use from the same rule table. Runtime-neutral, nothing runs at import.
  */
-import * as z from 'zod/mini'
 import { findJsonProblem, utf8Length } from './core/json.js'
 
 /** Documented limits. Conversion's own are the first two; the rest are this package's caps. */
@@ -42,121 +42,141 @@ const ID_PATTERN = /^[\w.:-]+$/
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/
 const DATE_TIME_PATTERN = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/
 
-type ErrorFunction = (issue: { input?: unknown }) => string
-const expected = /* @__NO_SIDE_EFFECTS__ */ (what: string): ErrorFunction => (issue) =>
-  issue.input === undefined ? 'is required' : `must be ${what}`
+/** What is wrong with a value: the rule's name, a message, and where inside the value. */
+export interface Problem {
+  rule: string
+  message: string
+  path?: (string | number)[]
+}
+
+/** One rule: undefined when `value` keeps it, else the problem. */
+export type Check = (value: never) => Problem | undefined
+
+export const atMost =
+  (max: number, unit = 'characters'): Check =>
+  (value: { length: number }) =>
+    value.length > max ? { rule: 'max', message: `must be at most ${max} ${unit}` } : undefined
+
+export const notEmpty: Check = (value: { length: number }) =>
+  value.length === 0 ? { rule: 'min', message: 'must not be empty' } : undefined
+
+const matching =
+  (pattern: RegExp, message: string): Check =>
+  (value: string) =>
+    pattern.test(value) ? undefined : { rule: 'format', message }
+
+const realDate: Check = (value: string) =>
+  isRealDate(value) ? undefined : { rule: 'format', message: 'must be a real calendar date and time' }
+
+const jsonData: Check = (value: unknown) => {
+  const problem = findJsonProblem(value, LIMITS.dataDepth)
+  if (problem) return { rule: 'json', ...problem }
+  const bytes = utf8Length(JSON.stringify(value))
+  return bytes > LIMITS.dataBytes
+    ? { rule: 'max', message: `must be at most ${LIMITS.dataBytes} bytes as JSON (it is ${bytes})` }
+    : undefined
+}
+
+/** The rules of one field of an engagement. */
+export interface FieldRules {
+  /** Absent is fine (for the contact: until `identify()`, in the browser). */
+  optional?: true
+  /** What the value must be, for the message when it is not; every field but `data` is a string. */
+  expected: string
+  checks: Check[]
+}
+
+export const STRING = 'a string'
 
 /**
- * A check that reports `message` under the rule `name` unless `test` passes. Every rule is
- * written this way, as plain code inside one kind of zod check: it keeps zod's share of the
- * browser bundle small.
+ * Every rule of an engagement, in one place. The browser checks them with
+ * {@link checkEngagement}: plain code, because zod/mini would add 4.6 kB gzipped to a 10 kB
+ * script tag. Servers get the same rules as zod/mini schemas built from this table
+ * (`engagementSchema` in schemas.ts), and a property test holds the two to the same verdicts.
  */
-const rule = /* @__NO_SIDE_EFFECTS__ */ <T>(name: string, test: (value: T) => boolean, message: string) =>
-  z.check<T>((payload) => {
-    if (!test(payload.value)) payload.issues.push({ code: 'custom', input: payload.value, message, params: { rule: name } })
-  })
+export const ENGAGEMENT_FIELDS = {
+  id: { expected: STRING, checks: [atMost(LIMITS.idLength), matching(ID_PATTERN, "must be letters, digits, '_', '.', ':' or '-'")] },
+  type: { expected: STRING, checks: [notEmpty, atMost(LIMITS.typeLength)] },
+  name: { optional: true, expected: STRING, checks: [atMost(LIMITS.nameLength)] },
+  description: { optional: true, expected: STRING, checks: [atMost(LIMITS.descriptionLength)] },
+  createdAt: {
+    expected: 'an ISO 8601 UTC date-time string',
+    checks: [matching(DATE_TIME_PATTERN, 'must be an ISO 8601 UTC date-time such as 2025-08-12T09:21:45Z'), realDate],
+  },
+  data: { optional: true, expected: 'a plain object of JSON values', checks: [jsonData] },
+  contactEmail: {
+    expected: STRING,
+    checks: [atMost(LIMITS.emailLength), matching(EMAIL_PATTERN, 'must be an email address such as john@example.com')],
+  },
+} satisfies Record<string, FieldRules>
 
-const atMost = /* @__NO_SIDE_EFFECTS__ */ (max: number, unit = 'characters') =>
-  rule<{ length: number }>('max', (value) => value.length <= max, `must be at most ${max} ${unit}`)
+type FieldName = keyof typeof ENGAGEMENT_FIELDS
 
-const text = /* @__NO_SIDE_EFFECTS__ */ (max: number, min = 0) =>
-  z.string({ error: expected('a string') }).check(
-    rule<string>('min', (value) => value.length >= min, 'must not be empty'),
-    atMost(max),
-  )
+/** One engagement as Conversion receives it: `id` and `createdAt` always set. */
+export interface Engagement {
+  id: string
+  contactEmail: string
+  type: string
+  name?: string
+  description?: string
+  /** ISO 8601 UTC, such as `2025-08-12T09:21:45Z`. */
+  createdAt: string
+  data?: EngagementData
+}
 
-const matching = /* @__NO_SIDE_EFFECTS__ */ (pattern: RegExp, message: string) =>
-  rule<string>('format', (value) => pattern.test(value), message)
+/** An engagement that may still wait for its contact (tracked before `identify()`). */
+export type DraftEngagement = Omit<Engagement, 'contactEmail'> & { contactEmail?: string }
 
-/** A contact's email address, as Conversion identifies contacts. */
-export const emailSchema = /* @__PURE__ */ (() =>
-  z.string({ error: expected('a string') }).check(
-    atMost(LIMITS.emailLength),
-    matching(EMAIL_PATTERN, 'must be an email address such as john@example.com'),
-  ))()
+const violation = (path: (string | number)[], rule: string, message: string): RuleViolation => {
+  const field = formatPath(path) || 'engagement'
+  return { field, rule, message: `${field} ${message}` }
+}
 
-const engagementFields = /* @__PURE__ */ (() => ({
-  id: z.string({ error: expected('a string') }).check(
-    atMost(LIMITS.idLength),
-    matching(ID_PATTERN, "must be letters, digits, '_', '.', ':' or '-'"),
-  ),
-  type: text(LIMITS.typeLength, 1),
-  name: z.optional(text(LIMITS.nameLength)),
-  description: z.optional(text(LIMITS.descriptionLength)),
-  createdAt: z.string({ error: expected('an ISO 8601 UTC date-time string') }).check(
-    matching(DATE_TIME_PATTERN, 'must be an ISO 8601 UTC date-time such as 2025-08-12T09:21:45Z'),
-    rule('format', isRealDate, 'must be a real calendar date and time'),
-  ),
-  data: z.optional(
-    z.custom<EngagementData>().check(
-      z.check((payload) => {
-        const problem = findJsonProblem(payload.value, LIMITS.dataDepth)
-        const bytes = problem ? 0 : utf8Length(JSON.stringify(payload.value))
-        if (problem || bytes > LIMITS.dataBytes) {
-          payload.issues.push({
-            code: 'custom',
-            input: payload.value,
-            path: problem?.path ?? [],
-            message: problem?.message ?? `must be at most ${LIMITS.dataBytes} bytes as JSON (it is ${bytes})`,
-            params: { rule: problem ? 'json' : 'max' },
-          })
-        }
-      }),
-    ),
-  ),
-}))()
-
-const objectError = expected('an object')
+function checkField(name: FieldName, value: unknown, optional: boolean): RuleViolation | undefined {
+  const rules: FieldRules = ENGAGEMENT_FIELDS[name]
+  if (value === undefined) return optional ? undefined : violation([name], 'required', 'is required')
+  if (name !== 'data' && typeof value !== 'string') return violation([name], 'type', `must be ${rules.expected}`)
+  for (const check of rules.checks) {
+    const problem = check(value as never)
+    if (problem) return violation([name, ...(problem.path ?? [])], problem.rule, problem.message)
+  }
+  return undefined
+}
 
 /**
- * One engagement as the proxy forwards it to Conversion: `id` and `createdAt` always set.
- * Unknown fields are refused, so a typo such as `createAt` is reported instead of lost.
+ * The first rule `value` breaks as an engagement, or undefined. Unknown fields are refused, so
+ * a typo such as `createAt` is reported instead of lost. `contactOptional` lets a draft wait for
+ * its contact.
  */
-export const engagementSchema = /* @__PURE__ */ (() =>
-  z.strictObject({ ...engagementFields, contactEmail: emailSchema }, { error: objectError }))()
+export function checkEngagement(value: unknown, contactOptional = false): RuleViolation | undefined {
+  if (value === undefined) return violation([], 'required', 'is required')
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return violation([], 'type', 'must be an object')
+  }
+  const record = value as Record<string, unknown>
+  for (const name of Object.keys(ENGAGEMENT_FIELDS) as FieldName[]) {
+    const optional = 'optional' in ENGAGEMENT_FIELDS[name] || (contactOptional && name === 'contactEmail')
+    const found = checkField(name, record[name], optional)
+    if (found) return found
+  }
+  const unknown = Object.keys(record).find((key) => !(key in ENGAGEMENT_FIELDS))
+  return unknown === undefined ? undefined : violation([unknown], 'unknown-field', 'is not a known field')
+}
 
-/** An engagement whose contact is not known yet (tracked before `identify()`). */
-export const draftEngagementSchema = /* @__PURE__ */ (() =>
-  z.strictObject({ ...engagementFields, contactEmail: z.optional(emailSchema) }, { error: objectError }))()
-
-/** An engagement as Conversion receives it. */
-export type Engagement = z.output<typeof engagementSchema>
-
-/** An engagement that may still wait for its contact. */
-export type DraftEngagement = z.output<typeof draftEngagementSchema>
-
-const nonEmpty = /* @__PURE__ */ rule<unknown[]>('min', (items) => items.length > 0, 'must hold at least one engagement')
+/** Whether `value` is an email address Conversion can identify a contact by. */
+export function checkEmail(value: unknown, field = 'email'): RuleViolation | undefined {
+  const found = checkField('contactEmail', value, false)
+  return found && { ...found, field, message: found.message.replace('contactEmail', field) }
+}
 
 /**
- * What the tracker sends to the proxy. Items are checked one by one (see `engagementSchema`) so
- * one bad engagement never fails the others; `identity` maps a contact email to the signature
- * the customer's backend made for it.
+ * The body the tracker sends to the proxy: the engagements, and `identity` mapping a contact's
+ * email to the signature the customer's backend made for it (see `signIdentity`).
  */
-export const clientRequestSchema = /* @__PURE__ */ (() =>
-  z.object(
-    {
-      batch: z.array(z.unknown()).check(nonEmpty, atMost(LIMITS.batchSize, 'engagements')),
-      identity: z.optional(
-        z.record(z.string(), text(LIMITS.signatureLength, 1), { error: expected('an object of email: signature') }),
-      ),
-    },
-    { error: expected('an object with a "batch" array') },
-  ))()
-
-/** The body the tracker sends to the proxy. */
 export interface ClientRequest {
   batch: Engagement[]
   identity?: Record<string, string>
 }
-
-/** The body Conversion accepts on `POST /v1/activities/batch`. */
-export const upstreamRequestSchema = /* @__PURE__ */ (() =>
-  z.object(
-    {
-      batch: z.array(engagementSchema).check(nonEmpty, atMost(LIMITS.batchSize, 'engagements')),
-    },
-    { error: expected('an object with a "batch" array') },
-  ))()
 
 /**
  * The proxy's 200 answer: the request is settled. Every engagement not listed in `rejected`
@@ -195,22 +215,6 @@ export interface RuleViolation {
   rule: string
   /** A sentence for people, such as `contactEmail must be an email address such as john@example.com`. */
   message: string
-}
-
-/** The first rule `input` breaks, or undefined when it satisfies `schema`. */
-export function firstViolation(schema: z.ZodMiniType, input: unknown, subject = 'engagement'): RuleViolation | undefined {
-  const result = schema.safeParse(input)
-  const issue = result.error?.issues[0]
-  if (!issue) return undefined
-  const keys = issue.code === 'unrecognized_keys' ? issue.keys : undefined
-  const field = formatPath(keys ? [...issue.path, keys[0] as string] : issue.path) || subject
-  return { field, rule: ruleOf(issue), message: `${field} ${keys ? 'is not a known field' : issue.message}` }
-}
-
-function ruleOf(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_type') return issue.message === 'is required' ? 'required' : 'type'
-  if (issue.code === 'unrecognized_keys') return 'unknown-field'
-  return (issue.code === 'custom' && (issue.params?.['rule'] as string | undefined)) || 'format'
 }
 
 /** `['data', 'items', 2]` -> `data.items[2]` */

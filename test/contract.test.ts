@@ -1,16 +1,13 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { checkEmail, checkEngagement, formatPath, isRealDate, isSettlement, LIMITS } from '../src/contract.js'
 import {
   clientRequestSchema,
   draftEngagementSchema,
   engagementSchema,
   firstViolation,
-  formatPath,
-  isRealDate,
-  isSettlement,
-  LIMITS,
   upstreamRequestSchema,
-} from '../src/contract.js'
+} from '../src/schemas.js'
 import { findJsonProblem, utf8Length } from '../src/core/json.js'
 
 const valid = {
@@ -56,9 +53,11 @@ describe('engagement contract', () => {
     [null, 'engagement', 'type', 'engagement must be an object'],
     [[valid], 'engagement', 'type', undefined],
   ])('refuses %#: %s', (input, field, rule, message) => {
-    const violation = firstViolation(engagementSchema, input)
+    const violation = checkEngagement(input)
     expect(violation).toMatchObject({ field, rule })
     if (message) expect(violation?.message).toBe(message)
+    // The zod schema built from the same rules says exactly the same.
+    expect(firstViolation(engagementSchema, input)).toEqual(violation)
   })
 
   it('caps data at 16 KiB as JSON, in UTF-8 bytes, and depth at 10 levels', () => {
@@ -78,9 +77,50 @@ describe('engagement contract', () => {
 
   it('lets a draft wait for its contact, but not break any other rule', () => {
     const { contactEmail: _, ...draft } = valid
+    expect(checkEngagement(draft, true)).toBeUndefined()
+    expect(checkEngagement(draft)?.field).toBe('contactEmail')
+    expect(checkEngagement({ ...draft, type: '' }, true)?.field).toBe('type')
     expect(firstViolation(draftEngagementSchema, draft)).toBeUndefined()
-    expect(firstViolation(engagementSchema, draft)?.field).toBe('contactEmail')
     expect(firstViolation(draftEngagementSchema, { ...draft, type: '' })?.field).toBe('type')
+  })
+
+  it('checks emails for identify() with the same rule', () => {
+    expect(checkEmail('john@example.com')).toBeUndefined()
+    expect(checkEmail('john')).toEqual({ field: 'email', rule: 'format', message: 'email must be an email address such as john@example.com' })
+    expect(checkEmail(undefined)).toMatchObject({ rule: 'required', message: 'email is required' })
+  })
+
+  it('gives the same verdict in plain code and as a zod schema, for anything (property)', () => {
+    const fieldValue = fc.oneof(
+      fc.constant(undefined),
+      fc.string({ maxLength: 6 }),
+      fc.constantFrom('john@example.com', '2025-08-12T09:21:45Z', '2025-02-30T00:00:00Z', 'x'.repeat(300), 'a b', ''),
+      fc.integer(),
+      fc.anything({ maxDepth: 2 }),
+    )
+    const candidate = fc.oneof(
+      fc.record(
+        {
+          id: fieldValue,
+          contactEmail: fieldValue,
+          type: fieldValue,
+          name: fieldValue,
+          description: fieldValue,
+          createdAt: fieldValue,
+          data: fieldValue,
+          extra: fieldValue,
+        },
+        { requiredKeys: [] },
+      ),
+      fc.anything(),
+    )
+    fc.assert(
+      fc.property(candidate, (input) => {
+        expect(firstViolation(engagementSchema, input)).toEqual(checkEngagement(input))
+        expect(firstViolation(draftEngagementSchema, input)).toEqual(checkEngagement(input, true))
+      }),
+      { numRuns: 2000 },
+    )
   })
 
   it('accepts whatever the tracker can produce (property)', () => {
@@ -97,6 +137,7 @@ describe('engagement contract', () => {
           data: fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }).filter((key) => !['__proto__', 'constructor', 'prototype'].includes(key)), jsonValue, { maxKeys: 5 }),
         }),
         (engagement) => {
+          expect(checkEngagement(engagement)).toBeUndefined()
           expect(firstViolation(engagementSchema, engagement)).toBeUndefined()
         },
       ),
@@ -106,7 +147,7 @@ describe('engagement contract', () => {
   it('never throws, whatever it is given, and always names a field (property)', () => {
     fc.assert(
       fc.property(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true }), (input) => {
-        const violation = firstViolation(engagementSchema, input)
+        const violation = checkEngagement(input)
         expect(violation?.field).toBeTruthy()
         expect(violation!.message.startsWith(violation!.field)).toBe(true)
       }),

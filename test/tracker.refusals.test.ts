@@ -86,7 +86,7 @@ describe('tracker: bad input', () => {
     const cyclic: Record<string, unknown> = { a: 1 }
     cyclic['self'] = cyclic
     const cases: [unknown, string, string][] = [
-      [undefined, 'engagement', 'type'],
+      [undefined, 'engagement', 'required'],
       ['PRODUCT_ACTIVITY', 'engagement', 'type'],
       [{}, 'type', 'required'],
       [{ type: '' }, 'type', 'min'],

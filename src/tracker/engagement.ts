@@ -1,4 +1,4 @@
-import { draftEngagementSchema, firstViolation, isRealDate, type DraftEngagement } from '../contract.js'
+import { checkEngagement, isRealDate, type DraftEngagement, type RuleViolation } from '../contract.js'
 import { utf8Length } from '../core/json.js'
 import type { Contact } from './channel.js'
 import { releasedKey, type OutboxEntry } from './outbox.js'
@@ -19,7 +19,8 @@ export function buildEngagement(
   randomUUID: () => string,
 ): { engagement: DraftEngagement; signature: string | undefined } | { error: TrackerError } {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    return { error: invalid('engagement', 'type', 'engagement must be an object such as { type: "PRODUCT_ACTIVITY" }') }
+    const violation = checkEngagement(input) as RuleViolation
+    return { error: invalid(violation.field, violation.rule, violation.message) }
   }
   const draft: Record<string, unknown> = {
     ...input,
@@ -28,7 +29,7 @@ export function buildEngagement(
     contactEmail: input.contactEmail ?? contact?.email,
   }
   for (const key of Object.keys(draft)) if (draft[key] === undefined) delete draft[key]
-  const violation = firstViolation(draftEngagementSchema, draft)
+  const violation = checkEngagement(draft, true)
   if (violation) return { error: invalid(violation.field, violation.rule, violation.message) }
   const engagement = draft as DraftEngagement
   const signature = contact && engagement.contactEmail === contact.email ? contact.signature : undefined

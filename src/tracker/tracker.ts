@@ -1,4 +1,4 @@
-import { emailSchema, firstViolation, LIMITS } from '../contract.js'
+import { checkEmail, LIMITS } from '../contract.js'
 import { createChannel, type Contact, type TabMessage } from './channel.js'
 import { createDelivery, type RetryState } from './delivery.js'
 import { buildEngagement, invalid, toEntry, withContact } from './engagement.js'
@@ -240,7 +240,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
 
     identify(email, options) {
       const signature = options?.signature
-      const violation = firstViolation(emailSchema, email, 'email')
+      const violation = checkEmail(email)
       const error =
         refusal() ??
         (violation
