@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * Sizes of what browsers download: the script-tag bundle, and what an app's bundler keeps of the
+ * ES module build when it imports only `createTracker`. Prints minified, gzip and brotli bytes.
+ *
+ *   node bench/size.mjs            print the table
+ *   node bench/size.mjs --json F   also write the figures to F
+ *   node bench/size.mjs --check    fail when a budget in bench/budgets.json is exceeded, when the
+ *                                  script tag could evaluate strings as code, or when the README's
+ *                                  stated size is not the real one
+ *
+ * Run `npm run build` first.
+ */
+import { readFile, writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
+import nodeResolve from '@rollup/plugin-node-resolve'
+import terser from '@rollup/plugin-terser'
+import { rollup } from 'rollup'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const SCRIPT_TAG = 'dist/conversion-engagements.min.js'
+
+/** Bytes of `code` as shipped, gzipped (level 9) and brotli-compressed (quality 11). */
+function measure(code) {
+  const bytes = Buffer.from(code)
+  return {
+    minified: bytes.length,
+    gzip: gzipSync(bytes, { level: 9 }).length,
+    brotli: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
+  }
+}
+
+/** What a bundler keeps of the ES module build for `import { createTracker }`, minified. */
+async function treeShakenImport() {
+  const entry = 'virtual:entry'
+  const bundle = await rollup({
+    input: entry,
+    plugins: [
+      {
+        name: 'entry',
+        resolveId: (id) => (id === entry ? id : null),
+        load: (id) =>
+          id === entry ? `import { createTracker } from ${JSON.stringify(`${root}dist/index.js`)}\nwindow.t = createTracker` : null,
+      },
+      nodeResolve({ browser: true }),
+      terser({ compress: { passes: 3 }, format: { comments: false } }),
+    ],
+    onwarn: () => {},
+  })
+  const { output } = await bundle.generate({ format: 'es' })
+  await bundle.close()
+  return output[0].code
+}
+
+const kilobytes = (bytes) => `${(bytes / 1000).toFixed(1)} kB`
+
+const scriptTag = await readFile(`${root}${SCRIPT_TAG}`, 'utf8')
+const rows = [
+  { name: 'script tag (conversion-engagements.min.js)', ...measure(scriptTag) },
+  { name: 'ESM import { createTracker }, tree-shaken', ...measure(await treeShakenImport()) },
+]
+
+console.log(['what', 'minified', 'gzip', 'brotli'].join('\t'))
+for (const row of rows) console.log([row.name, row.minified, row.gzip, row.brotli].join('\t'))
+
+const jsonAt = process.argv.indexOf('--json')
+if (jsonAt > 0) await writeFile(process.argv[jsonAt + 1], `${JSON.stringify(rows, null, 2)}\n`)
+
+if (process.argv.includes('--check')) {
+  const budgets = JSON.parse(await readFile(`${root}bench/budgets.json`, 'utf8'))
+  const problems = []
+  const script = rows[0]
+  if (script.gzip > budgets.scriptTagGzip) {
+    problems.push(`the script tag is ${script.gzip} bytes gzipped; the budget is ${budgets.scriptTagGzip}`)
+  }
+  if (rows[1].gzip > budgets.esmImportGzip) {
+    problems.push(`the tree-shaken ESM import is ${rows[1].gzip} bytes gzipped; the budget is ${budgets.esmImportGzip}`)
+  }
+  // A script on someone else's page must run under a strict Content-Security-Policy.
+  for (const pattern of [/\beval\s*\(/, /\bnew\s+Function\b/, /\bFunction\s*\(/]) {
+    if (pattern.test(scriptTag)) problems.push(`the script tag contains ${pattern}: it would need 'unsafe-eval'`)
+  }
+  const readme = await readFile(`${root}README.md`, 'utf8')
+  const stated = /<!-- size -->([\d.]+ kB)<!-- \/size -->/.exec(readme)?.[1]
+  if (stated !== kilobytes(script.gzip)) {
+    problems.push(`README states the script tag is ${stated ?? '(no <!-- size --> marker)'}; it is ${kilobytes(script.gzip)}`)
+  }
+  if (problems.length > 0) {
+    for (const problem of problems) console.error(`size check: ${problem}`)
+    process.exit(1)
+  }
+  console.log(`size check: within budget (script tag ${kilobytes(script.gzip)} of ${kilobytes(budgets.scriptTagGzip)} gzip)`)
+}
