@@ -1,0 +1,738 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { Engagement } from '../src/contract.js'
+import { createAcknowledgedIds, type AcknowledgedIds } from '../src/core/acknowledged.js'
+import {
+  createCoalescer,
+  type Coalescer,
+  type CoalescerOptions,
+  type SubmitResult,
+  type UpstreamOutcome,
+} from '../src/core/coalescer.js'
+import { busiestWindow, FakeClock } from './helpers/clock.js'
+
+const engagement = (id: string): Engagement => ({
+  id,
+  contactEmail: 'ada@example.com',
+  type: 'report-exported',
+  createdAt: '2025-08-12T09:21:45Z',
+})
+
+/** `count` engagements with ids `prefix-0`, `prefix-1`, ... */
+const engagements = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => engagement(`${prefix}-${i}`))
+const ids = (list: readonly Engagement[]) => list.map((item) => item.id)
+
+/** What the fake upstream answers, or an error it throws (a network error, say). */
+type Answer = UpstreamOutcome | Error
+type Responder = (ids: string[], request: number) => Answer
+
+const ok: Responder = () => ({ kind: 'ok' })
+
+/**
+ * A stand-in for Conversion that records every request and flags any id it receives while the
+ * same id is in flight, or after it acknowledged it: the "never twice" rule, checked at the door.
+ */
+class FakeUpstream {
+  requests: { at: number; ids: string[] }[] = []
+  /** How often each id was acknowledged (answered `ok`). */
+  acknowledged = new Map<string, number>()
+  problems: string[] = []
+  maxConcurrent = 0
+  private concurrent = 0
+  private inFlight = new Set<string>()
+
+  constructor(
+    private clock: FakeClock,
+    public respond: Responder = ok,
+    public latencyMs: (request: number) => number = () => 100,
+  ) {}
+
+  get starts(): number[] {
+    return this.requests.map((request) => request.at)
+  }
+
+  send = async (batch: Engagement[]): Promise<UpstreamOutcome> => {
+    const request = this.requests.length
+    const batchIds = ids(batch)
+    this.requests.push({ at: this.clock.now(), ids: batchIds })
+    for (const id of batchIds) {
+      if (this.inFlight.has(id)) this.problems.push(`${id} sent while already in flight`)
+      if (this.acknowledged.has(id)) this.problems.push(`${id} sent after it was acknowledged`)
+      this.inFlight.add(id)
+    }
+    this.maxConcurrent = Math.max(this.maxConcurrent, ++this.concurrent)
+    await this.clock.sleep(this.latencyMs(request))
+    this.concurrent--
+    for (const id of batchIds) this.inFlight.delete(id)
+    const answer = this.respond(batchIds, request)
+    if (answer instanceof Error) throw answer
+    if (answer.kind === 'ok') for (const id of batchIds) this.acknowledged.set(id, (this.acknowledged.get(id) ?? 0) + 1)
+    return answer
+  }
+}
+
+/** A submit under observation: its result and when it was answered (ms since the scenario began). */
+interface Watched {
+  result: SubmitResult | undefined
+  at: number | undefined
+}
+
+interface ScenarioOptions extends Partial<CoalescerOptions> {
+  respond?: Responder
+  latencyMs?: (request: number) => number
+  /** Builds the memory of acknowledged ids on the scenario's clock. */
+  memory?: (clock: FakeClock) => AcknowledgedIds
+}
+
+function scenario(options: ScenarioOptions = {}) {
+  const clock = new FakeClock()
+  const t0 = clock.now()
+  const { respond, latencyMs, memory, ...rest } = options
+  const upstream = new FakeUpstream(clock, respond, latencyMs)
+  const coalescer = createCoalescer({
+    send: upstream.send,
+    clock,
+    // Every backoff is half its ceiling: predictable delays.
+    random: () => 0.5,
+    ...(memory ? { acknowledged: memory(clock) } : {}),
+    ...rest,
+  })
+  const watched: Watched[] = []
+  const submit = (list: readonly Engagement[], deadlineMs?: number): Watched => {
+    const watch: Watched = { result: undefined, at: undefined }
+    watched.push(watch)
+    void coalescer.submit(list, deadlineMs).then((result) => {
+      watch.result = result
+      watch.at = clock.now() - t0
+    })
+    return watch
+  }
+  const allAnswered = () => watched.every((watch) => watch.result !== undefined)
+  /** Nothing held, nothing waiting, no timer left: the Coalescer at rest. */
+  const expectIdle = () => {
+    const stats = coalescer.stats()
+    expect({ backlog: stats.backlog, inFlight: stats.inFlight, held: stats.held, open: stats.openSubmits }).toEqual({
+      backlog: 0,
+      inFlight: 0,
+      held: 0,
+      open: 0,
+    })
+    expect(clock.pending).toBe(0)
+    expect(upstream.problems).toEqual([])
+  }
+  return {
+    clock,
+    upstream,
+    coalescer,
+    submit,
+    allAnswered,
+    expectIdle,
+    /** Simulated ms since the scenario began. */
+    elapsedMs: () => clock.now() - t0,
+    /** Request start times relative to the start of the scenario. */
+    starts: () => upstream.starts.map((at) => at - t0),
+    /** Runs until every submit is answered and all work is done. */
+    settle: () => clock.runUntil(() => allAnswered() && coalescer.stats().held === 0 && clock.pending === 0),
+  }
+}
+
+/** A browser tracker in miniature: re-sends the same engagements after `busy`/`unavailable` until settled. */
+async function client(coalescer: Coalescer, clock: FakeClock, list: readonly Engagement[], maxAttempts = 100) {
+  for (let attempt = 0; attempt < maxAttempts; attempt++) {
+    const result = await coalescer.submit(list)
+    if (result.kind === 'settled') return result
+    await clock.sleep(result.retryAfterMs)
+  }
+  throw new Error('the client gave up')
+}
+
+/** Deterministic [0, 1) numbers from a seed (mulberry32). */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+}
+
+/** The in-memory memory behind promises that take simulated time, like storage. */
+function slowMemory(clock: FakeClock, hasDelayMs: number, addDelayMs: number): AcknowledgedIds {
+  const inner = createAcknowledgedIds({ now: clock.now })
+  return {
+    has: async (list) => {
+      await clock.sleep(hasDelayMs)
+      return inner.has(list)
+    },
+    add: async (list, at) => {
+      await clock.sleep(addDelayMs)
+      await inner.add(list, at)
+    },
+    size: inner.size,
+  }
+}
+
+/** An upstream that refuses with 400 any batch holding `poison`, as Conversion does for a malformed item. */
+const refusing =
+  (poison: string, then: Responder = ok): Responder =>
+  (batchIds, request) => {
+    if (!batchIds.includes(poison)) return then(batchIds, request)
+    const reason = 'HTTP 400: contactEmail is invalid'
+    return batchIds.length > 1 ? { kind: 'split', reason } : { kind: 'reject', reason }
+  }
+
+describe('coalescer: packing', () => {
+  it('packs submits FIFO into batches of up to 200 and answers each only when all of its engagements are settled', async () => {
+    const { submit, settle, starts, upstream, expectIdle } = scenario({ maxRequestsPerSecond: 1 })
+    const a = engagements('a', 50)
+    const b = engagements('b', 150)
+    const c = engagements('c', 100)
+    const d = engagements('d', 30)
+    const answers = [a, b, c, d].map((list) => submit(list))
+    await settle()
+
+    expect(starts()).toEqual([0, 1025, 2050])
+    expect(upstream.requests.map((request) => request.ids)).toEqual([
+      ids(a),
+      [...ids(b), ...ids(c).slice(0, 50)],
+      [...ids(c).slice(50), ...ids(d)],
+    ])
+    // `c` rode in two batches: it is answered after the second one, not the first.
+    expect(answers.map((answer) => answer.at)).toEqual([100, 1125, 2150, 2150])
+    expect(answers.map((answer) => answer.result)).toEqual([50, 150, 100, 30].map((accepted) => ({ kind: 'settled', accepted, duplicates: 0, rejected: [] })))
+    expectIdle()
+  })
+
+  it('sends right away when the pacer allows, without waiting to fill a batch', async () => {
+    const { submit, settle, starts, expectIdle } = scenario()
+    submit(engagements('a', 3))
+    submit(engagements('b', 2))
+    await settle()
+    expect(starts()).toEqual([0, 0])
+    expectIdle()
+  })
+})
+
+describe('coalescer: pacing', () => {
+  it('never starts more than 10 requests in any sliding window, however many are in flight', async () => {
+    const { submit, settle, starts, upstream, coalescer, expectIdle } = scenario({ latencyMs: () => 2_500 })
+    for (let i = 0; i < 60; i++) submit(engagements(`s${i}`, 200))
+    await settle()
+
+    const times = starts()
+    expect(times).toEqual([0, 1025, 2050, 3075, 4100, 5125].flatMap((at) => Array<number>(10).fill(at)))
+    expect(busiestWindow(times, 1000)).toBe(10)
+    expect(busiestWindow(times, 1025)).toBe(10)
+    // Latency does not throttle: up to 30 requests were awaiting their answer at once.
+    expect(upstream.maxConcurrent).toBe(30)
+    expect(coalescer.stats().totals).toMatchObject({ accepted: 12_000, requests: 60 })
+    expectIdle()
+  })
+
+  it('holds a lower configured rate and reports the window in stats', async () => {
+    const { submit, clock, starts, coalescer, settle, expectIdle } = scenario({ maxRequestsPerSecond: 3, batchSize: 10 })
+    submit(engagements('a', 100))
+    await clock.advance(0)
+    expect(coalescer.stats().window).toEqual({ starts: 3, limit: 3, windowMs: 1025, nextStartInMs: 1025 })
+    expect(coalescer.stats()).toMatchObject({ backlog: 70, inFlight: 30, requestsInFlight: 3 })
+    await settle()
+    expect(busiestWindow(starts(), 1025)).toBe(3)
+    expect(starts()).toHaveLength(10)
+    expectIdle()
+  })
+})
+
+describe('coalescer: throughput', () => {
+  const ceiling = 10 * 200
+
+  it('approaches 2,000 engagements per second with 300 ms of upstream latency', async () => {
+    const { clock, coalescer, upstream, starts, submit, settle, expectIdle } = scenario({ latencyMs: () => 300 })
+    // 20,000 engagements as 100 client requests of 200, one every 50 ms: twice what can be sent.
+    const answers: Watched[] = []
+    for (let i = 0; i < 100; i++) clock.setTimeout(() => answers.push(submit(engagements(`c${i}`, 200))), i * 50)
+    await settle()
+
+    const lastAnswerMs = Math.max(...answers.map((answer) => answer.at as number))
+    const perSecond = 20_000 / (lastAnswerMs / 1000)
+    expect(answers.every((answer) => answer.result?.kind === 'settled')).toBe(true)
+    expect(upstream.acknowledged.size).toBe(20_000)
+    expect(perSecond).toBeGreaterThanOrEqual(0.9 * ceiling)
+    expect(busiestWindow(starts(), 1000)).toBeLessThanOrEqual(10)
+    expect(busiestWindow(starts(), 1025)).toBeLessThanOrEqual(10)
+    // Steady state: one full batch per slot, 10 slots per 1,025 ms (the margin's cost).
+    const steadyPerSecond = (200 * 90) / ((starts()[99]! - starts()[9]!) / 1000)
+    expect(steadyPerSecond).toBeCloseTo(1951, 0)
+    expect(upstream.maxConcurrent).toBeGreaterThan(1)
+    expect(coalescer.stats().totals.requests).toBe(100)
+    expectIdle()
+  })
+
+  it('sheds a burst beyond its backlog, and clients that re-send still finish near the ceiling', async () => {
+    const { clock, coalescer, upstream, starts, elapsedMs, expectIdle } = scenario({ latencyMs: () => 300 })
+    const results: SubmitResult[] = []
+    for (let i = 0; i < 100; i++) void client(coalescer, clock, engagements(`c${i}`, 200)).then((result) => results.push(result))
+    await clock.runUntil(() => results.length === 100)
+
+    const perSecond = 20_000 / (elapsedMs() / 1000)
+    expect(coalescer.stats().totals.busy).toBeGreaterThan(0)
+    expect(upstream.acknowledged.size).toBe(20_000)
+    expect([...upstream.acknowledged.values()].every((times) => times === 1)).toBe(true)
+    expect(perSecond).toBeGreaterThanOrEqual(0.9 * ceiling)
+    expect(busiestWindow(starts(), 1000)).toBeLessThanOrEqual(10)
+    await clock.runUntil(() => coalescer.stats().held === 0)
+    expectIdle()
+  })
+})
+
+describe('coalescer: de-duplication', () => {
+  it('answers ids acknowledged earlier as duplicates without sending them', async () => {
+    const remembering = (clock: FakeClock) => {
+      const memory = createAcknowledgedIds({ now: clock.now })
+      memory.add(['x-0', 'x-1'], clock.now() - 3_600_000)
+      return memory
+    }
+    const { submit, settle, upstream, coalescer, expectIdle } = scenario({ memory: remembering })
+    const answer = submit([engagement('x-0'), engagement('x-1'), engagement('y')])
+    await settle()
+    expect(answer.result).toEqual({ kind: 'settled', accepted: 1, duplicates: 2, rejected: [] })
+    expect(upstream.requests.map((request) => request.ids)).toEqual([['y']])
+    expect(coalescer.stats().acknowledgedIds).toBe(3)
+    expectIdle()
+  })
+
+  it('answers everything as duplicates when all of it was acknowledged, at once', async () => {
+    const { submit, settle, upstream, clock } = scenario()
+    submit(engagements('a', 5))
+    await settle()
+    const again = submit(engagements('a', 5))
+    await clock.advance(0)
+    expect(again.result).toEqual({ kind: 'settled', accepted: 0, duplicates: 5, rejected: [] })
+    expect(upstream.requests).toHaveLength(1)
+  })
+
+  it('does not send an id pending for another submit: the second one waits for the first outcome', async () => {
+    const { submit, clock, settle, upstream, expectIdle } = scenario({ maxRequestsPerSecond: 1, latencyMs: () => 500 })
+    const first = submit([engagement('p'), engagement('q')])
+    await clock.advance(100)
+    const second = submit([engagement('q'), engagement('r')])
+    await settle()
+    expect(upstream.requests.map((request) => request.ids)).toEqual([['p', 'q'], ['r']])
+    expect(first).toEqual({ at: 500, result: { kind: 'settled', accepted: 2, duplicates: 0, rejected: [] } })
+    expect(second).toEqual({ at: 1525, result: { kind: 'settled', accepted: 1, duplicates: 1, rejected: [] } })
+    expectIdle()
+  })
+
+  it('gives a submit waiting on a rejected id the same rejection', async () => {
+    const { submit, settle, upstream, expectIdle } = scenario({ respond: refusing('bad') })
+    const first = submit([engagement('bad')])
+    const second = submit([engagement('bad'), engagement('good')])
+    await settle()
+    const rejected = [{ id: 'bad', reason: 'HTTP 400: contactEmail is invalid' }]
+    expect(first.result).toEqual({ kind: 'settled', accepted: 0, duplicates: 0, rejected })
+    expect(second.result).toEqual({ kind: 'settled', accepted: 1, duplicates: 0, rejected })
+    expect(upstream.requests.map((request) => request.ids)).toEqual([['bad'], ['good']])
+    expectIdle()
+  })
+
+  it('answers a refused engagement sent again with the same rejection, without bisecting again', async () => {
+    const { submit, settle, upstream, coalescer, expectIdle } = scenario({ respond: refusing('e-2') })
+    submit(engagements('e', 4))
+    await settle()
+    const requestsBefore = upstream.requests.length
+    const again = submit([engagement('e-2'), engagement('f')])
+    await settle()
+    expect(again.result).toEqual({
+      kind: 'settled',
+      accepted: 1,
+      duplicates: 0,
+      rejected: [{ id: 'e-2', reason: 'HTTP 400: contactEmail is invalid' }],
+    })
+    expect(upstream.requests.slice(requestsBefore).map((request) => request.ids)).toEqual([['f']])
+    expect(coalescer.stats().rejectedIds).toBe(1)
+    expectIdle()
+  })
+
+  it('sends an id repeated inside one submit once', async () => {
+    const { submit, settle, upstream, expectIdle } = scenario()
+    const answer = submit([engagement('d'), engagement('e'), engagement('d')])
+    await settle()
+    expect(upstream.requests.map((request) => request.ids)).toEqual([['d', 'e']])
+    expect(answer.result).toEqual({ kind: 'settled', accepted: 2, duplicates: 1, rejected: [] })
+    expectIdle()
+  })
+
+  it('does not send an id again while a slow memory is still storing its acknowledgement', async () => {
+    // Lookups are instant, writes take 500 ms: the re-send arrives between the answer and the write.
+    const { submit, clock, settle, upstream, expectIdle } = scenario({ memory: (time) => slowMemory(time, 0, 500) })
+    const first = submit([engagement('x')])
+    await clock.advance(300)
+    expect(first.result).toMatchObject({ accepted: 1 })
+    const resent = submit([engagement('x')])
+    await settle()
+    expect(resent.result).toEqual({ kind: 'settled', accepted: 0, duplicates: 1, rejected: [] })
+    expect(upstream.requests).toHaveLength(1)
+    expectIdle()
+  })
+
+  it('never sends an id twice across any interleaving of submits, failures, timing and memory speed', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          submits: fc.array(
+            fc.record({
+              delayMs: fc.integer({ min: 0, max: 3_000 }),
+              ids: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 25 }),
+            }),
+            { minLength: 1, maxLength: 25 },
+          ),
+          // One roll per upstream request, used in turn: ok, 429, 500, network error, 401.
+          rolls: fc.array(fc.integer({ min: 0, max: 99 }), { minLength: 1, maxLength: 50 }),
+          latencies: fc.array(fc.integer({ min: 0, max: 1_500 }), { minLength: 1, maxLength: 20 }),
+          poison: fc.option(fc.integer({ min: 0, max: 40 }), { nil: undefined }),
+          batchSize: fc.integer({ min: 1, max: 8 }),
+          maxRequestsPerSecond: fc.integer({ min: 1, max: 10 }),
+          // Short deadlines make clients re-send ids that are still pending (a deadline shorter
+          // than a memory lookup could never settle anything, so it stays above 300 ms).
+          deadlineMs: fc.integer({ min: 400, max: 8_000 }),
+          // Storage-like memory: how long a lookup and a write take (undefined: the in-memory default).
+          memoryDelays: fc.option(fc.tuple(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 1_000 })), { nil: undefined }),
+          seed: fc.integer(),
+        }),
+        async (plan) => {
+          const clock = new FakeClock()
+          const poison = plan.poison === undefined ? undefined : `id-${plan.poison}`
+          // The storm passes after 60 requests, so that every client can finish.
+          const byRoll: Responder = (_, request) => {
+            const roll = request < 60 ? (plan.rolls[request % plan.rolls.length] as number) : 99
+            if (roll < 15) return { kind: 'retry', reason: 'HTTP 429', afterMs: roll * 100 }
+            if (roll < 30) return { kind: 'retry', reason: 'HTTP 429' }
+            if (roll < 45) return { kind: 'retry', reason: 'HTTP 500' }
+            if (roll < 52) return new TypeError('fetch failed')
+            if (roll < 54) return { kind: 'halt', reason: 'HTTP 401: Invalid API key' }
+            return { kind: 'ok' }
+          }
+          const upstream = new FakeUpstream(
+            clock,
+            poison ? refusing(poison, byRoll) : byRoll,
+            (request) => plan.latencies[request % plan.latencies.length] as number,
+          )
+          const acknowledged = plan.memoryDelays && slowMemory(clock, ...plan.memoryDelays)
+          const coalescer = createCoalescer({
+            send: upstream.send,
+            clock,
+            random: seededRandom(plan.seed),
+            batchSize: plan.batchSize,
+            maxRequestsPerSecond: plan.maxRequestsPerSecond,
+            deadlineMs: plan.deadlineMs,
+            ...(acknowledged ? { acknowledged } : {}),
+          })
+          const outcomes: { list: Engagement[]; result: SubmitResult }[] = []
+          let failed: unknown
+          for (const { delayMs, ids: numbers } of plan.submits) {
+            const list = numbers.map((n) => engagement(`id-${n}`))
+            clock.setTimeout(() => {
+              client(coalescer, clock, list, 1_000).then((result) => outcomes.push({ list, result }), (error: unknown) => (failed = error))
+            }, delayMs)
+          }
+          await clock.runUntil(() => failed !== undefined || (outcomes.length === plan.submits.length && clock.pending === 0), 24 * 3_600_000)
+
+          expect(failed).toBeUndefined()
+          expect(upstream.problems).toEqual([])
+          const sent = new Set(plan.submits.flatMap((item) => item.ids.map((n) => `id-${n}`)))
+          for (const id of sent) expect(upstream.acknowledged.get(id)).toBe(id === poison ? undefined : 1)
+          for (const { list, result } of outcomes) {
+            if (result.kind !== 'settled') throw new Error('a client ended unsettled')
+            expect(result.accepted + result.duplicates + result.rejected.length).toBe(list.length)
+            expect(result.rejected.every((item) => item.id === poison)).toBe(true)
+          }
+          const acceptedAnswers = outcomes.reduce((sum, { result }) => sum + (result.kind === 'settled' ? result.accepted : 0), 0)
+          expect(acceptedAnswers).toBeLessThanOrEqual(upstream.acknowledged.size)
+          expect(busiestWindow(upstream.starts, 1000)).toBeLessThanOrEqual(plan.maxRequestsPerSecond)
+          expect(coalescer.stats()).toMatchObject({ backlog: 0, inFlight: 0, held: 0, openSubmits: 0 })
+        },
+      ),
+      { numRuns: 150 },
+    )
+  })
+})
+
+describe('coalescer: failures', () => {
+  it('obeys Retry-After, and no request at all starts before the backoff ends', async () => {
+    const respond: Responder = (_, request) => (request === 0 ? { kind: 'retry', reason: 'HTTP 429', afterMs: 3_000 } : { kind: 'ok' })
+    const { submit, clock, settle, starts, upstream, coalescer, expectIdle } = scenario({ respond })
+    const first = submit(engagements('a', 200))
+    await clock.advance(200)
+    expect(coalescer.stats()).toMatchObject({ backoffMs: 2_900, failures: 1 })
+    const second = submit(engagements('b', 200))
+    await settle()
+    expect(starts()).toEqual([0, 3_100, 3_100])
+    expect(upstream.requests[1]?.ids).toEqual(ids(engagements('a', 200)))
+    expect([first.result, second.result]).toEqual([
+      { kind: 'settled', accepted: 200, duplicates: 0, rejected: [] },
+      { kind: 'settled', accepted: 200, duplicates: 0, rejected: [] },
+    ])
+    expectIdle()
+  })
+
+  it('backs off exponentially with full jitter when no Retry-After is given', async () => {
+    const respond: Responder = (_, request) => (request < 3 ? { kind: 'retry', reason: 'HTTP 500' } : { kind: 'ok' })
+    // random() = 0.5: half of the ceiling, which doubles per failure from 1,000 ms.
+    const { submit, settle, starts, coalescer, expectIdle } = scenario({ respond })
+    const answer = submit(engagements('a', 10))
+    await settle()
+    expect(starts()).toEqual([0, 100 + 500, 700 + 1_000, 1_800 + 2_000])
+    expect(answer.result).toMatchObject({ accepted: 10 })
+    expect(coalescer.stats()).toMatchObject({ failures: 0, totals: { retries: 3, requests: 4 } })
+    expectIdle()
+  })
+
+  it('counts requests that fail together as one failure', async () => {
+    // Ten requests leave together and all meet the same outage: the exponent rises once.
+    const respond: Responder = (_, request) => (request < 10 ? { kind: 'retry', reason: 'HTTP 503' } : { kind: 'ok' })
+    const { submit, clock, coalescer, settle, expectIdle } = scenario({ respond })
+    for (let i = 0; i < 10; i++) submit(engagements(`s${i}`, 200))
+    await clock.advance(100)
+    expect(coalescer.stats()).toMatchObject({ failures: 1, backoffMs: 500 })
+    await settle()
+    expectIdle()
+  })
+
+  it('delivers everything exactly once through a storm of 429s, 50% of 500s and network errors', async () => {
+    const random = seededRandom(42)
+    const respond: Responder = (_, request) => {
+      if (request < 10) return { kind: 'retry', reason: 'HTTP 429' }
+      const roll = random()
+      if (roll < 0.5) return { kind: 'retry', reason: 'HTTP 500' }
+      if (roll < 0.6) return new TypeError('fetch failed')
+      return { kind: 'ok' }
+    }
+    const { clock, coalescer, upstream, expectIdle } = scenario({ respond, random: seededRandom(7), latencyMs: () => 200 })
+    const results: SubmitResult[] = []
+    for (let i = 0; i < 30; i++) void client(coalescer, clock, engagements(`c${i}`, 200)).then((result) => results.push(result))
+    await clock.runUntil(() => results.length === 30 && clock.pending === 0)
+
+    expect(upstream.acknowledged.size).toBe(6_000)
+    expect([...upstream.acknowledged.values()].every((times) => times === 1)).toBe(true)
+    expect(coalescer.stats().totals.retries).toBeGreaterThan(10)
+    expect(busiestWindow(upstream.starts, 1000)).toBeLessThanOrEqual(10)
+    expectIdle()
+  })
+})
+
+describe('coalescer: bisection', () => {
+  it('halves refused batches (paced) until the poisoned engagement is rejected alone, and delivers the rest', async () => {
+    const { submit, settle, upstream, starts, expectIdle } = scenario({ respond: refusing('e-5'), maxRequestsPerSecond: 2 })
+    const answer = submit(engagements('e', 8))
+    await settle()
+    expect(upstream.requests.map((request) => request.ids.map((id) => Number(id.slice(2))))).toEqual([
+      [0, 1, 2, 3, 4, 5, 6, 7],
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [4, 5],
+      // Halves go first, ahead of anything queued after them.
+      [4],
+      [5],
+      [6, 7],
+    ])
+    expect(busiestWindow(starts(), 1025)).toBe(2)
+    expect(answer.result).toEqual({
+      kind: 'settled',
+      accepted: 7,
+      duplicates: 0,
+      rejected: [{ id: 'e-5', reason: 'HTTP 400: contactEmail is invalid' }],
+    })
+    expect(upstream.acknowledged.size).toBe(7)
+    expectIdle()
+  })
+})
+
+describe('coalescer: halt', () => {
+  it('stops on 401: every pending submit is unavailable, later ones too until the cool-down ends', async () => {
+    let keyValid = false
+    const respond: Responder = (_, request) => {
+      // The sender holds the key; whatever it throws must not reach a client.
+      if (request === 0) return new Error('connect ECONNRESET while sending X-API-Key: sk_live_do_not_leak')
+      return keyValid ? { kind: 'ok' } : { kind: 'halt', reason: 'HTTP 401: Invalid API key' }
+    }
+    const { submit, clock, settle, upstream, coalescer, expectIdle } = scenario({ respond, maxRequestsPerSecond: 1 })
+    const pending = [submit(engagements('a', 200)), submit(engagements('b', 200)), submit(engagements('c', 200))]
+    // The network error backs off 500 ms; the retry at 1,025 ms meets the 401 at 1,125 ms.
+    await clock.advance(1_125)
+    expect(upstream.requests).toHaveLength(2)
+    for (const answer of pending) {
+      expect(answer.result).toEqual({
+        kind: 'unavailable',
+        retryAfterMs: 60_000,
+        reason: expect.stringContaining('HTTP 401: Invalid API key'),
+      })
+      expect(JSON.stringify(answer.result)).not.toContain('sk_live')
+    }
+    expect(coalescer.stats()).toMatchObject({ held: 0, backlog: 0, halted: { reason: 'HTTP 401: Invalid API key', retryAfterMs: 60_000 } })
+    expect(clock.pending).toBe(0)
+
+    await clock.advance(30_000)
+    const during = submit(engagements('a', 200))
+    await clock.advance(0)
+    expect(during.result).toMatchObject({ kind: 'unavailable', retryAfterMs: 30_000 })
+    expect(upstream.requests).toHaveLength(2)
+
+    keyValid = true
+    await clock.advance(30_000)
+    const after = submit(engagements('a', 200))
+    await settle()
+    expect(after.result).toEqual({ kind: 'settled', accepted: 200, duplicates: 0, rejected: [] })
+    expect(coalescer.stats().halted).toBeUndefined()
+    expectIdle()
+  })
+})
+
+describe('coalescer: deadline and load shedding', () => {
+  it('answers busy at the deadline, keeps sending, and answers the re-send as duplicates', async () => {
+    const { submit, clock, settle, upstream, starts, expectIdle } = scenario({ maxRequestsPerSecond: 1, deadlineMs: 3_000, maxBacklog: 1_000 })
+    const lists = [0, 1, 2, 3, 4].map((i) => engagements(`s${i}`, 200))
+    const answers = lists.map((list) => submit(list))
+    await clock.advance(3_000)
+    expect(answers.map((answer) => answer.result?.kind)).toEqual(['settled', 'settled', 'settled', 'busy', 'busy'])
+    // Two batches still wait at 3,000 ms: 2 windows of 1,025 ms.
+    expect(answers[3]?.result).toEqual({
+      kind: 'busy',
+      retryAfterMs: 2_050,
+      reason: 'Not settled within 3000 ms; the engagements stay queued',
+    })
+    await clock.advance(2_000)
+    const resent = submit(lists[3]!)
+    await settle()
+    expect(resent.result).toEqual({ kind: 'settled', accepted: 0, duplicates: 200, rejected: [] })
+    expect(starts()).toEqual([0, 1025, 2050, 3075, 4100])
+    expect(upstream.acknowledged.size).toBe(1000)
+    expectIdle()
+  })
+
+  it('accepts a deadline per submit', async () => {
+    const { submit, clock, settle, expectIdle } = scenario({ maxRequestsPerSecond: 1 })
+    submit(engagements('a', 200))
+    const impatient = submit(engagements('b', 200), 500)
+    await clock.advance(500)
+    expect(impatient.result).toMatchObject({ kind: 'busy', retryAfterMs: 1025 })
+    await settle()
+    expectIdle()
+  })
+
+  it('refuses at once beyond its backlog, with a Retry-After that grows with the backlog', async () => {
+    const { submit, clock, coalescer, settle, expectIdle } = scenario({ maxRequestsPerSecond: 1, batchSize: 100, maxBacklog: 1_000, deadlineMs: 20_000 })
+    const admitted = [0, 1, 2, 3, 4].map((i) => submit(engagements(`s${i}`, 200)))
+    const refused = submit(engagements('late', 200))
+    await clock.advance(0)
+    // One batch of 100 in flight, nine waiting: nine slots of 1,025 ms before there is room.
+    expect(refused.result).toEqual({ kind: 'busy', retryAfterMs: 9 * 1025, reason: 'The proxy is full: it holds 1000 engagements of at most 1000' })
+    expect(coalescer.stats()).toMatchObject({ held: 1_000, backlog: 900, maxBacklog: 1_000 })
+
+    // Four batches later there is room for two more submits, and only two.
+    await clock.advance(4 * 1025)
+    const more = [0, 1, 2].map((i) => submit(engagements(`more${i}`, 200)))
+    await clock.advance(0)
+    expect(more.map((answer) => answer.result?.kind)).toEqual([undefined, undefined, 'busy'])
+    expect(coalescer.stats().held).toBeLessThanOrEqual(1_000)
+    await settle()
+    expect(admitted.every((answer) => answer.result?.kind === 'settled')).toBe(true)
+    expectIdle()
+
+    // At twice the rate, the same backlog clears twice as fast.
+    const faster = scenario({ maxRequestsPerSecond: 2, batchSize: 100, maxBacklog: 1_000 })
+    for (let i = 0; i < 5; i++) faster.submit(engagements(`s${i}`, 200))
+    const refusedFaster = faster.submit(engagements('late', 200))
+    await faster.clock.advance(0)
+    // Two batches in flight, eight waiting: four windows.
+    expect(refusedFaster.result).toMatchObject({ kind: 'busy', retryAfterMs: 4 * 1025 })
+    await faster.settle()
+  })
+
+  it('sizes the default backlog to what can be sent within the deadline', () => {
+    const { coalescer } = scenario()
+    expect(coalescer.stats().maxBacklog).toBe(15_609)
+    expect(scenario({ deadlineMs: 4_000, maxRequestsPerSecond: 5 }).coalescer.stats().maxBacklog).toBe(3_902)
+    // Never below one client request, however slow the configuration.
+    expect(scenario({ maxRequestsPerSecond: 1, batchSize: 1 }).coalescer.stats().maxBacklog).toBe(200)
+    expect(scenario({ maxBacklog: 5 }).coalescer.stats().maxBacklog).toBe(200)
+  })
+
+  it('refuses at once while Conversion asks to wait longer than the deadline', async () => {
+    const respond: Responder = (_, request) => (request === 0 ? { kind: 'retry', reason: 'HTTP 429', afterMs: 30_000 } : { kind: 'ok' })
+    const { submit, clock, settle, expectIdle } = scenario({ respond })
+    submit(engagements('a', 10))
+    await clock.advance(100)
+    const refused = submit(engagements('b', 10))
+    await clock.advance(0)
+    expect(refused.result).toMatchObject({ kind: 'busy', reason: expect.stringContaining('waiting before its next request') })
+    expect((refused.result as { retryAfterMs: number }).retryAfterMs).toBeGreaterThanOrEqual(30_000)
+    await settle()
+    expectIdle()
+  })
+})
+
+describe('coalescer: timers and close', () => {
+  it('leaves no timer behind once everything is settled', async () => {
+    const { submit, clock, settle, expectIdle } = scenario({ maxRequestsPerSecond: 2, batchSize: 50 })
+    for (let i = 0; i < 10; i++) submit(engagements(`s${i}`, 100))
+    await clock.advance(10)
+    expect(clock.pending).toBeGreaterThan(0)
+    await settle()
+    expectIdle()
+  })
+
+  it('close() cancels its timers and answers open and later submits unavailable', async () => {
+    const clock = new FakeClock()
+    // An upstream that never answers: any timer left pending would be the Coalescer's.
+    const coalescer = createCoalescer({ send: () => new Promise(() => {}), clock, random: () => 0.5, maxRequestsPerSecond: 1 })
+    const answers: SubmitResult[] = []
+    for (let i = 0; i < 3; i++) void coalescer.submit(engagements(`s${i}`, 200)).then((result) => answers.push(result))
+    await clock.advance(0)
+    expect(clock.pending).toBe(4) // three deadlines and the pacer's wake-up
+    coalescer.close()
+    expect(clock.pending).toBe(0)
+    const later = await coalescer.submit(engagements('later', 1))
+    expect(answers.map((answer) => answer.kind)).toEqual(['unavailable', 'unavailable', 'unavailable'])
+    expect(later).toMatchObject({ kind: 'unavailable', reason: 'The proxy is shutting down' })
+    expect(coalescer.stats()).toMatchObject({ backlog: 0, openSubmits: 0, requestsInFlight: 1 })
+  })
+
+  it('lets requests in flight at close() finish, remembering what they delivered', async () => {
+    const { submit, clock, coalescer } = scenario({ latencyMs: () => 1_000 })
+    submit(engagements('a', 5))
+    await clock.advance(10)
+    coalescer.close()
+    await clock.advance(1_000)
+    expect(coalescer.stats()).toMatchObject({ inFlight: 0, held: 0, acknowledgedIds: 5 })
+    expect(clock.pending).toBe(0)
+  })
+
+  it('uses no global timer, clock or randomness: everything comes through its options', async () => {
+    // Wraps the globals for the duration of a whole scenario and notes any call made from src/core.
+    const fromCore: string[] = []
+    const globals: [Record<string, unknown>, string][] = [
+      [globalThis as never, 'setTimeout'],
+      [globalThis as never, 'setInterval'],
+      [globalThis as never, 'clearTimeout'],
+      [Date as never, 'now'],
+      [Math as never, 'random'],
+    ]
+    const originals = globals.map(([owner, name]) => owner[name] as (...args: unknown[]) => unknown)
+    globals.forEach(([owner, name], i) => {
+      owner[name] = function (this: unknown, ...args: unknown[]) {
+        if (/[\\/]src[\\/]core[\\/]/.test(new Error().stack ?? '')) fromCore.push(name)
+        return originals[i]!.apply(this, args)
+      }
+    })
+    try {
+      const { submit, settle, coalescer } = scenario({ respond: refusing('a-3'), maxRequestsPerSecond: 2, batchSize: 5 })
+      for (let i = 0; i < 5; i++) submit(engagements('a', 20), 1_000)
+      await settle()
+      coalescer.close()
+    } finally {
+      globals.forEach(([owner, name], i) => (owner[name] = originals[i]))
+    }
+    expect(fromCore).toEqual([])
+  })
+})
