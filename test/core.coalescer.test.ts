@@ -9,7 +9,7 @@ import {
   type SubmitResult,
   type UpstreamOutcome,
 } from '../src/core/coalescer.js'
-import { busiestWindow, FakeClock } from './helpers/clock.js'
+import { busiestReceiverWindow, FakeClock, type Flight } from './helpers/clock.js'
 
 const engagement = (id: string): Engagement => ({
   id,
@@ -28,12 +28,16 @@ type Responder = (ids: string[], request: number) => Answer
 
 const ok: Responder = () => ({ kind: 'ok' })
 
+/** The Coalescer's window at the defaults: 1,000 ms and a 5 ms margin. */
+const WINDOW_MS = 1_005
+
 /**
  * A stand-in for Conversion that records every request and flags any id it receives while the
  * same id is in flight, or after it acknowledged it: the "never twice" rule, checked at the door.
  */
 class FakeUpstream {
-  requests: { at: number; ids: string[] }[] = []
+  /** Every request: when it started, what it carried, and when its answer (or error) came back. */
+  requests: { at: number; ids: string[]; answeredAt: number | undefined }[] = []
   /** How often each id was acknowledged (answered `ok`). */
   acknowledged = new Map<string, number>()
   problems: string[] = []
@@ -51,10 +55,24 @@ class FakeUpstream {
     return this.requests.map((request) => request.at)
   }
 
+  /**
+   * Each request as [start, answer]: Conversion received it at some moment in between. A request
+   * still unanswered may arrive at any time after its start.
+   */
+  get flights(): Flight[] {
+    return this.requests.map((request) => [request.at, request.answeredAt ?? Infinity])
+  }
+
+  /** The most requests Conversion may have received in one window of `windowMs`, wherever the network put them. */
+  busiestWindow(windowMs: number): number {
+    return busiestReceiverWindow(this.flights, windowMs)
+  }
+
   send = async (batch: Engagement[]): Promise<UpstreamOutcome> => {
     const request = this.requests.length
     const batchIds = ids(batch)
-    this.requests.push({ at: this.clock.now(), ids: batchIds })
+    const record = { at: this.clock.now(), ids: batchIds, answeredAt: undefined as number | undefined }
+    this.requests.push(record)
     for (const id of batchIds) {
       if (this.inFlight.has(id)) this.problems.push(`${id} sent while already in flight`)
       if (this.acknowledged.has(id)) this.problems.push(`${id} sent after it was acknowledged`)
@@ -62,6 +80,7 @@ class FakeUpstream {
     }
     this.maxConcurrent = Math.max(this.maxConcurrent, ++this.concurrent)
     await this.clock.sleep(this.latencyMs(request))
+    record.answeredAt = this.clock.now()
     this.concurrent--
     for (const id of batchIds) this.inFlight.delete(id)
     const answer = this.respond(batchIds, request)
@@ -136,6 +155,23 @@ function scenario(options: ScenarioOptions = {}) {
   }
 }
 
+/**
+ * The starts the pacing rule allows when requests are always waiting, worked out from the answer
+ * times alone: the first `limit` start at once; each later one waits until at most `limit - 1`
+ * earlier requests were answered less than a window ago (an unanswered one counts too), that is
+ * until a window after the `limit`-th latest answer among the earlier requests, and not a moment
+ * longer.
+ */
+function startsByTheRule(answers: readonly number[], limit: number, windowMs: number): number[] {
+  const starts: number[] = []
+  answers.forEach((_, k) => {
+    if (k < limit) return starts.push(0)
+    const latest = answers.slice(0, k).sort((a, b) => b - a)
+    starts.push(Math.max(starts[k - 1] as number, (latest[limit - 1] as number) + windowMs))
+  })
+  return starts
+}
+
 /** A browser tracker in miniature: re-sends the same engagements after `busy`/`unavailable` until settled. */
 async function client(coalescer: Coalescer, clock: FakeClock, list: readonly Engagement[], maxAttempts = 100) {
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
@@ -193,14 +229,15 @@ describe('coalescer: packing', () => {
     const answers = [a, b, c, d].map((list) => submit(list))
     await settle()
 
-    expect(starts()).toEqual([0, 1025, 2050])
+    // One slot: each start waits a window (1,005 ms) after the previous answer (100 ms latency).
+    expect(starts()).toEqual([0, 100 + 1005, 1205 + 1005])
     expect(upstream.requests.map((request) => request.ids)).toEqual([
       ids(a),
       [...ids(b), ...ids(c).slice(0, 50)],
       [...ids(c).slice(50), ...ids(d)],
     ])
     // `c` rode in two batches: it is answered after the second one, not the first.
-    expect(answers.map((answer) => answer.at)).toEqual([100, 1125, 2150, 2150])
+    expect(answers.map((answer) => answer.at)).toEqual([100, 1205, 2310, 2310])
     expect(answers.map((answer) => answer.result)).toEqual([50, 150, 100, 30].map((accepted) => ({ kind: 'settled', accepted, duplicates: 0, rejected: [] })))
     expectIdle()
   })
@@ -216,61 +253,111 @@ describe('coalescer: packing', () => {
 })
 
 describe('coalescer: pacing', () => {
-  it('never starts more than 10 requests in any sliding window, however many are in flight', async () => {
-    const { submit, settle, starts, upstream, coalescer, expectIdle } = scenario({ latencyMs: () => 2_500 })
+  it('never lets Conversion receive more than 10 requests in any sliding window, however slow or uneven the answers', async () => {
+    // Latencies from 0 to 3 s, some far slower than their neighbours, so answers come back out of order.
+    const latencies = [2_500, 5, 40, 900, 0, 300, 1_700, 5, 120, 60, 3_000, 15, 450]
+    const { submit, settle, starts, upstream, coalescer, expectIdle } = scenario({
+      latencyMs: (request) => latencies[request % latencies.length] as number,
+      deadlineMs: 60_000,
+    })
     for (let i = 0; i < 60; i++) submit(engagements(`s${i}`, 200))
     await settle()
 
     const times = starts()
-    expect(times).toEqual([0, 1025, 2050, 3075, 4100, 5125].flatMap((at) => Array<number>(10).fill(at)))
-    expect(busiestWindow(times, 1000)).toBe(10)
-    expect(busiestWindow(times, 1025)).toBe(10)
-    // Latency does not throttle: up to 30 requests were awaiting their answer at once.
-    expect(upstream.maxConcurrent).toBe(30)
-    expect(coalescer.stats().totals).toMatchObject({ accepted: 12_000, requests: 60 })
+    const answers = upstream.requests.map((request) => (request.answeredAt as number) - upstream.requests[0]!.at)
+    // The first ten leave at once; the eleventh waits a window after the first answer (request 4, answered at once).
+    expect(times.slice(0, 11)).toEqual([...Array<number>(10).fill(0), 0 + WINDOW_MS])
+    // Every start is exactly when the rule allows it: no earlier (the limit), no later (no time wasted).
+    expect(times).toEqual(startsByTheRule(answers, 10, WINDOW_MS))
+    // At the receiver, wherever each request arrived between its start and its answer.
+    expect(upstream.busiestWindow(1000)).toBe(10)
+    expect(upstream.busiestWindow(WINDOW_MS)).toBe(10)
+    // A slot is held until its answer: never more than 10 requests await theirs.
+    expect(upstream.maxConcurrent).toBe(10)
+    expect(coalescer.stats().totals).toMatchObject({ accepted: 12_000, requests: 60, busy: 0 })
+    expect(upstream.acknowledged.size).toBe(12_000)
     expectIdle()
   })
 
   it('holds a lower configured rate and reports the window in stats', async () => {
-    const { submit, clock, starts, coalescer, settle, expectIdle } = scenario({ maxRequestsPerSecond: 3, batchSize: 10 })
+    const { submit, clock, starts, upstream, coalescer, settle, expectIdle } = scenario({ maxRequestsPerSecond: 3, batchSize: 10 })
     submit(engagements('a', 100))
     await clock.advance(0)
-    expect(coalescer.stats().window).toEqual({ starts: 3, limit: 3, windowMs: 1025, nextStartInMs: 1025 })
+    // All three slots await their answers: the next start depends on an answer, not on time.
+    expect(coalescer.stats().window).toEqual({ starts: 3, limit: 3, windowMs: WINDOW_MS, nextStartInMs: Infinity })
     expect(coalescer.stats()).toMatchObject({ backlog: 70, inFlight: 30, requestsInFlight: 3 })
+    // The answers come at 100 ms: the slots are free a window later.
+    await clock.advance(100)
+    expect(coalescer.stats().window).toEqual({ starts: 3, limit: 3, windowMs: WINDOW_MS, nextStartInMs: WINDOW_MS })
+    expect(coalescer.stats()).toMatchObject({ backlog: 70, inFlight: 0, requestsInFlight: 0 })
     await settle()
-    expect(busiestWindow(starts(), 1025)).toBe(3)
-    expect(starts()).toHaveLength(10)
+    expect(starts()).toEqual([0, 0, 0, 1105, 1105, 1105, 2210, 2210, 2210, 3315])
+    expect(upstream.busiestWindow(WINDOW_MS)).toBe(3)
     expectIdle()
   })
 })
 
 describe('coalescer: throughput', () => {
-  const ceiling = 10 * 200
+  /** Full batches per second when a slot is free again a window after each answer. */
+  const rate = (latencyMs: number) => (10 * 200) / ((WINDOW_MS + latencyMs) / 1000)
+  /** What the pacer allows at best: 10 full batches per window, about 1,990/s. */
+  const ceiling = (10 * 200) / (WINDOW_MS / 1000)
 
-  it('approaches 2,000 engagements per second with 300 ms of upstream latency', async () => {
-    const { clock, coalescer, upstream, starts, submit, settle, expectIdle } = scenario({ latencyMs: () => 300 })
-    // 20,000 engagements as 100 client requests of 200, one every 50 ms: twice what can be sent.
+  /**
+   * 20,000 engagements as 100 client requests of 200, one every 50 ms: twice what can be sent.
+   * Each client request fills one batch, so request k carries client request k.
+   */
+  async function steadyDemand(latencyMs: number) {
+    const run = scenario({ latencyMs: () => latencyMs })
     const answers: Watched[] = []
-    for (let i = 0; i < 100; i++) clock.setTimeout(() => answers.push(submit(engagements(`c${i}`, 200))), i * 50)
-    await settle()
+    for (let i = 0; i < 100; i++) run.clock.setTimeout(() => answers.push(run.submit(engagements(`c${i}`, 200))), i * 50)
+    await run.settle()
+
+    const starts = run.starts()
+    // The first ten leave as their client requests come (50 ms apart); each later one takes the
+    // slot of the request ten before it, a window after that request's answer.
+    expect(starts).toEqual(Array.from({ length: 100 }, (_, k) => (k % 10) * 50 + Math.floor(k / 10) * (WINDOW_MS + latencyMs)))
+    // Nothing lost, nothing doubled, every client answered `settled`.
+    expect(answers.every((answer) => answer.result?.kind === 'settled')).toBe(true)
+    expect(run.upstream.acknowledged.size).toBe(20_000)
+    expect([...run.upstream.acknowledged.values()].every((times) => times === 1)).toBe(true)
+    expect(run.coalescer.stats().totals).toMatchObject({ requests: 100, accepted: 20_000, duplicates: 0, busy: 0 })
+    expect(run.upstream.busiestWindow(1000)).toBeLessThanOrEqual(10)
+    expect(run.upstream.busiestWindow(WINDOW_MS)).toBeLessThanOrEqual(10)
+    run.expectIdle()
 
     const lastAnswerMs = Math.max(...answers.map((answer) => answer.at as number))
-    const perSecond = 20_000 / (lastAnswerMs / 1000)
-    expect(answers.every((answer) => answer.result?.kind === 'settled')).toBe(true)
-    expect(upstream.acknowledged.size).toBe(20_000)
-    expect(perSecond).toBeGreaterThanOrEqual(0.9 * ceiling)
-    expect(busiestWindow(starts(), 1000)).toBeLessThanOrEqual(10)
-    expect(busiestWindow(starts(), 1025)).toBeLessThanOrEqual(10)
-    // Steady state: one full batch per slot, 10 slots per 1,025 ms (the margin's cost).
-    const steadyPerSecond = (200 * 90) / ((starts()[99]! - starts()[9]!) / 1000)
-    expect(steadyPerSecond).toBeCloseTo(1951, 0)
-    expect(upstream.maxConcurrent).toBeGreaterThan(1)
-    expect(coalescer.stats().totals.requests).toBe(100)
-    expectIdle()
+    return {
+      /** Over the whole run, to the last answer. */
+      perSecond: 20_000 / (lastAnswerMs / 1000),
+      /** Once every slot is in use: 90 full batches from the 10th start to the 100th. */
+      steadyPerSecond: (200 * 90) / (((starts[99] as number) - (starts[9] as number)) / 1000),
+      maxConcurrent: run.upstream.maxConcurrent,
+    }
+  }
+
+  it('approaches the ceiling of 10 × 200 per window (about 1,990/s) when upstream answers fast', async () => {
+    const { perSecond, steadyPerSecond } = await steadyDemand(5)
+    expect(perSecond).toBeGreaterThanOrEqual(0.95 * ceiling)
+    expect(steadyPerSecond).toBeGreaterThanOrEqual(0.95 * ceiling)
+    // 1,980/s: 10 batches per 1,010 ms, and never more than the ceiling.
+    expect(steadyPerSecond).toBeCloseTo(rate(5), 6)
+    expect(steadyPerSecond).toBeLessThanOrEqual(ceiling)
   })
 
-  it('sheds a burst beyond its backlog, and clients that re-send still finish near the ceiling', async () => {
-    const { clock, coalescer, upstream, starts, elapsedMs, expectIdle } = scenario({ latencyMs: () => 300 })
+  it('pays for certainty at the receiver with latency: 10 × 200 per (window + latency), about 1,530/s at 300 ms', async () => {
+    const { perSecond, steadyPerSecond, maxConcurrent } = await steadyDemand(300)
+    expect(perSecond).toBeGreaterThanOrEqual(0.95 * rate(300))
+    expect(steadyPerSecond).toBeGreaterThanOrEqual(0.95 * rate(300))
+    // Exactly the formula: 10 batches per 1,305 ms.
+    expect(steadyPerSecond).toBeCloseTo(rate(300), 6)
+    // Several requests await their answers at once, never more than the slots.
+    expect(maxConcurrent).toBeGreaterThan(1)
+    expect(maxConcurrent).toBeLessThanOrEqual(10)
+  })
+
+  it('sheds a burst beyond its backlog, and clients that re-send still finish near the rate latency allows', async () => {
+    const { clock, coalescer, upstream, elapsedMs, expectIdle } = scenario({ latencyMs: () => 300 })
     const results: SubmitResult[] = []
     for (let i = 0; i < 100; i++) void client(coalescer, clock, engagements(`c${i}`, 200)).then((result) => results.push(result))
     await clock.runUntil(() => results.length === 100)
@@ -279,8 +366,9 @@ describe('coalescer: throughput', () => {
     expect(coalescer.stats().totals.busy).toBeGreaterThan(0)
     expect(upstream.acknowledged.size).toBe(20_000)
     expect([...upstream.acknowledged.values()].every((times) => times === 1)).toBe(true)
-    expect(perSecond).toBeGreaterThanOrEqual(0.9 * ceiling)
-    expect(busiestWindow(starts(), 1000)).toBeLessThanOrEqual(10)
+    expect(perSecond).toBeGreaterThanOrEqual(0.95 * rate(300))
+    expect(upstream.busiestWindow(1000)).toBeLessThanOrEqual(10)
+    expect(upstream.busiestWindow(WINDOW_MS)).toBeLessThanOrEqual(10)
     await clock.runUntil(() => coalescer.stats().held === 0)
     expectIdle()
   })
@@ -319,8 +407,9 @@ describe('coalescer: de-duplication', () => {
     const second = submit([engagement('q'), engagement('r')])
     await settle()
     expect(upstream.requests.map((request) => request.ids)).toEqual([['p', 'q'], ['r']])
+    // `r` takes the only slot a window after the first answer (500 ms), and is answered 500 ms later.
     expect(first).toEqual({ at: 500, result: { kind: 'settled', accepted: 2, duplicates: 0, rejected: [] } })
-    expect(second).toEqual({ at: 1525, result: { kind: 'settled', accepted: 1, duplicates: 1, rejected: [] } })
+    expect(second).toEqual({ at: 500 + 1005 + 500, result: { kind: 'settled', accepted: 1, duplicates: 1, rejected: [] } })
     expectIdle()
   })
 
@@ -449,7 +538,9 @@ describe('coalescer: de-duplication', () => {
           }
           const acceptedAnswers = outcomes.reduce((sum, { result }) => sum + (result.kind === 'settled' ? result.accepted : 0), 0)
           expect(acceptedAnswers).toBeLessThanOrEqual(upstream.acknowledged.size)
-          expect(busiestWindow(upstream.starts, 1000)).toBeLessThanOrEqual(plan.maxRequestsPerSecond)
+          // At the receiver: each request may have arrived anywhere between its start and its answer.
+          expect(upstream.busiestWindow(1000)).toBeLessThanOrEqual(plan.maxRequestsPerSecond)
+          expect(upstream.busiestWindow(WINDOW_MS)).toBeLessThanOrEqual(plan.maxRequestsPerSecond)
           expect(coalescer.stats()).toMatchObject({ backlog: 0, inFlight: 0, held: 0, openSubmits: 0 })
         },
       ),
@@ -516,7 +607,8 @@ describe('coalescer: failures', () => {
     expect(upstream.acknowledged.size).toBe(6_000)
     expect([...upstream.acknowledged.values()].every((times) => times === 1)).toBe(true)
     expect(coalescer.stats().totals.retries).toBeGreaterThan(10)
-    expect(busiestWindow(upstream.starts, 1000)).toBeLessThanOrEqual(10)
+    expect(upstream.busiestWindow(1000)).toBeLessThanOrEqual(10)
+    expect(upstream.busiestWindow(WINDOW_MS)).toBeLessThanOrEqual(10)
     expectIdle()
   })
 })
@@ -536,7 +628,7 @@ describe('coalescer: bisection', () => {
       [5],
       [6, 7],
     ])
-    expect(busiestWindow(starts(), 1025)).toBe(2)
+    expect(upstream.busiestWindow(WINDOW_MS)).toBe(2)
     expect(answer.result).toEqual({
       kind: 'settled',
       accepted: 7,
@@ -558,8 +650,12 @@ describe('coalescer: halt', () => {
     }
     const { submit, clock, settle, upstream, coalescer, expectIdle } = scenario({ respond, maxRequestsPerSecond: 1 })
     const pending = [submit(engagements('a', 200)), submit(engagements('b', 200)), submit(engagements('c', 200))]
-    // The network error backs off 500 ms; the retry at 1,025 ms meets the 401 at 1,125 ms.
-    await clock.advance(1_125)
+    // The network error (at 100 ms) backs off 500 ms, but the only slot is free a window after that
+    // answer: the retry at 1,105 ms meets the 401 at 1,205 ms.
+    await clock.advance(1_204)
+    expect(upstream.requests).toHaveLength(2)
+    expect(pending.every((answer) => answer.result === undefined)).toBe(true)
+    await clock.advance(1)
     expect(upstream.requests).toHaveLength(2)
     for (const answer of pending) {
       expect(answer.result).toEqual({
@@ -595,17 +691,18 @@ describe('coalescer: deadline and load shedding', () => {
     const answers = lists.map((list) => submit(list))
     await clock.advance(3_000)
     expect(answers.map((answer) => answer.result?.kind)).toEqual(['settled', 'settled', 'settled', 'busy', 'busy'])
-    // Two batches still wait at 3,000 ms: 2 windows of 1,025 ms.
+    // Two batches still wait at 3,000 ms: 2 windows of 1,005 ms.
     expect(answers[3]?.result).toEqual({
       kind: 'busy',
-      retryAfterMs: 2_050,
+      retryAfterMs: 2_010,
       reason: 'Not settled within 3000 ms; the engagements stay queued',
     })
     await clock.advance(2_000)
     const resent = submit(lists[3]!)
     await settle()
     expect(resent.result).toEqual({ kind: 'settled', accepted: 0, duplicates: 200, rejected: [] })
-    expect(starts()).toEqual([0, 1025, 2050, 3075, 4100])
+    // One slot: each start a window after the previous answer (100 ms latency).
+    expect(starts()).toEqual([0, 1105, 2210, 3315, 4420])
     expect(upstream.acknowledged.size).toBe(1000)
     expectIdle()
   })
@@ -615,7 +712,7 @@ describe('coalescer: deadline and load shedding', () => {
     submit(engagements('a', 200))
     const impatient = submit(engagements('b', 200), 500)
     await clock.advance(500)
-    expect(impatient.result).toMatchObject({ kind: 'busy', retryAfterMs: 1025 })
+    expect(impatient.result).toMatchObject({ kind: 'busy', retryAfterMs: 1005 })
     await settle()
     expectIdle()
   })
@@ -625,12 +722,13 @@ describe('coalescer: deadline and load shedding', () => {
     const admitted = [0, 1, 2, 3, 4].map((i) => submit(engagements(`s${i}`, 200)))
     const refused = submit(engagements('late', 200))
     await clock.advance(0)
-    // One batch of 100 in flight, nine waiting: nine slots of 1,025 ms before there is room.
-    expect(refused.result).toEqual({ kind: 'busy', retryAfterMs: 9 * 1025, reason: 'The proxy is full: it holds 1000 engagements of at most 1000' })
+    // One batch of 100 in flight, nine waiting: nine slots of 1,005 ms before there is room.
+    expect(refused.result).toEqual({ kind: 'busy', retryAfterMs: 9 * 1005, reason: 'The proxy is full: it holds 1000 engagements of at most 1000' })
     expect(coalescer.stats()).toMatchObject({ held: 1_000, backlog: 900, maxBacklog: 1_000 })
 
-    // Four batches later there is room for two more submits, and only two.
-    await clock.advance(4 * 1025)
+    // Four batches later (each a window after the previous answer) there is room for two more submits, and only two.
+    await clock.advance(4 * (100 + 1005))
+    expect(coalescer.stats()).toMatchObject({ held: 600, totals: { requests: 5 } })
     const more = [0, 1, 2].map((i) => submit(engagements(`more${i}`, 200)))
     await clock.advance(0)
     expect(more.map((answer) => answer.result?.kind)).toEqual([undefined, undefined, 'busy'])
@@ -645,14 +743,15 @@ describe('coalescer: deadline and load shedding', () => {
     const refusedFaster = faster.submit(engagements('late', 200))
     await faster.clock.advance(0)
     // Two batches in flight, eight waiting: four windows.
-    expect(refusedFaster.result).toMatchObject({ kind: 'busy', retryAfterMs: 4 * 1025 })
+    expect(refusedFaster.result).toMatchObject({ kind: 'busy', retryAfterMs: 4 * 1005 })
     await faster.settle()
   })
 
   it('sizes the default backlog to what can be sent within the deadline', () => {
     const { coalescer } = scenario()
-    expect(coalescer.stats().maxBacklog).toBe(15_609)
-    expect(scenario({ deadlineMs: 4_000, maxRequestsPerSecond: 5 }).coalescer.stats().maxBacklog).toBe(3_902)
+    // 8,000 ms / 1,005 ms × 10 × 200.
+    expect(coalescer.stats().maxBacklog).toBe(15_920)
+    expect(scenario({ deadlineMs: 4_000, maxRequestsPerSecond: 5 }).coalescer.stats().maxBacklog).toBe(3_980)
     // Never below one client request, however slow the configuration.
     expect(scenario({ maxRequestsPerSecond: 1, batchSize: 1 }).coalescer.stats().maxBacklog).toBe(200)
     expect(scenario({ maxBacklog: 5 }).coalescer.stats().maxBacklog).toBe(200)
@@ -689,7 +788,9 @@ describe('coalescer: timers and close', () => {
     const answers: SubmitResult[] = []
     for (let i = 0; i < 3; i++) void coalescer.submit(engagements(`s${i}`, 200)).then((result) => answers.push(result))
     await clock.advance(0)
-    expect(clock.pending).toBe(4) // three deadlines and the pacer's wake-up
+    // Three deadlines and no wake-up: the only slot awaits an answer, and an answer pumps again.
+    expect(clock.pending).toBe(3)
+    expect(coalescer.stats().window.nextStartInMs).toBe(Infinity)
     coalescer.close()
     expect(clock.pending).toBe(0)
     const later = await coalescer.submit(engagements('later', 1))

@@ -4,14 +4,32 @@
  * no timers, no clock of its own, so callers decide how to wait and tests decide what time it is.
  */
 export interface Pacer {
-  /** Milliseconds to wait before a start at `now` is allowed; 0 when it is allowed now. */
+  /**
+   * Milliseconds to wait before a start at `now` is allowed; 0 when it is allowed now, and
+   * `Infinity` when it depends on an answer still awaited (see {@link Pacer.launch}).
+   */
   delay(now: number): number
   /** Records a start at `now` if one is allowed, and says whether it was. */
   take(now: number): boolean
+  /**
+   * Records a start at `now`, if one is allowed, whose place in the receiver's window is not
+   * known until its answer comes: the receiver got it at some moment between the start and the
+   * answer. It holds a slot until `land(at)` is called with the answer's time, and then counts
+   * as if it had started then. So the next start that needs its slot waits a full window after
+   * the answer, and no window AT THE RECEIVER can hold more than `limit` requests, however long
+   * each one spent on the way. The price is throughput: `limit` starts per window plus latency.
+   */
+  launch(now: number): Flight | undefined
   /** Treats the window as full as of `now`: for a sender that cannot know what others started just before. */
   saturate(now: number): void
-  /** The starts inside the window that ends at `now`, oldest first. */
+  /** The starts that hold a slot at `now`, oldest first (answers awaited count as `now`). */
   recent(now: number): number[]
+}
+
+/** A start whose answer is awaited. */
+export interface Flight {
+  /** The answer came at `at` (or the request was abandoned then). */
+  land(at: number): void
 }
 
 /** Options of {@link createPacer}. */
@@ -22,29 +40,55 @@ export interface PacerOptions {
   windowMs: number
 }
 
+interface Slot {
+  /** When the start happened, or when its answer came once it has. */
+  at: number
+  awaited: boolean
+}
+
 export function createPacer({ limit, windowMs }: PacerOptions): Pacer {
-  // The last `limit` starts, oldest first. A new start is allowed once the oldest of them has
-  // left the window, so no window of `windowMs` can hold `limit + 1` of them.
-  const starts: number[] = []
+  // Slots still inside the window, and every awaited one however old.
+  let slots: Slot[] = []
 
-  const delay = (now: number): number =>
-    starts.length < limit ? 0 : Math.max(0, (starts[0] as number) + windowMs - now)
+  const active = (now: number): Slot[] => {
+    slots = slots.filter((slot) => slot.awaited || slot.at > now - windowMs)
+    return slots
+  }
 
-  const record = (now: number): void => {
-    starts.push(now)
-    if (starts.length > limit) starts.shift()
+  const delay = (now: number): number => {
+    const held = active(now)
+    if (held.length < limit) return 0
+    // Room comes when enough answered slots leave the window; awaited ones never leave by themselves.
+    const answered = held.filter((slot) => !slot.awaited).map((slot) => slot.at).sort((a, b) => a - b)
+    const mustLeave = held.length - limit + 1
+    if (answered.length < mustLeave) return Infinity
+    return Math.max(0, (answered[mustLeave - 1] as number) + windowMs - now)
+  }
+
+  const record = (now: number, awaited: boolean): Slot | undefined => {
+    if (delay(now) > 0) return undefined
+    const slot = { at: now, awaited }
+    slots.push(slot)
+    return slot
   }
 
   return {
     delay,
-    take(now) {
-      if (delay(now) > 0) return false
-      record(now)
-      return true
+    take: (now) => record(now, false) !== undefined,
+    launch(now) {
+      const slot = record(now, true)
+      return (
+        slot && {
+          land(at) {
+            slot.awaited = false
+            slot.at = Math.max(slot.at, at)
+          },
+        }
+      )
     },
     saturate(now) {
-      for (let i = 0; i < limit; i++) record(now)
+      for (let i = 0; i < limit; i++) slots.push({ at: now, awaited: false })
     },
-    recent: (now) => starts.filter((start) => start > now - windowMs),
+    recent: (now) => active(now).map((slot) => (slot.awaited ? now : slot.at)).sort((a, b) => a - b),
   }
 }

@@ -81,13 +81,23 @@ export class FakeClock {
   }
 }
 
-/** The most of `times` (sorted ascending) inside any half-open window of `windowMs`, wherever it is placed. */
-export function busiestWindow(times: readonly number[], windowMs: number): number {
+/** When a request started and when its answer came: the receiver got it at some moment in between. */
+export type Flight = readonly [start: number, answer: number]
+
+/**
+ * The most requests a receiver can have seen inside one half-open window [t, t + `windowMs`),
+ * when each request of `flights` may have reached it at any moment of its [start, answer] (the
+ * network's worst placement). Flight i can be in the window at t iff start < t + windowMs and
+ * answer >= t, so the count, as a function of t, only drops right after an answer: its maximum
+ * is found at some answer. Every start and every answer is tried as t (the answers alone would
+ * do). With every start equal to its answer, it counts starts in a sliding window.
+ */
+export function busiestReceiverWindow(flights: readonly Flight[], windowMs: number): number {
   let most = 0
-  let first = 0
-  times.forEach((time, last) => {
-    while ((times[first] as number) <= time - windowMs) first++
-    most = Math.max(most, last - first + 1)
-  })
+  for (const t of flights.flat()) {
+    let count = 0
+    for (const [start, answer] of flights) if (start < t + windowMs && answer >= t) count++
+    most = Math.max(most, count)
+  }
   return most
 }
