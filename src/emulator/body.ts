@@ -35,7 +35,7 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
     chunks.push(value)
   }
   try {
-    return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(concat(chunks, bytes)), bytes }
+    return { ok: true, text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(concat(chunks, bytes)), bytes }
   } catch {
     return { ok: false, status: 400, message: 'request body must be UTF-8 text', bytes }
   }

@@ -1,18 +1,11 @@
 /** Serves the emulator over a real Node HTTP server, for the demo, end-to-end tests and benchmarks. */
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { getRequestListener } from '@hono/node-server'
+import { serve, type ListenOptions } from '../node/serve.js'
 import { API_BASE_PATH } from './api-route.js'
 import { createEmulator } from './emulator.js'
-import type { Emulator, EmulatorInspection, EmulatorOptions } from './types.js'
+import type { EmulatorInspection, EmulatorOptions } from './types.js'
 
 /** Options of `startEmulator()`: those of `createEmulator()` plus where to listen. */
-export interface StartEmulatorOptions extends EmulatorOptions {
-  /** Port to listen on. Default `0`: any free port (read it from the result). */
-  port?: number
-  /** Interface to listen on. Default `'127.0.0.1'`: loopback, as the key-less inspection routes require. */
-  host?: string
-}
+export interface StartEmulatorOptions extends EmulatorOptions, ListenOptions {}
 
 /** A running emulator server. */
 export interface RunningEmulator extends EmulatorInspection {
@@ -36,34 +29,14 @@ export interface RunningEmulator extends EmulatorInspection {
  * try { ... fetch(`${emulator.url}/v1/activities/batch`, ...) ... } finally { await emulator.close() }
  */
 export async function startEmulator(options: StartEmulatorOptions): Promise<RunningEmulator> {
-  const { port = 0, host = '127.0.0.1', ...emulatorOptions } = options
+  const { port, host, ...emulatorOptions } = options
   const emulator = createEmulator(emulatorOptions)
-  // `overrideGlobalObjects: false`: serving must not replace the process's global Request and
-  // Response, which the tests and the host application share.
-  const listener = getRequestListener((request) => answer(emulator, request), { overrideGlobalObjects: false })
-  const server = createServer(listener)
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-
-  const address = server.address() as AddressInfo
-  const origin = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
-  let closing: Promise<void> | undefined
+  const server = await serve((request) => emulator.fetch(request), { ...(port === undefined ? {} : { port }), ...(host === undefined ? {} : { host }) })
   return {
-    url: `${origin}${API_BASE_PATH}`,
-    origin,
-    port: address.port,
-    close() {
-      closing ??= new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()))
-        server.closeAllConnections()
-      })
-      return closing
-    },
+    url: `${server.origin}${API_BASE_PATH}`,
+    origin: server.origin,
+    port: server.port,
+    close: server.close,
     engagements: emulator.engagements,
     requests: emulator.requests,
     ids: emulator.ids,
@@ -72,16 +45,5 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
     faults: emulator.faults,
     setFaults: emulator.setFaults,
     reset: emulator.reset,
-  }
-}
-
-async function answer(emulator: Emulator, request: Request): Promise<Response> {
-  try {
-    return await emulator.fetch(request)
-  } catch (error) {
-    // The client left (it aborted, or `close()` dropped it) while its request hung: nobody will
-    // read this answer, but the listener needs one, or it would log the abort as a server error.
-    if (request.signal.aborted) return new Response(null, { status: 499 })
-    throw error
   }
 }
