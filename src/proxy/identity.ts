@@ -1,0 +1,72 @@
+/**
+ * Identity signatures: proof, made by the customer's backend with a secret the browser never
+ * sees, that the page may record engagements for a contact. Without them anyone who can reach
+ * the proxy could record engagements for anyone. HMAC-SHA256 with WebCrypto, so the same code
+ * signs on Node, Workers, Deno and Bun.
+ *
+ * A signature is `<expiry>.<hmac>`: the expiry (Unix seconds) is signed too, so a leaked
+ * signature stops working, and it is bound to the email, so it cannot vouch for anyone else.
+ */
+
+const encoder = new TextEncoder()
+const keys = new Map<string, Promise<CryptoKey>>()
+
+/** Options of {@link signIdentity}. */
+export interface SignIdentityOptions {
+  /** How long the signature stays valid, in seconds. Default 30 days: longer than an engagement may wait in a browser (7 days). */
+  expiresIn?: number
+  /** Current time in epoch ms. Default `Date.now()`. */
+  now?: number
+}
+
+const DEFAULT_LIFETIME_S = 30 * 86_400
+
+/**
+ * Signs `email` for `tracker.identify(email, { signature })`. Call it on your server, where the
+ * secret lives, and hand the result to the page.
+ * @example
+ * const signature = await signIdentity(user.email, process.env.IDENTITY_SECRET)
+ */
+export async function signIdentity(email: string, secret: string, options: SignIdentityOptions = {}): Promise<string> {
+  const expiry = Math.floor((options.now ?? Date.now()) / 1000) + (options.expiresIn ?? DEFAULT_LIFETIME_S)
+  const mac = await crypto.subtle.sign('HMAC', await hmacKey(secret), signedText(email, expiry))
+  return `${expiry}.${toHex(new Uint8Array(mac))}`
+}
+
+/**
+ * Whether `signature` was made by {@link signIdentity} for `email` with `secret` and has not
+ * expired. The comparison is WebCrypto's `verify`, which takes the same time whether the first
+ * or the last byte differs.
+ */
+export async function verifyIdentity(email: string, signature: unknown, secret: string, now: number): Promise<boolean> {
+  if (typeof signature !== 'string') return false
+  const match = /^(\d{1,12})\.([0-9a-f]{64})$/.exec(signature)
+  if (!match) return false
+  const expiry = Number(match[1])
+  if (expiry * 1000 <= now) return false
+  return crypto.subtle.verify('HMAC', await hmacKey(secret), fromHex(match[2] as string), signedText(email, expiry))
+}
+
+/** Emails are compared without case, so the backend and the page need not agree on it. */
+function signedText(email: string, expiry: number): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(encoder.encode(`${email.trim().toLowerCase()}\n${expiry}`))
+}
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret)
+  if (!key) {
+    key = crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
+    keys.set(secret, key)
+  }
+  return key
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')
+}
+
+function fromHex(hex: string): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(hex.length / 2)
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
+  return bytes
+}

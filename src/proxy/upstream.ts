@@ -1,0 +1,65 @@
+import ky from 'ky'
+import type { Engagement } from '../contract.js'
+import { classify, type Outcome } from '../core/retry.js'
+
+/** Where and how to reach Conversion. */
+export interface UpstreamOptions {
+  apiKey: string
+  /** The API base, such as `https://pub-api.conversion.ai/api`; the route is appended. */
+  upstreamUrl: string
+  /** Abandon a request after this many ms (it counts as a failure to retry). */
+  timeoutMs: number
+  fetch: typeof fetch
+  now: () => number
+}
+
+/** The route of Conversion's batch endpoint, below the API base. */
+export const BATCH_ROUTE = '/v1/activities/batch'
+
+/**
+ * The upstream client: one POST per batch, its answer classified into the outcomes the Coalescer
+ * acts on. ky's own retries are off on purpose: every retry must pass the Coalescer's pacer and
+ * de-duplication, so the Coalescer is the only one that retries. The key travels in `X-API-Key`
+ * and nowhere else: reasons are built from the status and Conversion's message, with the key
+ * scrubbed from the message in case an upstream error ever echoes it.
+ */
+export function createUpstream({ apiKey, upstreamUrl, timeoutMs, fetch, now }: UpstreamOptions) {
+  const url = `${upstreamUrl.replace(/\/+$/, '')}${BATCH_ROUTE}`
+  return async (batch: Engagement[]): Promise<Outcome> => {
+    try {
+      const response = await ky.post(url, {
+        json: { batch },
+        headers: { 'x-api-key': apiKey },
+        timeout: timeoutMs,
+        retry: 0,
+        throwHttpErrors: false,
+        fetch,
+      })
+      const text = await response.text()
+      return classify({
+        status: response.status,
+        retryAfter: response.headers.get('retry-after'),
+        message: scrub(messageOf(text), apiKey),
+        batchSize: batch.length,
+        now: now(),
+      })
+    } catch (error) {
+      const timedOut = error instanceof Error && error.name === 'TimeoutError'
+      return { kind: 'retry', reason: timedOut ? `Conversion did not answer within ${timeoutMs} ms` : 'Conversion could not be reached' }
+    }
+  }
+}
+
+function messageOf(text: string): string | undefined {
+  try {
+    const message = (JSON.parse(text) as { message?: unknown } | null)?.message
+    return typeof message === 'string' ? message.slice(0, 500) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Removes every occurrence of `secret` from `text`. */
+export function scrub(text: string | undefined, secret: string): string | undefined {
+  return text === undefined || !secret ? text : text.split(secret).join('[redacted]')
+}

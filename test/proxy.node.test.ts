@@ -1,0 +1,121 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { startEmulator, type RunningEmulator } from '../src/emulator/index.js'
+import { serveProxy, type RunningProxy } from '../src/proxy/node.js'
+
+const KEY = 'sk_live_node_test_0123456789abcdefghijkl'
+const APP = 'http://app.localhost:3000'
+
+let running: { close(): Promise<void> }[] = []
+afterEach(async () => {
+  await Promise.all(running.map((server) => server.close()))
+  running = []
+})
+
+async function start(options: { settleTimeout?: number; retryBaseDelay?: number; retryMaxDelay?: number } = {}): Promise<{ emulator: RunningEmulator; proxy: RunningProxy; logs: string[] }> {
+  const emulator = await startEmulator({ apiKey: KEY })
+  running.push(emulator)
+  const logs: string[] = []
+  const log = (...args: unknown[]) => void logs.push(args.map(String).join(' '))
+  const proxy = await serveProxy({
+    apiKey: KEY,
+    allowedOrigins: [APP],
+    upstreamUrl: emulator.url,
+    clientRateLimit: false,
+    logger: { info: log, warn: log, error: log },
+    ...options,
+  })
+  running.push(proxy)
+  return { emulator, proxy, logs }
+}
+
+const engagement = (id: string) => ({ id, contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' })
+
+function post(proxy: RunningProxy, ids: string[], signal?: AbortSignal): Promise<Response> {
+  return fetch(proxy.url, {
+    method: 'POST',
+    headers: { origin: APP, 'content-type': 'application/json' },
+    body: JSON.stringify({ batch: ids.map(engagement) }),
+    ...(signal ? { signal } : {}),
+  })
+}
+
+/** Sends like the tracker does: again after 429/503, honouring Retry-After, a bounded number of times. */
+async function sendUntilSettled(proxy: RunningProxy, ids: string[]) {
+  for (let attempt = 0; attempt < 30; attempt++) {
+    const response = await post(proxy, ids)
+    const body = (await response.json()) as { accepted: number; duplicates: number; rejected: unknown[]; message?: string }
+    if (response.status === 200) return body
+    expect([429, 503]).toContain(response.status)
+    await new Promise((resolve) => setTimeout(resolve, Number(response.headers.get('retry-after') ?? 1) * 1000))
+  }
+  throw new Error('never settled')
+}
+
+describe('proxy on Node, with the emulator as Conversion, over real sockets', () => {
+  it('turns 50 concurrent requests of mixed sizes into paced upstream batches of at most 200, each id once', async () => {
+    const { emulator, proxy } = await start()
+    const sizes = Array.from({ length: 50 }, (_, i) => [1, 7, 30, 120, 200][i % 5] as number)
+    const requests = sizes.map((size, r) => Array.from({ length: size }, (_, i) => `r${r}-${i}`))
+    const results = await Promise.all(requests.map((ids) => sendUntilSettled(proxy, ids)))
+
+    const total = sizes.reduce((sum, size) => sum + size, 0)
+    expect(results.reduce((sum, result) => sum + result.accepted, 0)).toBe(total)
+    expect(emulator.ids()).toHaveLength(total)
+    expect(new Set(emulator.ids()).size).toBe(total)
+    expect(emulator.duplicates()).toEqual([])
+    const upstream = emulator.requests()
+    expect(upstream.every((request) => request.status === 200 && request.count <= 200)).toBe(true)
+    // Packed: the first window sends what has come at once (low latency when there is room);
+    // from then on every request leaves full. Far fewer upstream requests than client requests.
+    expect(upstream.length).toBeLessThanOrEqual(Math.ceil(total / 200) + 10)
+    expect(upstream.slice(10, -1).every((request) => request.count === 200)).toBe(true)
+    expect(emulator.maxStartsInAnyWindow()).toBeLessThanOrEqual(10)
+  })
+
+  it('answers a re-send after a lost response as duplicates, without forwarding it again', async () => {
+    const { emulator, proxy } = await start()
+    emulator.setFaults({ latencyMs: 400 })
+    const ids = ['lost-1', 'lost-2', 'lost-3']
+    // The browser gives up before the answer comes (or the connection drops): the response is lost.
+    await expect(post(proxy, ids, AbortSignal.timeout(150))).rejects.toThrow()
+    await expect.poll(() => emulator.ids().length, { timeout: 5000 }).toBe(3)
+    emulator.setFaults({ latencyMs: 0 })
+
+    const again = await sendUntilSettled(proxy, ids)
+    expect(again).toEqual({ accepted: 0, duplicates: 3, rejected: [] })
+    expect(emulator.ids()).toEqual(ids)
+    expect(emulator.requests()).toHaveLength(1)
+  })
+
+  it('loses nothing and doubles nothing through a 429 storm and 50% of 500s', async () => {
+    // Quick backoff keeps the test short; the rules are the same as with the defaults.
+    const { emulator, proxy } = await start({ retryBaseDelay: 100, retryMaxDelay: 1000 })
+    emulator.setFaults({ rateLimitStorm: Date.now() + 1500, errorRate: 0.5 })
+    const requests = Array.from({ length: 12 }, (_, r) => Array.from({ length: 40 }, (_, i) => `storm${r}-${i}`))
+    const results = await Promise.all(requests.map((ids) => sendUntilSettled(proxy, ids)))
+
+    expect(results.reduce((sum, result) => sum + result.accepted + result.duplicates, 0)).toBe(480)
+    expect(new Set(emulator.ids()).size).toBe(480)
+    expect(emulator.duplicates()).toEqual([])
+    const statuses = new Set(emulator.requests().map((request) => request.status))
+    expect(statuses).toContain(429)
+    expect(statuses).toContain(500)
+    expect(emulator.maxStartsInAnyWindow()).toBeLessThanOrEqual(10)
+  }, 60_000)
+
+  it('never shows the key to clients or in its logs', async () => {
+    const { proxy, logs } = await start()
+    const responses = await Promise.all([
+      post(proxy, ['k-1']),
+      fetch(proxy.url, { method: 'POST', headers: { origin: 'http://evil.localhost' }, body: '{}' }),
+      fetch(proxy.url, { method: 'POST', headers: { origin: APP, 'content-type': 'application/json' }, body: `{"batch":[{"id":"${KEY}"}]}` }),
+      fetch(`${proxy.origin}/elsewhere`),
+    ])
+    for (const response of responses) {
+      const text = await response.text()
+      expect(text).not.toContain(KEY)
+      expect([...response.headers.values()].join()).not.toContain(KEY)
+    }
+    expect(logs.join()).not.toContain(KEY)
+  })
+})
