@@ -2,12 +2,22 @@ import nodeResolve from '@rollup/plugin-node-resolve'
 import terser from '@rollup/plugin-terser'
 import esbuild from 'rollup-plugin-esbuild'
 
+/** Browsers with Web Locks, BroadcastChannel and IndexedDB getAll(range, count) run ES2020. */
 const browserTarget = 'es2020'
 
-/** The npm entries: ES modules, dependencies left to the app's bundler. */
-const library = {
-  input: { index: 'src/index.ts' },
-  external: [/^idb-keyval/, /^zod/],
+/**
+ * Every npm entry as an ES module; dependencies stay imports, for the app's bundler or Node to
+ * resolve. Shared code lands in chunks, so the tracker entry never pulls in server code.
+ */
+const modules = {
+  input: {
+    index: 'src/index.ts',
+    proxy: 'src/proxy/index.ts',
+    node: 'src/proxy/node.ts',
+    worker: 'src/proxy/worker.ts',
+    emulator: 'src/emulator/index.ts',
+  },
+  external: [/^node:/, /^idb-keyval/, /^zod/, /^ky$/, /^@hono\/node-server/],
   plugins: [esbuild({ target: browserTarget })],
   output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
 }
@@ -23,4 +33,4 @@ const scriptTag = {
   output: { file: 'dist/conversion-engagements.min.js', format: 'iife' },
 }
 
-export default [library, scriptTag]
+export default [modules, scriptTag]

@@ -14,6 +14,12 @@ function freePort(): Promise<number> {
   })
 }
 
+// Wrangler, which the pool uses, stays offline and keeps its files inside the project.
+process.env['WRANGLER_SEND_METRICS'] = 'false'
+process.env['CLOUDFLARE_CF_FETCH_ENABLED'] = 'false'
+process.env['XDG_CONFIG_HOME'] ??= `${import.meta.dirname}/.wrangler/config`
+process.env['WRANGLER_LOG_PATH'] ??= `${import.meta.dirname}/.wrangler/logs`
+
 /** Tests that run inside workerd, Cloudflare's runtime, against the emulator on loopback. */
 export default defineConfig(async () => {
   const port = await freePort()
