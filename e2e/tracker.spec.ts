@@ -49,17 +49,18 @@ test('500 engagements arrive exactly once, in requests of at most 200', async ({
 })
 
 test('never more than 10 request starts in any sliding second', async ({ page, server }) => {
+  const startsOf = await recordRequestStarts(page)
   await openScriptTag(page, server, { maxBatchSize: 10 })
-  const starts = recordRequestStarts(page)
   await page.evaluate(() => window.conversion!('identify', 'john@example.com'))
   const ids = await trackMany(page, 500)
   await eventually(() => server.accepted.length === 500, '500 accepted', 30_000)
   expect(sorted(server.accepted)).toEqual(sorted(ids))
   expect(server.arrivals).toHaveLength(50)
-  expect(starts()).toHaveLength(50)
-  expect(busiestWindow(starts())).toBeLessThanOrEqual(10)
+  const starts = await startsOf()
+  expect(starts).toHaveLength(50)
+  expect(busiestWindow(starts)).toBeLessThanOrEqual(10)
   // Paced, not stalled: 50 requests at 10 per second take about four seconds after the first ten.
-  const span = starts().at(-1)! - starts()[0]!
+  const span = starts.at(-1)! - starts[0]!
   expect(span).toBeGreaterThan(3900)
   expect(span).toBeLessThan(9000)
 })
@@ -121,7 +122,7 @@ test('leaving the page hands unsent engagements to a beacon', async ({ page, ser
 test('two tabs send through one leader, without duplicates', async ({ context, server }) => {
   const first = await context.newPage()
   const second = await context.newPage()
-  const starts = [recordRequestStarts(first), recordRequestStarts(second)]
+  const starts = [await recordRequestStarts(first), await recordRequestStarts(second)]
   await openScriptTag(first, server, { flushAt: 10 })
   await openScriptTag(second, server, { flushAt: 10 })
   await first.evaluate(() => window.conversion!('identify', 'john@example.com'))
@@ -135,7 +136,9 @@ test('two tabs send through one leader, without duplicates', async ({ context, s
   await eventually(() => server.accepted.length === 120, '120 accepted')
   expect(sorted(server.accepted)).toEqual(sorted(ids))
   expect(server.duplicates).toEqual([])
-  expect(busiestWindow(starts.flatMap((of) => of()).sort((a, b) => a - b))).toBeLessThanOrEqual(10)
+  const all = (await Promise.all(starts.map((of) => of()))).flat().sort((a, b) => a - b)
+  expect(all.length).toBeGreaterThan(0)
+  expect(busiestWindow(all)).toBeLessThanOrEqual(10)
 })
 
 test('calls made before the bundle loaded are delivered, with the time they were made', async ({ page, server }) => {

@@ -1,4 +1,4 @@
-import { test as base, expect, type Page, type Request } from '@playwright/test'
+import { test as base, expect, type Page } from '@playwright/test'
 import { ContractServer } from './server.js'
 
 /** Each test gets its own server, hence its own origin: storage never leaks between tests. */
@@ -21,17 +21,29 @@ export async function eventually(check: () => boolean, message: string, timeoutM
 }
 
 /**
- * Records when the browser itself started each request to the engagements endpoint (Chromium's
- * network timing, fetches and beacons alike). The server's arrival times are no substitute: a
- * first request that opens a connection, or a busy test process, delays some arrivals and so
- * squeezes later ones closer together than they were sent.
+ * Records, from inside the page, the moment each request to the engagements endpoint is handed
+ * to the browser (`fetch` or `sendBeacon` called): what "a request start" means. It wraps the
+ * browser's functions before any page script runs, so it observes the tracker from the outside.
+ * Arrival times at the server are no substitute: a request that opens a new connection, or a
+ * busy machine, delays some arrivals and squeezes later ones closer together than they were sent.
  */
-export function recordRequestStarts(page: Page): () => number[] {
-  const requests: Request[] = []
-  page.on('request', (request) => {
-    if (new URL(request.url()).pathname === '/engagements') requests.push(request)
+export async function recordRequestStarts(page: Page): Promise<() => Promise<number[]>> {
+  await page.addInitScript(() => {
+    const starts: number[] = []
+    Object.defineProperty(window, '__requestStarts', { value: starts })
+    const isEngagements = (input: unknown) => String(input instanceof Request ? input.url : input).includes('/engagements')
+    const fetch = window.fetch
+    window.fetch = function (input, init) {
+      if (isEngagements(input)) starts.push(performance.timeOrigin + performance.now())
+      return fetch.call(this, input, init)
+    }
+    const sendBeacon = navigator.sendBeacon
+    navigator.sendBeacon = function (url, data) {
+      if (isEngagements(url)) starts.push(performance.timeOrigin + performance.now())
+      return sendBeacon.call(this, url, data)
+    }
   })
-  return () => requests.map((request) => request.timing().startTime).sort((a, b) => a - b)
+  return () => page.evaluate(() => [...(window as unknown as { __requestStarts: number[] }).__requestStarts])
 }
 
 /** The most of `starts` that fall within any window of `windowMs`. */

@@ -36,7 +36,8 @@ export interface ProxyOptions {
   maxBodyBytes?: number
   /**
    * Requests one client may make per window before getting 429, or `false` for no limit.
-   * Default `{ requests: 100, windowMs: 10000 }`. Needs `clientKey` (the adapters set it).
+   * Default `{ requests: 200, windowMs: 10000 }`: twice what one browser's tracker ever sends,
+   * so that a few users behind one address are not refused. Needs `clientKey` (the adapters set it).
    */
   clientRateLimit?: { requests: number; windowMs: number } | false
   /** Upstream request starts in any sliding second, 1 to 10. Default `10` (Conversion's limit). */
@@ -126,7 +127,7 @@ export function resolveProxyOptions(options: ProxyOptions): ProxySettings {
     if (!(value > 0)) fail(`\`${name}\` must be a positive number`)
     return value
   }
-  const limit = options.clientRateLimit ?? { requests: 100, windowMs: 10_000 }
+  const limit = options.clientRateLimit ?? { requests: 200, windowMs: 10_000 }
   return {
     apiKey: options.apiKey,
     allowedOrigins: origins,
@@ -136,7 +137,7 @@ export function resolveProxyOptions(options: ProxyOptions): ProxySettings {
     allowedTypes: options.allowedTypes ? new Set(options.allowedTypes) : undefined,
     maxBodyBytes: positive(options.maxBodyBytes, LIMITS.requestBytes, 'maxBodyBytes'),
     clientRateLimit: limit && {
-      requests: positive(limit.requests, 100, 'clientRateLimit.requests'),
+      requests: positive(limit.requests, 200, 'clientRateLimit.requests'),
       windowMs: positive(limit.windowMs, 10_000, 'clientRateLimit.windowMs'),
     },
     maxRequestsPerSecond: Math.min(LIMITS.requestsPerSecond, positive(options.maxRequestsPerSecond, LIMITS.requestsPerSecond, 'maxRequestsPerSecond')),

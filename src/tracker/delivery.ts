@@ -7,8 +7,12 @@ import { trackedAt, type Outbox, type OutboxEntry } from './outbox.js'
 import type { Sender } from './sender.js'
 import type { TrackerEvent } from './types.js'
 
-/** Added to the pacer's window so requests that leave back to back never arrive closer than a second. */
-const PACING_MARGIN_MS = 25
+/**
+ * Added to the pacer's window: clock readings are whole milliseconds, and a timer may not fire
+ * at the exact millisecond asked. The limit holds for request starts (the proxy paces Conversion
+ * by answers, which no network delay can fool).
+ */
+const PACING_MARGIN_MS = 5
 /** A beaconed entry is not sent again for this long: the beacon is most likely on its way. */
 const BEACON_GRACE_MS = 10_000
 /** `{"batch":` + `,"identity":{}` + `}` */
