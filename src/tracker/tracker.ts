@@ -123,8 +123,15 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   const lead = async () => {
     await ready
     delivery.restore(await outbox.readMeta<RetryState>('retry'))
-    await delivery.drain()
-    for (const resolve of flushWaiters.values()) resolve()
+    if (flushWaiters.size > 0) {
+      await delivery.drain()
+      for (const resolve of flushWaiters.values()) resolve()
+      return
+    }
+    // What waits (from earlier visits, or tracked before this tab led) follows the usual
+    // rule: sent at once from `flushAt` on, else within `flushInterval`.
+    const { queued, held } = await outbox.count()
+    if (queued > held) delivery.queued(queued - held)
   }
 
   const onMessage = async (message: TabMessage) => {
