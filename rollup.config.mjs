@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
 import nodeResolve from '@rollup/plugin-node-resolve'
 import terser from '@rollup/plugin-terser'
 import esbuild from 'rollup-plugin-esbuild'
@@ -22,6 +24,21 @@ const modules = {
   output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
 }
 
+/** Prints what a page embedding the bundle needs to know: its weight and its integrity hash. */
+function reportScriptTag() {
+  return {
+    name: 'report-script-tag',
+    writeBundle(options, bundle) {
+      for (const chunk of Object.values(bundle)) {
+        if (chunk.type !== 'chunk') continue
+        const code = Buffer.from(chunk.code)
+        const integrity = `sha384-${createHash('sha384').update(code).digest('base64')}`
+        console.log(`${options.file}: ${code.length} bytes, ${gzipSync(code, { level: 9 }).length} gzipped\nintegrity="${integrity}"`)
+      }
+    },
+  }
+}
+
 /** The script-tag bundle: one file that carries its dependencies, minified. */
 const scriptTag = {
   input: 'src/embed.ts',
@@ -29,6 +46,7 @@ const scriptTag = {
     nodeResolve({ browser: true }),
     esbuild({ target: browserTarget }),
     terser({ ecma: 2020, compress: { passes: 3, pure_getters: true }, format: { comments: false } }),
+    reportScriptTag(),
   ],
   output: { file: 'dist/conversion-engagements.min.js', format: 'iife' },
 }
