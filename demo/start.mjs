@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
+import { connect, createServer as createTcpServer } from 'node:net'
 import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -26,9 +27,11 @@ const { serveProxy } = await import('../dist/node.js')
 
 const realKey = process.env.CONVERSION_API_KEY || undefined
 const DEMO_KEY = 'sk_test_demo_emulator_only'
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.json': 'application/json' }
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' }
+/** Files the site may serve, by URL path prefix. */
+const SERVED = { '/dist/': 'dist/', '/node_modules/idb-keyval/': 'node_modules/idb-keyval/' }
 
-/** Listens on `port`, or on any free port when it is taken. */
+/** Listens on `port` on loopback, or on any free port when it is taken. */
 async function listen(server, port) {
   const attempt = (value) =>
     new Promise((resolve, reject) => {
@@ -38,61 +41,91 @@ async function listen(server, port) {
         resolve(server.address().port)
       })
     })
-  try {
-    return await attempt(port)
-  } catch (error) {
-    if (error.code !== 'EADDRINUSE') throw error
-    return attempt(0)
-  }
+  return attempt(port).catch((error) => (error.code === 'EADDRINUSE' ? attempt(0) : Promise.reject(error)))
 }
+
+/** The demo page, with the ES module build in place of the script tag for `/esm.html`. */
+async function page(esm) {
+  const html = await readFile(join(root, 'demo/index.html'), 'utf8')
+  if (!esm) return html
+  const module = await readFile(join(root, 'demo/esm-tracker.html'), 'utf8')
+  return html.replace(/ *<!-- tracker:[\s\S]*<!-- \/tracker -->\n/, module).replace('aria-current="page">Script tag', '>Script tag').replace('>ES module<', ' aria-current="page">ES module<')
+}
+
+function respond(response, status, body, type = 'text/plain') {
+  response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' })
+  response.end(body)
+}
+
+// The proxy listens behind a gate the page can close: "offline" means refused connections, while
+// the proxy itself, with its memory of what Conversion acknowledged, keeps running.
+let proxyUp = true
+const connections = new Set()
+const gate = createTcpServer((socket) => {
+  if (!proxyUp) return socket.destroy()
+  const inner = connect(proxy.port, '127.0.0.1')
+  for (const end of [socket, inner]) {
+    connections.add(end)
+    end.on('error', () => end.destroy())
+    end.on('close', () => connections.delete(end))
+  }
+  socket.pipe(inner).pipe(socket)
+})
 
 let config = {}
 const site = createServer(async (request, response) => {
   const path = new URL(request.url ?? '/', 'http://localhost').pathname
-  if (path === '/demo-config.js') {
-    response.writeHead(200, { 'content-type': TYPES['.js'], 'cache-control': 'no-store' })
-    return response.end(`window.DEMO = ${JSON.stringify(config)}\n`)
+  if (path === '/demo-config.js') return respond(response, 200, `window.DEMO = ${JSON.stringify(config)}\n`, TYPES['.js'])
+  if (path === '/' || path === '/esm.html') return respond(response, 200, await page(path === '/esm.html'), TYPES['.html'])
+  if (path === '/demo/proxy' && request.method === 'POST') {
+    let body = ''
+    for await (const chunk of request) body += chunk
+    proxyUp = JSON.parse(body).up === true
+    if (!proxyUp) for (const connection of connections) connection.destroy()
+    return respond(response, 200, JSON.stringify({ up: proxyUp }), 'application/json')
   }
-  const relative = path === '/' ? 'demo/index.html' : path.startsWith('/dist/') ? path.slice(1) : `demo${path}`
+  const prefix = Object.keys(SERVED).find((candidate) => path.startsWith(candidate))
+  const relative = prefix ? SERVED[prefix] + path.slice(prefix.length) : `demo${path}`
   const file = normalize(join(root, relative))
-  if (!file.startsWith(root)) return response.writeHead(403).end()
+  if (!file.startsWith(root)) return respond(response, 403, 'forbidden')
   try {
-    const body = await readFile(file)
-    response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' })
-    response.end(body)
+    respond(response, 200, await readFile(file), TYPES[extname(file)] ?? 'application/octet-stream')
   } catch {
-    response.writeHead(404, { 'content-type': 'text/plain' }).end('not found')
+    respond(response, 404, 'not found')
   }
 })
+
 const sitePort = await listen(site, Number(process.env.DEMO_PORT ?? 3000))
 const siteOrigin = `http://127.0.0.1:${sitePort}`
-
 const emulator = realKey ? undefined : await startEmulator({ apiKey: DEMO_KEY })
-const proxyOptions = {
+const proxy = await serveProxy({
   apiKey: realKey ?? DEMO_KEY,
   ...(emulator ? { upstreamUrl: emulator.url } : {}),
   allowedOrigins: [siteOrigin, `http://localhost:${sitePort}`],
-}
-const proxy = await serveProxy({ ...proxyOptions, port: Number(process.env.PROXY_PORT ?? 8787) }).catch((error) =>
-  error.code === 'EADDRINUSE' ? serveProxy({ ...proxyOptions, port: 0 }) : Promise.reject(error),
-)
-config = { endpoint: proxy.url, emulator: emulator?.origin ?? null }
+})
+const gatePort = await listen(gate, Number(process.env.PROXY_PORT ?? 8787))
+config = { endpoint: `http://127.0.0.1:${gatePort}${new URL(proxy.url).pathname}`, emulator: emulator?.origin ?? null }
 
-const lines = [
-  `Demo:      ${siteOrigin}/`,
-  `Proxy:     ${proxy.url}`,
-  emulator ? `Conversion: the local emulator at ${emulator.url}` : 'Conversion: THE REAL API (CONVERSION_API_KEY is set): engagements are recorded in your account',
-  'Ctrl-C stops everything.',
-]
-if (!emulator) console.warn('\n!!! CONVERSION_API_KEY is set: the demo forwards to the real Conversion API !!!\n')
-console.log(`\n${lines.join('\n')}\n`)
+if (!emulator) console.warn('\n!!! CONVERSION_API_KEY is set: the demo forwards to the REAL Conversion API and records real engagements !!!\n')
+console.log(`
+Demo:       ${siteOrigin}/   (the ES module build: ${siteOrigin}/esm.html)
+Proxy:      ${config.endpoint}
+Conversion: ${emulator ? `the local emulator at ${emulator.url}` : 'the real API (CONVERSION_API_KEY is set)'}
+Ctrl-C stops everything.
+`)
 
 let stopping = false
 async function stop() {
   if (stopping) return
   stopping = true
+  for (const connection of connections) connection.destroy()
   site.closeAllConnections()
-  await Promise.all([new Promise((done) => site.close(done)), proxy.close(), emulator?.close()])
+  await Promise.all([
+    new Promise((done) => site.close(done)),
+    new Promise((done) => gate.close(done)),
+    proxy.close(),
+    emulator?.close(),
+  ])
   process.exit(0)
 }
 process.on('SIGINT', stop)
