@@ -1,7 +1,7 @@
 import type { Engagement } from '../contract.js'
 import { firstViolation, upstreamRequestSchema } from '../schemas.js'
 import { createKeyCheck, createRedactor } from './api-key.js'
-import { declaredLength, readBodyText } from './body.js'
+import { declaredLength, readBodyText } from '../core/body.js'
 import { strikes } from './faults.js'
 import { errorResponse, isJsonContentType, jsonResponse } from './responses.js'
 import type { Settings } from './settings.js'

@@ -1,4 +1,4 @@
-import { readBodyText } from './body.js'
+import { readBodyText } from '../core/body.js'
 import { errorResponse, jsonResponse } from './responses.js'
 import type { Settings } from './settings.js'
 import type { EmulatorState } from './state.js'

@@ -6,7 +6,7 @@
 import { checkEngagement, type ClientRequest, type Engagement, type Settlement } from '../contract.js'
 import { createCoalescer, type Coalescer, type CoalescerStats, type SubmitResult } from '../core/coalescer.js'
 import { clientRequestSchema, firstViolation } from '../schemas.js'
-import { readBody } from './body.js'
+import { readBodyText } from '../core/body.js'
 import { corsHeaders, originMatcher, preflight } from './cors.js'
 import { createMemoryGuard } from './guard.js'
 import { verifyIdentity } from './identity.js'
@@ -60,7 +60,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (!ACCEPTED_TYPES.test(request.headers.get('content-type') ?? '')) {
       return answer(415, { message: 'content-type must be application/json (or text/plain for beacons)' }, cors)
     }
-    const body = await readBody(request, settings.maxBodyBytes)
+    const body = await readBodyText(request, settings.maxBodyBytes)
     if (!body.ok) return answer(body.status, { message: body.message }, cors)
     let value: unknown
     try {

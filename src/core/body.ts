@@ -1,3 +1,8 @@
+/**
+ * Reading a request body without trusting what it says about itself: the one reader of the proxy
+ * and the emulator. Web Streams only, so it runs wherever `Request` does.
+ */
+
 /** A request body read as text, or why it could not be. */
 export type BodyText =
   | { ok: true; text: string; bytes: number }
@@ -24,15 +29,20 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
   const reader = request.body.getReader()
   const chunks: Uint8Array[] = []
   let bytes = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    bytes += value.byteLength
-    if (bytes > maxBytes) {
-      await reader.cancel()
-      return tooLarge(bytes)
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      bytes += value.byteLength
+      if (bytes > maxBytes) {
+        await reader.cancel()
+        return tooLarge(bytes)
+      }
+      chunks.push(value)
     }
-    chunks.push(value)
+  } catch {
+    // The client went away, or sent a broken chunked body.
+    return { ok: false, status: 400, message: 'request body could not be read to the end', bytes }
   }
   try {
     return { ok: true, text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(concat(chunks, bytes)), bytes }
