@@ -87,7 +87,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
   let storage: Outbox['storage'] = options.durable ? 'indexeddb' : 'memory'
   const mirror = new Map<string, OutboxEntry>()
   let pending: OutboxEntry[] = []
+  /** The transaction that will take what `append` collects in this tick, if one is scheduled. */
   let pendingWrite: Promise<void> | undefined
+  /** The latest write scheduled: transactions on one store complete in order, so it is the last to. */
+  let lastWrite: Promise<void> = Promise.resolve()
 
   /** Runs in the durable store; on its first failure, switches to memory for good and runs there. */
   const run: Store = async (mode, work) => {
@@ -147,9 +150,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
     append(entries) {
       entries.forEach(remember)
       pending.push(...entries)
-      return (pendingWrite ??= Promise.resolve().then(writePending))
+      return (pendingWrite ??= lastWrite = Promise.resolve().then(writePending))
     },
-    written: () => pendingWrite ?? Promise.resolve(),
+    written: () => lastWrite,
     async head(after, limit) {
       // `after + '\0'` is the first key above `after`.
       const entries = await run('readonly', (tx) => tx.getAll<OutboxEntry>({ ...SENDABLE, from: after ? `${after}\0` : 's' }, limit))
