@@ -13,54 +13,10 @@
  * Run `npm run build` first.
  */
 import { readFile, writeFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
-import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
-import nodeResolve from '@rollup/plugin-node-resolve'
-import terser from '@rollup/plugin-terser'
-import { rollup } from 'rollup'
+import { kilobytes, measureSizes, root } from './lib/size.mjs'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-const SCRIPT_TAG = 'dist/conversion-engagements.min.js'
-
-/** Bytes of `code` as shipped, gzipped (level 9) and brotli-compressed (quality 11). */
-function measure(code) {
-  const bytes = Buffer.from(code)
-  return {
-    minified: bytes.length,
-    gzip: gzipSync(bytes, { level: 9 }).length,
-    brotli: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
-  }
-}
-
-/** What a bundler keeps of the ES module build for `import { createTracker }`, minified. */
-async function treeShakenImport() {
-  const entry = 'virtual:entry'
-  const bundle = await rollup({
-    input: entry,
-    plugins: [
-      {
-        name: 'entry',
-        resolveId: (id) => (id === entry ? id : null),
-        load: (id) =>
-          id === entry ? `import { createTracker } from ${JSON.stringify(`${root}dist/index.js`)}\nwindow.t = createTracker` : null,
-      },
-      nodeResolve({ browser: true }),
-      terser({ compress: { passes: 3 }, format: { comments: false } }),
-    ],
-    onwarn: () => {},
-  })
-  const { output } = await bundle.generate({ format: 'es' })
-  await bundle.close()
-  return output[0].code
-}
-
-const kilobytes = (bytes) => `${(bytes / 1000).toFixed(1)} kB`
-
-const scriptTag = await readFile(`${root}${SCRIPT_TAG}`, 'utf8')
-const rows = [
-  { name: 'script tag (conversion-engagements.min.js)', ...measure(scriptTag) },
-  { name: 'ESM import { createTracker }, tree-shaken', ...measure(await treeShakenImport()) },
-]
+const { code, rows } = await measureSizes()
+const scriptTag = code.scriptTag
 
 console.log(['what', 'minified', 'gzip', 'brotli'].join('\t'))
 for (const row of rows) console.log([row.name, row.minified, row.gzip, row.brotli].join('\t'))

@@ -1,0 +1,149 @@
+/**
+ * The pages the benchmark opens: one loopback server per origin (each origin has its own outbox
+ * and its own leader tab), serving a page that loads the tree-shaken `createTracker` bundle
+ * (the bytes the size section measures) as `window.t`, and an instant `/engagements` endpoint.
+ */
+import { createServer } from 'node:http'
+
+/**
+ * Cross-origin isolated, so that `performance.now()` ticks in 5 µs steps instead of 100 µs:
+ * one `track()` call is shorter than the coarse step.
+ */
+const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+}
+const PAGE = '<!doctype html><html lang="en"><meta charset="utf-8"><title>benchmark</title><script type="module" src="/tracker.js"></script><h1>benchmark</h1></html>'
+
+/**
+ * Starts `origins` servers that share one handler; `stats` counts what `/engagements` settled.
+ * @param {{ trackerCode: string, origins?: number }} options
+ */
+export async function startSite({ trackerCode, origins = 1 }) {
+  const stats = { settled: 0, requests: 0 }
+  const handler = (request, response) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname
+    if (path === '/page.html') return response.writeHead(200, PAGE_HEADERS).end(PAGE)
+    if (path === '/tracker.js') {
+      return response.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' }).end(trackerCode)
+    }
+    if (path === '/engagements' && request.method === 'POST') {
+      const chunks = []
+      request.on('data', (chunk) => chunks.push(chunk))
+      request.on('end', () => {
+        let count = 0
+        try {
+          count = JSON.parse(Buffer.concat(chunks).toString('utf8')).batch.length
+        } catch {
+          // Counted as nothing; the answer below still settles.
+        }
+        stats.requests++
+        stats.settled += count
+        response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        response.end(JSON.stringify({ accepted: count, duplicates: 0, rejected: [] }))
+      })
+      return undefined
+    }
+    return response.writeHead(404, { 'content-type': 'text/plain' }).end('not found')
+  }
+  const servers = []
+  for (let i = 0; i < origins; i++) {
+    const server = createServer(handler)
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+    servers.push(server)
+  }
+  return {
+    origins: servers.map((server) => `http://127.0.0.1:${server.address().port}`),
+    stats,
+    async close() {
+      await Promise.all(
+        servers.map((server) => {
+          server.closeAllConnections()
+          return new Promise((resolve) => server.close(() => resolve()))
+        }),
+      )
+    },
+  }
+}
+
+/** A loopback URL where nothing listens: an endpoint that is down (connections are refused). */
+export async function closedPortUrl(path = '/engagements') {
+  const server = createServer()
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address()
+  await new Promise((resolve) => server.close(() => resolve()))
+  return `http://127.0.0.1:${port}${path}`
+}
+
+/**
+ * Runs in the page before any of its scripts, to observe the tracker from the outside:
+ * - every `IDBObjectStore.put` of an outbox entry is tied to its transaction, and the
+ *   transaction's `complete` event stamps the entry durable (per id, or only counted when
+ *   `perId` is false, so 100,000 entries cost the page no extra memory);
+ * - every `getAll` with a count (the outbox's head read) is timed from the call to its result
+ *   (except while `__bench.paused`, when the benchmark reads the outbox itself).
+ * Everything lands in `window.__bench`.
+ */
+export function instrumentPage({ perId }) {
+  const bench = { durable: 0, durableAt: new Map(), waiters: new Map(), reads: [], transactions: 0, durability: undefined }
+  Object.defineProperty(window, '__bench', { value: bench })
+  // Bounded: an engagement not durable within 60 s resolves as NaN instead of waiting forever.
+  bench.whenDurable = (id) =>
+    bench.durableAt.has(id)
+      ? Promise.resolve(bench.durableAt.get(id))
+      : new Promise((resolve) => {
+          const timer = setTimeout(() => {
+            bench.waiters.delete(id)
+            resolve(NaN)
+          }, 60_000)
+          bench.waiters.set(id, (at) => {
+            clearTimeout(timer)
+            resolve(at)
+          })
+        })
+  const entriesOf = new WeakMap()
+  const put = IDBObjectStore.prototype.put
+  IDBObjectStore.prototype.put = function (value, key) {
+    const request = put.call(this, value, key)
+    const id = value && value.engagement && value.engagement.id
+    if (typeof id === 'string') {
+      const transaction = this.transaction
+      let ids = entriesOf.get(transaction)
+      if (!ids) {
+        ids = []
+        entriesOf.set(transaction, ids)
+        bench.transactions++
+        bench.durability = transaction.durability
+        transaction.addEventListener('complete', () => {
+          const at = performance.now()
+          bench.durable += ids.length
+          bench.lastDurableAt = at
+          if (!perId) return
+          for (const one of ids) {
+            bench.durableAt.set(one, at)
+            const waiter = bench.waiters.get(one)
+            if (waiter) {
+              bench.waiters.delete(one)
+              waiter(at)
+            }
+          }
+        })
+      }
+      ids.push(id)
+    }
+    return request
+  }
+  const getAll = IDBObjectStore.prototype.getAll
+  IDBObjectStore.prototype.getAll = function (query, count) {
+    const started = performance.now()
+    const request = getAll.call(this, query, count)
+    if (count !== undefined && !bench.paused && bench.reads.length < 10_000) {
+      request.addEventListener('success', () =>
+        bench.reads.push({ at: started, ms: performance.now() - started, rows: request.result.length }),
+      )
+    }
+    return request
+  }
+}

@@ -1,0 +1,42 @@
+/** Small statistics for noisy machines: medians and high percentiles, nothing that trusts a mean. */
+
+/** The `q` quantile (0..1) of `values`, by linear interpolation between the nearest ranks; NaN when empty. */
+export function quantile(values, q) {
+  if (values.length === 0) return NaN
+  const sorted = Float64Array.from(values).sort()
+  const at = (sorted.length - 1) * q
+  const low = Math.floor(at)
+  const high = Math.ceil(at)
+  return sorted[low] + (sorted[high] - sorted[low]) * (at - low)
+}
+
+export const median = (values) => quantile(values, 0.5)
+export const p99 = (values) => quantile(values, 0.99)
+
+/** Median, p99 and count of `values`. */
+export function summarize(values) {
+  return { median: median(values), p99: p99(values), max: values.length ? Math.max(...values) : NaN, n: values.length }
+}
+
+/** The most of `times` (sorted or not) that fall within any half-open window of `windowMs`. */
+export function busiestWindow(times, windowMs) {
+  const sorted = [...times].sort((a, b) => a - b)
+  let most = 0
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i] - sorted[j] >= windowMs) j++
+    most = Math.max(most, i - j + 1)
+  }
+  return most
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Waits until `check()` is true, polling every `everyMs`; false when `timeoutMs` passed first. */
+export async function waitFor(check, timeoutMs, everyMs = 100) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await check()) return true
+    if (Date.now() >= deadline) return false
+    await sleep(everyMs)
+  }
+}
