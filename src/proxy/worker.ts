@@ -2,35 +2,139 @@
  * The proxy as a Cloudflare Worker. Configuration comes from bindings: the secret
  * `CONVERSION_API_KEY` (`npx wrangler secret put CONVERSION_API_KEY`) and plain vars for the
  * rest (see `WorkerEnv`); `wrangler.jsonc` at the package root deploys it with `npx wrangler deploy`.
+ *
+ * Three modes, chosen by the bindings present:
+ * - `COALESCER` (a Durable Object namespace): each client request is validated here, then handed
+ *   in one RPC call to the object of the API key, which paces and de-duplicates for every
+ *   isolate in the world; the client is answered once its engagements are settled upstream.
+ * - `ENGAGEMENTS_QUEUE` as well (queue mode): each client request is validated here, enqueued,
+ *   and answered once enqueued; the Worker's queue consumer drains the queue through the object.
+ * - neither: each isolate paces and de-duplicates for itself (it says so once), which holds
+ *   Conversion's limit only while one isolate serves the traffic.
  */
 import { LIMITS } from '../contract.js'
 import { createAcknowledgedIds } from '../core/acknowledged.js'
-import { createCoalescer, type Coalescer } from '../core/coalescer.js'
+import { createCoalescer } from '../core/coalescer.js'
 import { createPacer } from '../core/pacer.js'
-import { bindingGuard, type RateLimitBinding } from './guard.js'
+import { coalescerName } from './durable-object.js'
+import { bindingGuard } from './guard.js'
+import type { ProxyLogger } from './options.js'
 import { createProxy, type Proxy } from './proxy.js'
-import { createUpstream } from './upstream.js'
+import { drainQueue, queueSubmitter, type QueueBatchLike } from './queue.js'
+import { createUpstream, scrub } from './upstream.js'
+import { requestsPerSecondOf, upstreamUrlOf, type CoalescerNamespace, type Submitter, type WorkerEnv } from './worker-env.js'
 
-/** The bindings the Worker reads. Lists are comma-separated. */
-export interface WorkerEnv {
-  /** Secret: your Conversion API key. */
-  CONVERSION_API_KEY: string
-  /** Origins allowed to send, such as `https://app.example.com,https://*.preview.example.com`. */
-  ALLOWED_ORIGINS: string
-  /** Where the proxy answers. Default `/api/relay`. */
-  PROXY_PATH?: string
-  /** Conversion's API base. Default `https://pub-api.conversion.ai/api`. */
-  CONVERSION_API_URL?: string
-  /** Secret: verify identity signatures made with it (see `signIdentity`). */
-  IDENTITY_SECRET?: string
-  /** Engagement types accepted; others are rejected. */
-  ALLOWED_TYPES?: string
-  /** Upstream request starts per second, 1 to 10. */
-  MAX_REQUESTS_PER_SECOND?: string
-  /** Cloudflare's rate-limiting binding, for the per-client limit. */
-  CLIENT_RATE_LIMITER?: RateLimitBinding
-  /** The period configured for `CLIENT_RATE_LIMITER`, in seconds (10 or 60), for `Retry-After`. Default `10`. */
-  CLIENT_RATE_LIMIT_PERIOD?: string
+// workerd refuses a main module that exports anything but handlers, classes and functions.
+export { EngagementCoalescer } from './durable-object.js'
+export type { CoalescerNamespace, CoalescerStub, DeadLetter, QueuedEngagements, QueueProducer, WorkerEnv } from './worker-env.js'
+
+/** The Worker's handlers, as workerd calls them. */
+export interface WorkerHandlers {
+  fetch(request: Request, env: WorkerEnv): Promise<Response>
+  /** The consumer of `ENGAGEMENTS_QUEUE` (queue mode). */
+  queue(batch: QueueBatchLike, env: WorkerEnv): Promise<void>
+}
+
+/** Options of {@link createWorker}. */
+export interface WorkerOptions {
+  /** Where operators read what the Worker says. Never receives the API key. Default `console`. */
+  logger?: ProxyLogger
+}
+
+/** How an RPC failure (the object overloaded, reset by a deploy, unreachable) is answered: the client retries. */
+const OBJECT_RETRY_AFTER_MS = 1_000
+
+/**
+ * Builds the Worker's handlers; the default export is `createWorker()`. Build your own to pass
+ * a logger, or to wrap the handlers; re-export `EngagementCoalescer` from your main module too.
+ * @example
+ * import { createWorker, EngagementCoalescer } from 'conversion-engagements/worker'
+ * export { EngagementCoalescer }
+ * export default createWorker()
+ */
+export function createWorker(options: WorkerOptions = {}): WorkerHandlers {
+  const logger = options.logger ?? console
+  /**
+   * One proxy per isolate and configuration, kept between requests: in the per-isolate mode its
+   * Coalescer paces and de-duplicates across them. (The `env` object itself is not promised to
+   * be the same each time.)
+   */
+  const proxies = new Map<string, Proxy>()
+  /** Per-isolate Coalescers by key and upstream, shared by the ingress and the consumer. */
+  const isolateCoalescers = new Map<string, Submitter>()
+  let warnedPerIsolate = false
+  let lastUnreachable = -Infinity
+  /** Says why the object could not be reached, at most once a minute, so an incident does not flood the logs. */
+  const unreachable = (error: unknown, apiKey: string): void => {
+    const now = Date.now()
+    if (now - lastUnreachable < 60_000) return
+    lastUnreachable = now
+    logger.error(
+      '[conversion-engagements] the EngagementCoalescer Durable Object could not be reached; clients are asked to retry:',
+      scrub(String(error), apiKey),
+    )
+  }
+
+  /** Where engagements go: the key's Durable Object, else this isolate's Coalescer (said once). */
+  const coalescerFor = (env: WorkerEnv): Submitter => {
+    if (env.COALESCER) return objectCoalescer(env.COALESCER, env.CONVERSION_API_KEY, unreachable)
+    const upstreamUrl = upstreamUrlOf(env)
+    const rate = requestsPerSecondOf(env) ?? LIMITS.requestsPerSecond
+    const configuration = [env.CONVERSION_API_KEY, upstreamUrl, rate].join('\n')
+    let coalescer = isolateCoalescers.get(configuration)
+    if (!coalescer) {
+      if (!warnedPerIsolate) {
+        warnedPerIsolate = true
+        logger.warn(
+          "[conversion-engagements] pacing and de-duplication are per isolate: with traffic on many isolates, Conversion's 10 requests per second per key is not guaranteed. Bind the EngagementCoalescer Durable Object as COALESCER to hold it globally.",
+        )
+      }
+      coalescer = perRequestCoalescer(env.CONVERSION_API_KEY, upstreamUrl, rate)
+      isolateCoalescers.set(configuration, coalescer)
+    }
+    return coalescer
+  }
+
+  const proxyFor = (env: WorkerEnv): Proxy => {
+    const mode = env.ENGAGEMENTS_QUEUE ? 'queue' : env.COALESCER ? 'object' : 'isolate'
+    const configuration = [
+      mode,
+      env.CONVERSION_API_KEY,
+      env.ALLOWED_ORIGINS,
+      env.PROXY_PATH,
+      env.CONVERSION_API_URL,
+      env.IDENTITY_SECRET,
+      env.ALLOWED_TYPES,
+      env.MAX_REQUESTS_PER_SECOND,
+    ].join('\n')
+    let proxy = proxies.get(configuration)
+    if (proxy) return proxy
+    const rate = requestsPerSecondOf(env)
+    const types = list(env.ALLOWED_TYPES)
+    proxy = createProxy({
+      coalescer: env.ENGAGEMENTS_QUEUE ? queueSubmitter(env.ENGAGEMENTS_QUEUE) : coalescerFor(env),
+      apiKey: env.CONVERSION_API_KEY,
+      allowedOrigins: list(env.ALLOWED_ORIGINS),
+      ...(env.PROXY_PATH ? { path: env.PROXY_PATH } : {}),
+      ...(env.CONVERSION_API_URL ? { upstreamUrl: env.CONVERSION_API_URL } : {}),
+      ...(env.IDENTITY_SECRET ? { identitySecret: env.IDENTITY_SECRET } : {}),
+      ...(types.length > 0 ? { allowedTypes: types } : {}),
+      ...(rate === undefined ? {} : { maxRequestsPerSecond: rate }),
+      // Set by Cloudflare's edge: clients cannot choose it.
+      clientKey: (request) => request.headers.get('cf-connecting-ip') ?? undefined,
+      ...(env.CLIENT_RATE_LIMITER
+        ? { guard: bindingGuard(env.CLIENT_RATE_LIMITER, (Number(env.CLIENT_RATE_LIMIT_PERIOD) || 10) * 1000) }
+        : {}),
+      logger,
+    })
+    proxies.set(configuration, proxy)
+    return proxy
+  }
+
+  return {
+    fetch: (request, env) => proxyFor(env).fetch(request, env),
+    queue: (batch, env) => drainQueue(batch, { coalescer: coalescerFor(env), deadLetters: env.DEAD_LETTERS, logger, now: Date.now }),
+  }
 }
 
 const list = (value: string | undefined): string[] =>
@@ -40,50 +144,32 @@ const list = (value: string | undefined): string[] =>
     .filter(Boolean)
 
 /**
- * One proxy per isolate and configuration, kept between requests: its Coalescer paces and
- * de-duplicates across them. (The `env` object itself is not promised to be the same each time.)
+ * The key's Durable Object as the proxy's Coalescer: one RPC call per client request. The stub is
+ * made per call, inside the request that uses it; the name is computed once per key.
  */
-const proxies = new Map<string, Proxy>()
-let warnedPerIsolate = false
-
-function proxyFor(env: WorkerEnv): Proxy {
-  const configuration = [
-    env.CONVERSION_API_KEY,
-    env.ALLOWED_ORIGINS,
-    env.PROXY_PATH,
-    env.CONVERSION_API_URL,
-    env.IDENTITY_SECRET,
-    env.ALLOWED_TYPES,
-    env.MAX_REQUESTS_PER_SECOND,
-  ].join('\n')
-  let proxy = proxies.get(configuration)
-  if (proxy) return proxy
-  if (!warnedPerIsolate) {
-    warnedPerIsolate = true
-    console.warn(
-      '[conversion-engagements] pacing and de-duplication are per isolate: with traffic on many isolates, Conversion\'s 10 requests per second per key is not guaranteed',
-    )
+function objectCoalescer(namespace: CoalescerNamespace, apiKey: string, unreachable: (error: unknown, apiKey: string) => void): Submitter {
+  return {
+    async submit(engagements, deadlineMs) {
+      try {
+        const stub = namespace.getByName(await nameOf(apiKey))
+        return await stub.submit([...engagements], deadlineMs)
+      } catch (error) {
+        // Overloaded, reset by a deploy, or unreachable: the engagements stay with the client.
+        unreachable(error, apiKey)
+        return { kind: 'busy', retryAfterMs: OBJECT_RETRY_AFTER_MS, reason: 'the coalescing Durable Object could not be reached' }
+      }
+    },
   }
-  const rate = Number(env.MAX_REQUESTS_PER_SECOND)
-  const types = list(env.ALLOWED_TYPES)
-  const upstreamUrl = env.CONVERSION_API_URL || 'https://pub-api.conversion.ai/api'
-  proxy = createProxy({
-    coalescer: perRequestCoalescer(env.CONVERSION_API_KEY, upstreamUrl, rate > 0 ? Math.min(rate, LIMITS.requestsPerSecond) : LIMITS.requestsPerSecond),
-    apiKey: env.CONVERSION_API_KEY,
-    allowedOrigins: list(env.ALLOWED_ORIGINS),
-    ...(env.PROXY_PATH ? { path: env.PROXY_PATH } : {}),
-    ...(env.CONVERSION_API_URL ? { upstreamUrl: env.CONVERSION_API_URL } : {}),
-    ...(env.IDENTITY_SECRET ? { identitySecret: env.IDENTITY_SECRET } : {}),
-    ...(types.length > 0 ? { allowedTypes: types } : {}),
-    ...(rate > 0 ? { maxRequestsPerSecond: rate } : {}),
-    // Set by Cloudflare's edge: clients cannot choose it.
-    clientKey: (request) => request.headers.get('cf-connecting-ip') ?? undefined,
-    ...(env.CLIENT_RATE_LIMITER
-      ? { guard: bindingGuard(env.CLIENT_RATE_LIMITER, (Number(env.CLIENT_RATE_LIMIT_PERIOD) || 10) * 1000) }
-      : {}),
-  })
-  proxies.set(configuration, proxy)
-  return proxy
+}
+
+/** The last key named, so the digest is computed once per isolate, not once per request. */
+let named: { apiKey: string; name: string } | undefined
+
+async function nameOf(apiKey: string): Promise<string> {
+  if (named?.apiKey === apiKey) return named.name
+  const name = await coalescerName(apiKey)
+  named = { apiKey, name }
+  return name
 }
 
 /**
@@ -91,7 +177,7 @@ function proxyFor(env: WorkerEnv): Proxy {
  * fetch another request started: so each request gets a Coalescer of its own, sending only its
  * engagements, while the pacer and the memory of acknowledged ids are the isolate's.
  */
-function perRequestCoalescer(apiKey: string, upstreamUrl: string, maxRequestsPerSecond: number): Pick<Coalescer, 'submit'> {
+function perRequestCoalescer(apiKey: string, upstreamUrl: string, maxRequestsPerSecond: number): Submitter {
   const now = () => Date.now()
   const pacer = createPacer({ limit: maxRequestsPerSecond, windowMs: 1_005 })
   const acknowledged = createAcknowledgedIds({ now })
@@ -115,8 +201,4 @@ function perRequestCoalescer(apiKey: string, upstreamUrl: string, maxRequestsPer
   }
 }
 
-export default {
-  fetch(request: Request, env: WorkerEnv): Promise<Response> {
-    return proxyFor(env).fetch(request, env)
-  },
-}
+export default createWorker()

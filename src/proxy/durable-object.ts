@@ -1,0 +1,103 @@
+/**
+ * The Durable Object that holds the Coalescer of one API key for the whole world: every ingress
+ * isolate hands it the engagements of a client request in one RPC call, so every upstream request
+ * for the key passes one pacer and one memory of acknowledged ids, kept in the object's storage.
+ */
+import { DurableObject } from 'cloudflare:workers'
+import type { Engagement } from '../contract.js'
+import { createCoalescer, type Coalescer, type CoalescerStats, type SubmitResult } from '../core/coalescer.js'
+import { createStoredAcknowledgedIds, type SqlStorageLike, type StoredAcknowledgedIds } from './acknowledged-store.js'
+import { createUpstream } from './upstream.js'
+import { requestsPerSecondOf, upstreamUrlOf, type WorkerEnv } from './worker-env.js'
+
+/** The part of a Durable Object's state the object uses. */
+interface ObjectState {
+  storage: {
+    sql: SqlStorageLike
+    setAlarm(scheduledTime: number): Promise<void>
+  }
+}
+
+/** The state workerd passes: its own type where `@cloudflare/workers-types` is loaded, ours otherwise. */
+type ObjectContext = ConstructorParameters<typeof DurableObject>[0] & ObjectState
+
+/** Abandon an upstream request after this long (and retry it), as the proxy does by default. */
+const UPSTREAM_TIMEOUT_MS = 10_000
+
+/**
+ * One Coalescer per API key, shared by every isolate. Bind it as `COALESCER` and address it by
+ * {@link coalescerName}, never by the key: object names show in dashboards and logs.
+ *
+ * RPC API:
+ * - `submit(engagements, deadlineMs?)`: the valid engagements of ONE client request; resolves
+ *   with a `SubmitResult` once each is settled upstream, or `busy`/`unavailable`. Never rejects.
+ * - `stats()`: the Coalescer's state, for health checks.
+ *
+ * The object reads the key, the upstream URL and the rate from its own bindings (the same as the
+ * Worker's). A Worker built on this package's `worker` entry must re-export this class from its
+ * main module and declare it in a migration with `new_sqlite_classes`.
+ */
+export class EngagementCoalescer extends DurableObject<WorkerEnv> {
+  readonly #coalescer: Coalescer
+  readonly #acknowledged: StoredAcknowledgedIds
+  readonly #state: ObjectState
+
+  constructor(ctx: ObjectContext, env: WorkerEnv) {
+    super(ctx, env)
+    this.#state = ctx
+    const now = () => Date.now()
+    this.#acknowledged = createStoredAcknowledgedIds({ sql: ctx.storage.sql, now, schedule: (at) => this.#schedule(at) })
+    const rate = requestsPerSecondOf(env)
+    this.#coalescer = createCoalescer({
+      send: createUpstream({
+        apiKey: env.CONVERSION_API_KEY,
+        upstreamUrl: upstreamUrlOf(env),
+        timeoutMs: UPSTREAM_TIMEOUT_MS,
+        fetch: (input, init) => fetch(input, init),
+        now,
+      }),
+      // The object lives across requests, so its timers and requests in flight serve every one.
+      clock: {
+        now,
+        setTimeout: (callback, ms) => setTimeout(callback, ms),
+        clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+      },
+      random: Math.random,
+      ...(rate === undefined ? {} : { maxRequestsPerSecond: rate }),
+      acknowledged: this.#acknowledged,
+    })
+  }
+
+  /** Hands over the engagements of one client request, already validated by the ingress. */
+  submit(engagements: Engagement[], deadlineMs?: number): Promise<SubmitResult> {
+    return this.#coalescer.submit(engagements, deadlineMs)
+  }
+
+  /** The Coalescer's state and counters. */
+  stats(): CoalescerStats {
+    return this.#coalescer.stats()
+  }
+
+  /** Forgets expired acknowledged batches, and comes back when the next ones expire. */
+  override async alarm(): Promise<void> {
+    const next = this.#acknowledged.cleanUp()
+    if (next !== undefined) await this.#state.storage.setAlarm(next)
+  }
+
+  #schedule(at: number): void {
+    // A lost alarm delays the clean-up until the object's next start, which sets one again;
+    // meanwhile `has()` never counts an expired batch.
+    this.#state.storage.setAlarm(at).catch(() => {})
+  }
+}
+
+/**
+ * The name of the object for an API key: a SHA-256 of the key, so the key itself never becomes
+ * an object name, and a rotated key gets a fresh object.
+ */
+export async function coalescerName(apiKey: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(apiKey))
+  let hex = ''
+  for (const byte of new Uint8Array(digest)) hex += byte.toString(16).padStart(2, '0')
+  return `sha256:${hex}`
+}

@@ -1,0 +1,86 @@
+/**
+ * The Worker's bindings, and the few facts read from them that the ingress, the queue consumer
+ * and the Durable Object must agree on. Platform types are declared here as the little this
+ * package uses of them, so the package type-checks without `@cloudflare/workers-types`.
+ */
+import { LIMITS, type Engagement } from '../contract.js'
+import type { Coalescer, SubmitResult } from '../core/coalescer.js'
+import { DEFAULT_UPSTREAM_URL } from './options.js'
+import type { RateLimitBinding } from './guard.js'
+
+/** The bindings the Worker reads. Lists are comma-separated. */
+export interface WorkerEnv {
+  /** Secret: your Conversion API key. */
+  CONVERSION_API_KEY: string
+  /** Origins allowed to send, such as `https://app.example.com,https://*.preview.example.com`. */
+  ALLOWED_ORIGINS: string
+  /** Where the proxy answers. Default `/api/relay`. */
+  PROXY_PATH?: string
+  /** Conversion's API base. Default `https://pub-api.conversion.ai/api`. */
+  CONVERSION_API_URL?: string
+  /** Secret: verify identity signatures made with it (see `signIdentity`). */
+  IDENTITY_SECRET?: string
+  /** Engagement types accepted; others are rejected. */
+  ALLOWED_TYPES?: string
+  /** Upstream request starts per second, 1 to 10. */
+  MAX_REQUESTS_PER_SECOND?: string
+  /** Cloudflare's rate-limiting binding, for the per-client limit. */
+  CLIENT_RATE_LIMITER?: RateLimitBinding
+  /** The period configured for `CLIENT_RATE_LIMITER`, in seconds (10 or 60), for `Retry-After`. Default `10`. */
+  CLIENT_RATE_LIMIT_PERIOD?: string
+  /**
+   * The Durable Object namespace of `EngagementCoalescer`. With it, one object per API key paces
+   * and de-duplicates every upstream request of every isolate. Without it, each isolate does so
+   * for itself, and the Worker says once that the global limit is not guaranteed.
+   */
+  COALESCER?: CoalescerNamespace
+  /**
+   * Queue mode: a producer binding of the queue this Worker also consumes. With it, the ingress
+   * answers once the engagements are enqueued, and the consumer forwards them through `COALESCER`.
+   */
+  ENGAGEMENTS_QUEUE?: QueueProducer<QueuedEngagements>
+  /** Queue mode: a producer binding of the dead-letter queue, for engagements Conversion refuses for good. */
+  DEAD_LETTERS?: QueueProducer<DeadLetter>
+}
+
+/** A Durable Object namespace, as far as the Worker uses it. */
+export interface CoalescerNamespace {
+  getByName(name: string): CoalescerStub
+}
+
+/** The RPC stub of an `EngagementCoalescer`. */
+export interface CoalescerStub {
+  submit(engagements: Engagement[], deadlineMs?: number): Promise<SubmitResult>
+}
+
+/** A Queue producer binding, as far as the Worker uses it. */
+export interface QueueProducer<Body> {
+  send(body: Body, options?: { contentType?: 'json' }): Promise<unknown>
+  sendBatch(messages: Iterable<{ body: Body; contentType?: 'json' }>): Promise<unknown>
+}
+
+/** One queued message: the valid engagements of one client request (or a part, when large). */
+export interface QueuedEngagements {
+  engagements: Engagement[]
+}
+
+/**
+ * One message this Worker writes to the dead-letter queue: an engagement Conversion refused for
+ * good, with its reason, or a queued message it could not read. Messages the queue itself moves
+ * there after its last retry keep their {@link QueuedEngagements} shape.
+ */
+export type DeadLetter =
+  | { kind: 'rejected'; engagement: Engagement; reason: string; at: string }
+  | { kind: 'unreadable'; body: unknown; reason: string; at: string }
+
+/** Where engagements of one client request go: a Coalescer, here or in a Durable Object. */
+export type Submitter = Pick<Coalescer, 'submit'>
+
+/** Conversion's API base from the bindings. */
+export const upstreamUrlOf = (env: WorkerEnv): string => env.CONVERSION_API_URL || DEFAULT_UPSTREAM_URL
+
+/** Upstream request starts per second from the bindings, within 1 to 10; undefined when unset or invalid. */
+export function requestsPerSecondOf(env: WorkerEnv): number | undefined {
+  const rate = Number(env.MAX_REQUESTS_PER_SECOND)
+  return rate > 0 ? Math.min(rate, LIMITS.requestsPerSecond) : undefined
+}

@@ -1,0 +1,75 @@
+import { env } from 'cloudflare:workers'
+import { inject } from 'vitest'
+import type { Engagement } from '../../src/contract.js'
+import type { WorkerEnv } from '../../src/proxy/worker-env.js'
+
+export const APP = 'https://app.example.com'
+export const RELAY = 'https://proxy.example.com/api/relay'
+export const KEY = 'sk_test_workers_0123456789abcdefghij'
+export const emulator = inject('emulatorOrigin')
+
+export const engagement = (id: string): Engagement => ({
+  id,
+  contactEmail: 'john@example.com',
+  type: 'PRODUCT_ACTIVITY',
+  createdAt: '2025-08-12T09:21:45Z',
+})
+
+/** A client request to the proxy, as a browser page of `origin` sends it. */
+export function relayRequest(batch: unknown[], origin = APP): Request {
+  return new Request(RELAY, {
+    method: 'POST',
+    headers: { origin, 'content-type': 'application/json' },
+    body: JSON.stringify({ batch }),
+  })
+}
+
+/** The Worker's bindings without some of them, to run it in another mode than the configured one. */
+export function bindingsWithout(...names: (keyof Cloudflare.Env)[]): WorkerEnv {
+  const bindings: Record<string, unknown> = { ...env }
+  for (const name of names) delete bindings[name]
+  return bindings as unknown as WorkerEnv
+}
+
+/** The Durable Object mode: the object, no queue. */
+export const objectMode = (): WorkerEnv => bindingsWithout('ENGAGEMENTS_QUEUE', 'DEAD_LETTERS')
+
+/** Every id the emulator recorded, read page by page through its inspection route. */
+export async function recorded(): Promise<string[]> {
+  const ids: string[] = []
+  for (let since = 0, pages = 0; pages < 100; pages++) {
+    const page = (await (await fetch(`${emulator}/__emulator/engagements?since=${since}&limit=10000`)).json()) as {
+      items: { engagement: { id: string } }[]
+      next: number
+    }
+    if (page.items.length === 0) break
+    ids.push(...page.items.map((item) => item.engagement.id))
+    since = page.next
+  }
+  return ids.sort()
+}
+
+/** What the emulator says about the requests it saw. */
+export async function summary(): Promise<{ maxStartsInAnyWindow: number; duplicates: string[]; requests: number; engagements: number }> {
+  return (await (await fetch(`${emulator}/__emulator/summary`)).json()) as never
+}
+
+export async function resetEmulator(): Promise<void> {
+  await fetch(`${emulator}/__emulator/reset`, { method: 'POST' })
+}
+
+export async function setFaults(faults: Record<string, unknown>): Promise<void> {
+  const response = await fetch(`${emulator}/__emulator/faults`, { method: 'POST', body: JSON.stringify(faults) })
+  if (!response.ok) throw new Error(`faults refused: ${await response.text()}`)
+}
+
+/** Polls `check` every 50 ms until it returns a value, for at most `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
