@@ -154,12 +154,14 @@ export function checkEngagement(value: unknown, contactOptional = false): RuleVi
     return violation([], 'type', 'must be an object')
   }
   const record = value as Record<string, unknown>
-  for (const name of Object.keys(ENGAGEMENT_FIELDS) as FieldName[]) {
+  const names = Object.keys(ENGAGEMENT_FIELDS) as FieldName[]
+  for (const name of names) {
     const optional = 'optional' in ENGAGEMENT_FIELDS[name] || (contactOptional && name === 'contactEmail')
     const found = checkField(name, record[name], optional)
     if (found) return found
   }
-  const unknown = Object.keys(record).find((key) => !(key in ENGAGEMENT_FIELDS))
+  // Not `key in ENGAGEMENT_FIELDS`: that also finds `constructor`, `toString` or `__proto__` on the prototype.
+  const unknown = Object.keys(record).find((key) => !names.includes(key as FieldName))
   return unknown === undefined ? undefined : violation([unknown], 'unknown-field', 'is not a known field')
 }
 
