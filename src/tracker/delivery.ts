@@ -59,16 +59,12 @@ const idsOf = (entries: readonly OutboxEntry[]) => entries.map((entry) => entry.
 
 /** The JSON body of a request: the engagements, and the identity signatures of their contacts. */
 export function requestBody(entries: readonly OutboxEntry[]): string {
-  const identity: Record<string, string> = {}
-  let signed = false
+  let identity: Record<string, string> | undefined
   for (const { engagement, signature } of entries) {
-    if (signature && engagement.contactEmail) {
-      identity[engagement.contactEmail] = signature
-      signed = true
-    }
+    if (signature && engagement.contactEmail) (identity ??= {})[engagement.contactEmail] = signature
   }
-  const batch = entries.map((entry) => entry.engagement)
-  return JSON.stringify(signed ? { batch, identity } : { batch })
+  // JSON leaves `identity` out while it is undefined.
+  return JSON.stringify({ batch: entries.map((entry) => entry.engagement), identity })
 }
 
 export function createDelivery(context: DeliveryContext): Delivery {
@@ -143,7 +139,9 @@ export function createDelivery(context: DeliveryContext): Delivery {
     }
   }
 
-  const fail = (batch: OutboxEntry[], reason: string, afterMs?: number) => {
+  /** A request failed for now: `afterMs` is the proxy's `Retry-After`, when it gave one. */
+  const fail = (batch: OutboxEntry[], outcome: { reason: string; afterMs?: number }) => {
+    const { reason } = outcome
     cursor = ''
     if (!platform.isOnline()) {
       // Offline is not the proxy's fault: spend no attempt, resume on `online`.
@@ -151,7 +149,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
       return
     }
     const failures = retry.failures + 1
-    const delayMs = retryDelay(afterMs === undefined ? {} : { afterMs }, failures - 1, options.retry, platform.random)
+    const delayMs = retryDelay(outcome, failures - 1, options.retry, platform.random)
     retry = { failures, until: Math.max(retry.until, platform.now() + delayMs) }
     context.saveRetry(retry)
     emit({ type: 'retried', ids: idsOf(batch), failures, delayMs, reason })
@@ -170,14 +168,15 @@ export function createDelivery(context: DeliveryContext): Delivery {
       case 'ok': {
         const { accepted, duplicates, rejected } = outcome.settlement
         await remove(batch)
-        if (retry.failures > 0 || retry.until > 0) context.saveRetry((retry = { failures: 0, until: 0 }))
+        // Every failure sets a time, so a time says whether there is a backoff to forget.
+        if (retry.until > 0) context.saveRetry((retry = { failures: 0, until: 0 }))
         const refused = new Set(rejected.map((item) => item.id))
         emit({ type: 'sent', ids: idsOf(batch).filter((id) => !refused.has(id)), accepted, duplicates })
         for (const item of rejected) emit({ type: 'rejected', id: item.id, reason: item.reason })
         return []
       }
       case 'retry':
-        fail(batch, outcome.reason, outcome.afterMs)
+        fail(batch, outcome)
         return []
       case 'split': {
         if (/^HTTP 413/.test(outcome.reason)) {
@@ -210,7 +209,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
     emit({ type: 'request', transport: 'fetch', ids: idsOf(batch), bytes: body.length })
     const request: Promise<void> = settle(batch, body)
       .catch((error: unknown) => {
-        fail(batch, `internal error: ${String(error)}`)
+        fail(batch, { reason: `internal error: ${String(error)}` })
       })
       .then((kept) => {
         const reserved = new Set((kept ?? []).map((entry) => entry.key))
@@ -221,7 +220,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
   }
 
   const blocked = () =>
-    stopped || halted !== undefined || !context.isLeader() || !platform.isOnline() || retry.until > platform.now()
+    stopped || !!halted || !context.isLeader() || !platform.isOnline() || retry.until > platform.now()
 
   const loop = async () => {
     cursor = ''
@@ -270,6 +269,9 @@ export function createDelivery(context: DeliveryContext): Delivery {
       )
       .finally(() => {
         running = undefined
+        // A call made while the loop was finishing (it found itself blocked, then waited for the
+        // last answers) would be lost: back from the back/forward cache, say.
+        if (again) void drain()
       })
     return running
   }
@@ -290,7 +292,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
       }
     },
     beacon() {
-      if (halted !== undefined) return
+      if (halted) return
       const now = platform.now()
       const unsent = outbox
         .recent()

@@ -1,4 +1,4 @@
-import { checkEngagement, isRealDate, type DraftEngagement, type RuleViolation } from '../contract.js'
+import { checkEngagement, isRealDate, type DraftEngagement } from '../contract.js'
 import { utf8Length } from '../core/json.js'
 import type { Contact } from './channel.js'
 import { releasedKey, type OutboxEntry } from './outbox.js'
@@ -18,17 +18,17 @@ export function buildEngagement(
   now: number,
   randomUUID: () => string,
 ): { engagement: DraftEngagement; signature: string | undefined } | { error: TrackerError } {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    const violation = checkEngagement(input) as RuleViolation
-    return { error: invalid(violation.field, violation.rule, violation.message) }
+  // Anything but a plain object goes to the contract as it is, which names what is wrong with it.
+  let draft: Record<string, unknown> = input as never
+  if (input && typeof input === 'object' && !Array.isArray(input)) {
+    draft = {
+      ...input,
+      id: input.id ?? randomUUID(),
+      createdAt: toIsoDate(input.createdAt ?? now),
+      contactEmail: input.contactEmail ?? contact?.email,
+    }
+    for (const key of Object.keys(draft)) if (draft[key] === undefined) delete draft[key]
   }
-  const draft: Record<string, unknown> = {
-    ...input,
-    id: input.id ?? randomUUID(),
-    createdAt: toIsoDate(input.createdAt ?? now),
-    contactEmail: input.contactEmail ?? contact?.email,
-  }
-  for (const key of Object.keys(draft)) if (draft[key] === undefined) delete draft[key]
   const violation = checkEngagement(draft, true)
   if (violation) return { error: invalid(violation.field, violation.rule, violation.message) }
   const engagement = draft as DraftEngagement

@@ -66,6 +66,11 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   let closing = false
   let sequence = 0
   const flushWaiters = new Map<string, () => void>()
+  /**
+   * Entries tracked here whose write has not completed. A page that closes aborts its unfinished
+   * IndexedDB writes, so on the way out they are handed to the tab that sends (or beaconed, by it).
+   */
+  const unsaved = new Set<OutboxEntry>()
 
   const channel = createChannel(namespace, platform, (message) => void onMessage(message).catch(fault('message')))
   const leadership = createLeadership(
@@ -138,7 +143,8 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     const leader = leadership.isLeader
     switch (message.type) {
       case 'appended':
-        if (!leader) return
+        // Opted out, a tab may still hand over what it tracked before: it is not kept.
+        if (!leader || optedOut) return
         // Entries from a tab without IndexedDB live only in its memory: adopt them.
         if (message.durable) outbox.keep(message.entries)
         else await outbox.append(message.entries)
@@ -163,7 +169,10 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   }
 
   const unwatch = watchLifecycle(platform, {
-    hide: () => leadership.isLeader && delivery.beacon(),
+    hide: () =>
+      leadership.isLeader
+        ? delivery.beacon()
+        : unsaved.size && channel.post({ type: 'appended', entries: [...unsaved], durable: false }),
     suspend() {
       leadership.leave()
       channel.close()
@@ -235,7 +244,8 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
         const { engagement, signature } = built
         const held = !engagement.contactEmail
         const entry = toEntry(entryKey(held, platform.now(), sequence++, engagement.id), engagement, signature)
-        queue(() => outbox.append([entry]).then(() => [entry]))
+        unsaved.add(entry)
+        queue(() => outbox.append([entry]).then(() => (unsaved.delete(entry), [entry])))
         emit({ type: 'queued', id: engagement.id, held })
         return { ok: true, id: engagement.id }
       } catch (error) {
@@ -252,7 +262,10 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
         refusal() ??
         (violation
           ? invalid(violation.field, violation.rule, violation.message)
-          : signature !== undefined &&
+          : // Scripts are not typed: `identify(email, signature)` must not drop the signature silently.
+            options !== undefined && typeof options != 'object'
+            ? invalid('options', 'type', 'options must be an object')
+            : signature !== undefined &&
               (typeof signature !== 'string' || !signature || signature.length > LIMITS.signatureLength)
             ? invalid('signature', 'format', `signature must be 1 to ${LIMITS.signatureLength} characters`)
             : undefined)
