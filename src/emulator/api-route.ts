@@ -2,7 +2,7 @@ import type { Engagement } from '../contract.js'
 import { firstViolation, upstreamRequestSchema } from '../schemas.js'
 import { createKeyCheck, createRedactor } from './api-key.js'
 import { declaredLength, readBodyText } from '../core/body.js'
-import { strikes } from './faults.js'
+import { refusedEngagement, strikes } from './faults.js'
 import { errorResponse, isJsonContentType, jsonResponse } from './responses.js'
 import type { Settings } from './settings.js'
 import type { EmulatorState, OpenLogEntry } from './state.js'
@@ -58,10 +58,10 @@ export function createApiRoute(settings: Settings, state: EmulatorState) {
       entry.fault = 'error'
       return refuse(500, 'Internal server error (emulated fault)')
     }
-    return readBatch(request, entry)
+    return readBatch(request, entry, faults)
   }
 
-  async function readBatch(request: Request, entry: OpenLogEntry): Promise<Verdict> {
+  async function readBatch(request: Request, entry: OpenLogEntry, faults: Faults): Promise<Verdict> {
     // Not documented upstream; a strict receiver refuses a body it was not told is JSON.
     if (!isJsonContentType(request.headers.get('content-type'))) {
       return refuse(400, 'Content-Type must be application/json')
@@ -90,6 +90,11 @@ export function createApiRoute(settings: Settings, state: EmulatorState) {
     const violation = firstViolation(upstreamRequestSchema, value, 'body')
     if (violation) return refuse(400, redact(violation.message))
     const accepted = (value as { batch: Engagement[] }).batch
+    const refused = refusedEngagement(faults, accepted)
+    if (refused) {
+      entry.fault = 'reject'
+      return refuse(400, redact(`batch[${refused.index}].type ${JSON.stringify(refused.type)} is refused (emulated fault)`))
+    }
     return { response: jsonResponse(200, { accepted: accepted.length }), accepted }
   }
 

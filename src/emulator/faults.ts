@@ -29,6 +29,9 @@ const faultSettingsSchema = z.strictObject(
       z.nullable(z.int({ error: 'must be a whole number of seconds or null' }).check(nonNegative)),
     ),
     hangRate: share,
+    rejectTypes: z.optional(
+      z.array(z.string({ error: 'must be a list of engagement types' }), { error: 'must be a list of engagement types' }),
+    ),
   },
   { error: 'must be an object of fault settings' },
 )
@@ -38,17 +41,30 @@ export function applyFaultSettings(current: Faults, input: unknown): { faults: F
   const violation = firstViolation(faultSettingsSchema, input, 'faults')
   if (violation) return { problem: violation.message }
   const settings = faultSettingsSchema.parse(input)
-  return {
-    faults: Object.freeze({
-      latencyMs: settings.latencyMs ?? current.latencyMs,
-      errorRate: settings.errorRate ?? current.errorRate,
-      rateLimitStorm: settings.rateLimitStorm ?? current.rateLimitStorm,
-      // `null` is a value here (it turns the header off), so only a missing key keeps the current one.
-      retryAfterSeconds:
-        settings.retryAfterSeconds === undefined ? current.retryAfterSeconds : settings.retryAfterSeconds,
-      hangRate: settings.hangRate ?? current.hangRate,
-    }),
+  const faults: Faults = {
+    latencyMs: settings.latencyMs ?? current.latencyMs,
+    errorRate: settings.errorRate ?? current.errorRate,
+    rateLimitStorm: settings.rateLimitStorm ?? current.rateLimitStorm,
+    // `null` is a value here (it turns the header off), so only a missing key keeps the current one.
+    retryAfterSeconds:
+      settings.retryAfterSeconds === undefined ? current.retryAfterSeconds : settings.retryAfterSeconds,
+    hangRate: settings.hangRate ?? current.hangRate,
   }
+  // Present only while some type is refused, so the faults of a healthy upstream keep their shape.
+  const rejectTypes = settings.rejectTypes ?? current.rejectTypes
+  if (rejectTypes && rejectTypes.length > 0) faults.rejectTypes = Object.freeze([...rejectTypes])
+  return { faults: Object.freeze(faults) }
+}
+
+/** The first engagement of `batch` whose type the faults refuse, with its position. */
+export function refusedEngagement(
+  faults: Faults,
+  batch: readonly { type: string }[],
+): { index: number; type: string } | undefined {
+  const refused = faults.rejectTypes
+  if (!refused || refused.length === 0) return undefined
+  const index = batch.findIndex((engagement) => refused.includes(engagement.type))
+  return index < 0 ? undefined : { index, type: (batch[index] as { type: string }).type }
 }
 
 /** Whether a rate-limit storm is raging at `now`. */

@@ -31,6 +31,14 @@ export interface Faults {
    * request's `signal` aborts, then reject with its reason, as `fetch` does. Default `0`.
    */
   hangRate: number
+  /**
+   * Engagement types refused: a batch holding an engagement of one of these types is answered
+   * `400 {"message"}` naming the first one, and nothing of the batch is recorded, as Conversion
+   * refuses a whole batch for one engagement it will not take. A sender must then isolate the
+   * offenders (the proxy bisects) and deliver the rest. Absent (the default) or empty: none.
+   * @example emulator.setFaults({ rejectTypes: ['UNWELCOME_TYPE'] })
+   */
+  rejectTypes?: readonly string[]
 }
 
 /** Some faults to change; those left out keep their current value. */
@@ -103,7 +111,7 @@ export interface RequestLogEntry {
   /** From arrival to answer (or to abandonment), in ms; `null` while pending. */
   readonly durationMs: number | null
   /** The fault that decided the answer, if one did. */
-  readonly fault: 'error' | 'storm' | 'hang' | null
+  readonly fault: 'error' | 'storm' | 'hang' | 'reject' | null
 }
 
 /** What tests and the demo can read and change while the emulator runs. */
