@@ -41,8 +41,16 @@ export interface AcknowledgedIdsOptions {
 const DAY_MS = 86_400_000
 const DEFAULT_CAPACITY = 250_000
 
+/** An in-memory {@link AcknowledgedIds} that can also list what it remembers. */
+export interface MemoryAcknowledgedIds extends AcknowledgedIds {
+  has(ids: readonly string[]): ReadonlySet<string>
+  add(ids: readonly string[], at: number): void
+  /** The ids remembered, with their acknowledgement time, oldest first. */
+  entries(): IterableIterator<[id: string, at: number]>
+}
+
 /** An in-memory {@link AcknowledgedIds}: bounded, oldest first out, expiring by the given clock. */
-export function createAcknowledgedIds(options: AcknowledgedIdsOptions): AcknowledgedIds {
+export function createAcknowledgedIds(options: AcknowledgedIdsOptions): MemoryAcknowledgedIds {
   const { now } = options
   const retentionMs = positive(options.retentionMs, DAY_MS)
   const capacity = Math.floor(positive(options.capacity, DEFAULT_CAPACITY))
@@ -87,6 +95,10 @@ export function createAcknowledgedIds(options: AcknowledgedIdsOptions): Acknowle
       evictBeyondCapacity()
     },
     size: () => acknowledgedAt.size,
+    entries() {
+      forgetExpired()
+      return acknowledgedAt.entries()
+    },
   }
 }
 

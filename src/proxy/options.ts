@@ -1,4 +1,5 @@
 import { LIMITS } from '../contract.js'
+import type { AcknowledgedIds } from '../core/acknowledged.js'
 import type { Coalescer } from '../core/coalescer.js'
 import type { ClientGuard } from './guard.js'
 
@@ -71,6 +72,13 @@ export interface ProxyOptions {
    * every isolate.
    */
   coalescer?: Pick<Coalescer, 'submit'>
+  /**
+   * The in-process Coalescer's memory of the ids Conversion acknowledged, which answers a
+   * browser's re-send as a duplicate instead of forwarding it again. Default: in memory, 24 hours,
+   * forgotten when the process stops. On Node, `serveProxy({ stateFile })` keeps it in a file so a
+   * restart forgets nothing (see `createFileAcknowledgedIds`). Unused with `coalescer`.
+   */
+  acknowledged?: AcknowledgedIds
   /** Default `console`. */
   logger?: ProxyLogger
   /** For calls to Conversion. Default the global `fetch`. */
@@ -98,6 +106,7 @@ export interface ProxySettings {
   clientKey: (request: Request, env: unknown) => string | undefined
   guard: ClientGuard | undefined
   coalescer: Pick<Coalescer, 'submit'> | undefined
+  acknowledged: AcknowledgedIds | undefined
   logger: ProxyLogger
   fetch: typeof fetch
   now: () => number
@@ -150,6 +159,7 @@ export function resolveProxyOptions(options: ProxyOptions): ProxySettings {
     clientKey: options.clientKey ?? (() => undefined),
     guard: options.guard,
     coalescer: options.coalescer,
+    acknowledged: options.acknowledged,
     logger: options.logger ?? console,
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     now: options.now ?? Date.now,

@@ -190,6 +190,7 @@ function createLocalCoalescer(settings: ProxySettings): Coalescer {
     maxRequestsPerSecond: settings.maxRequestsPerSecond,
     deadlineMs: settings.settleTimeout,
     retry: settings.retry,
+    ...(settings.acknowledged ? { acknowledged: settings.acknowledged } : {}),
   })
 }
 

@@ -1,0 +1,80 @@
+import { connect, type Socket } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { startEmulator } from '../src/emulator/index.js'
+import { serveProxy } from '../src/proxy/node.js'
+
+const KEY = 'sk_live_body_timeout_0123456789'
+const APP = 'http://app.localhost:3000'
+const body = JSON.stringify({ batch: [{ id: 'slow-1', contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' }] })
+
+const running: { close(): Promise<void> }[] = []
+const sockets: Socket[] = []
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy()
+  await Promise.all(running.splice(0).map((server) => server.close()))
+})
+
+/** Sends the head at once and the body `bytesPerTick` at a time; resolves with what came back and when the socket closed. */
+function trickle(port: number, bytesPerTick: number, tickMs: number): Promise<{ answer: string; closedAfterMs: number }> {
+  const started = Date.now()
+  const socket = connect(port, '127.0.0.1')
+  sockets.push(socket)
+  let answer = ''
+  let sent = 0
+  socket.setEncoding('utf8')
+  socket.on('data', (chunk: string) => (answer += chunk))
+  socket.on('error', () => undefined)
+  socket.write(`POST /api/relay HTTP/1.1\r\nHost: proxy\r\nOrigin: ${APP}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`)
+  const timer = setInterval(() => {
+    if (socket.destroyed || sent >= body.length) return clearInterval(timer)
+    socket.write(body.slice(sent, sent + bytesPerTick))
+    sent += bytesPerTick
+  }, tickMs)
+  return new Promise((resolve) =>
+    socket.on('close', () => {
+      clearInterval(timer)
+      resolve({ answer, closedAfterMs: Date.now() - started })
+    }),
+  )
+}
+
+describe('serveProxy: clients that trickle their body', () => {
+  it('answers 408 once bodyTimeout has passed, closes the connection, and serves others meanwhile', async () => {
+    const emulator = await startEmulator({ apiKey: KEY })
+    running.push(emulator)
+    const proxy = await serveProxy({ apiKey: KEY, allowedOrigins: [APP], upstreamUrl: emulator.url, bodyTimeout: 800, clientRateLimit: false })
+    running.push(proxy)
+
+    const slow = Array.from({ length: 20 }, () => trickle(proxy.port, 2, 100))
+    const normal = await fetch(proxy.url, { method: 'POST', headers: { origin: APP, 'content-type': 'application/json' }, body })
+    expect(normal.status).toBe(200)
+
+    for (const { answer, closedAfterMs } of await Promise.all(slow)) {
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /)
+      expect(answer).toContain('{"message":"the request body must arrive within 800 ms; send it again"}')
+      expect(answer.toLowerCase()).toContain(`access-control-allow-origin: ${APP}`)
+      expect(closedAfterMs).toBeGreaterThanOrEqual(750)
+      expect(closedAfterMs).toBeLessThan(3_000)
+    }
+    expect(emulator.ids()).toEqual(['slow-1'])
+  })
+
+  it('lets a slow body that arrives in time through, and does not time out the wait for settlement', async () => {
+    const emulator = await startEmulator({ apiKey: KEY })
+    running.push(emulator)
+    emulator.setFaults({ latencyMs: 1_500 })
+    const proxy = await serveProxy({ apiKey: KEY, allowedOrigins: [APP], upstreamUrl: emulator.url, bodyTimeout: 1_000, clientRateLimit: false })
+    running.push(proxy)
+    const socket = connect(proxy.port, '127.0.0.1')
+    sockets.push(socket)
+    let answer = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => (answer += chunk))
+    socket.write(`POST /api/relay HTTP/1.1\r\nHost: proxy\r\nOrigin: ${APP}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`)
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    socket.write(body)
+    await new Promise((resolve) => socket.on('close', resolve))
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /)
+    expect(answer).toContain('{"accepted":1,"duplicates":0,"rejected":[]}')
+  })
+})
