@@ -1,0 +1,62 @@
+/**
+ * The page's life: closed, reloaded, navigated away or crashed while engagements are on their
+ * way, then the site opened again. Answers are lost on purpose (the gate holds them) so that the
+ * re-sends meet engagements Conversion already has.
+ */
+import { crash, expect, test, until } from './support/fixtures.js'
+
+test('baseline: a healthy system delivers 300 engagements once', async ({ stack, page }) => {
+  await stack.open(page)
+  await stack.track(page, 300)
+  await stack.settle([page])
+  stack.conclude()
+})
+
+for (const [how, leave] of [
+  ['closed', async (page: import('@playwright/test').Page) => page.close()],
+  ['reloaded', async (page: import('@playwright/test').Page) => void (await page.reload({ waitUntil: 'commit' }))],
+  ['navigated away', async (page: import('@playwright/test').Page) => void (await page.goto('about:blank'))],
+] as const) {
+  test(`page ${how} mid-flush (answers lost), then the site opened again`, async ({ stack, context, page }) => {
+    await stack.open(page)
+    stack.gate.hold()
+    await stack.track(page, 240)
+    // Conversion has some of them; the page heard of none.
+    await until(() => stack.emulator.ids().length >= 40, 'a first upstream batch')
+    await leave(page)
+    stack.gate.release()
+    const again = page.isClosed() || page.url() === 'about:blank' ? await context.newPage() : page
+    await stack.open(again)
+    await stack.settle([again])
+    const row = stack.conclude()
+    expect(row.delivered).toBe(240)
+    // The re-sends reached the proxy and were answered as duplicates, not forwarded again.
+    expect(stack.ledger.answeredAsDuplicates).toBeGreaterThan(0)
+  })
+}
+
+test('renderer crash with engagements unsent, then the site opened again', async ({ stack, context, page }) => {
+  await stack.open(page)
+  stack.gate.refuse()
+  await stack.track(page, 150)
+  // Durable once the outbox counts them (the count reads IndexedDB after the writes).
+  await until(async () => (await stack.stats(page)).queued === 150, 'the outbox holds all 150')
+  await crash(page)
+  stack.gate.release()
+  const again = await stack.open(await context.newPage())
+  await stack.settle([again])
+  stack.conclude()
+})
+
+test('renderer crash mid-flush (answers lost), then the site opened again', async ({ stack, context, page }) => {
+  await stack.open(page)
+  stack.gate.hold()
+  await stack.track(page, 240)
+  await until(() => stack.emulator.ids().length >= 40, 'a first upstream batch')
+  await crash(page)
+  stack.gate.release()
+  const again = await stack.open(await context.newPage())
+  await stack.settle([again])
+  stack.conclude()
+  expect(stack.ledger.answeredAsDuplicates).toBeGreaterThan(0)
+})

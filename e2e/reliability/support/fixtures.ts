@@ -1,0 +1,55 @@
+import { test as base, expect, type CDPSession, type Page } from '@playwright/test'
+import { Stack } from './stack.js'
+import type { ProxyProcessOptions } from './proxy.js'
+
+/**
+ * `stack`: the whole system for one scenario (see Stack), started before the test and stopped
+ * after it, whatever happened, with the key check last. `proxyOptions` configures its first
+ * proxy process (`test.use({ proxyOptions: ... })`).
+ */
+export const test = base.extend<{ stack: Stack; proxyOptions: ProxyProcessOptions }>({
+  proxyOptions: [{}, { option: true }],
+  stack: async ({ context, proxyOptions }, use, testInfo) => {
+    const stack = new Stack(testInfo)
+    try {
+      await stack.start(context, proxyOptions)
+      await use(stack)
+    } finally {
+      await stack.stop()
+    }
+  },
+})
+
+export { expect }
+
+/** Kills the page's renderer process, as a crash does: no pagehide, no beacon, nothing more runs. */
+export async function crash(page: Page): Promise<void> {
+  const session: CDPSession = await page.context().newCDPSession(page)
+  const crashed = page.waitForEvent('crash', { timeout: 10_000 })
+  // Never answers: the renderer that would answer is gone.
+  session.send('Page.crash').catch(() => undefined)
+  await crashed
+  await page.close().catch(() => undefined)
+}
+
+/** Hides the page as a tab switch does (`visibilitychange` to hidden); `show` undoes it. */
+export function hide(page: Page): Promise<void> {
+  return page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true })
+    Object.defineProperty(document, 'hidden', { value: true, configurable: true })
+    document.dispatchEvent(new Event('visibilitychange'))
+  })
+}
+
+export function show(page: Page): Promise<void> {
+  return page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true })
+    Object.defineProperty(document, 'hidden', { value: false, configurable: true })
+    document.dispatchEvent(new Event('visibilitychange'))
+  })
+}
+
+/** Waits, bounded, until `check` holds. */
+export async function until(check: () => boolean | Promise<boolean>, message: string, timeoutMs = 20_000): Promise<void> {
+  await expect.poll(check, { message, timeout: timeoutMs, intervals: [50, 100, 250] }).toBe(true)
+}
