@@ -200,6 +200,21 @@ describe('proxy: identity signatures', () => {
     expect(response.body).toMatchObject({ accepted: 0, rejected: [{ id: 'e-1', reason: expect.stringMatching(/identity signature/) }] })
     expect(emulator.requests()).toHaveLength(0)
   })
+
+  it('remembers a valid signature only until it expires, and only for its own email', async () => {
+    let clock = now
+    const { proxy, emulator } = setup({ identitySecret: SECRET, now: () => clock })
+    const signature = await signIdentity('john@example.com', SECRET, { now, expiresIn: 60 })
+    const identity = { 'john@example.com': signature, 'jane@example.com': signature }
+    const first = await send(proxy, { body: { batch: [engagement(1)], identity } })
+    expect(first.body).toMatchObject({ accepted: 1 })
+    const misused = await send(proxy, { body: { batch: [engagement(2, { contactEmail: 'jane@example.com' })], identity } })
+    expect(misused.body).toMatchObject({ accepted: 0, rejected: [{ id: 'e-2' }] })
+    clock = now + 61_000
+    const late = await send(proxy, { body: { batch: [engagement(3)], identity } })
+    expect(late.body).toMatchObject({ accepted: 0, rejected: [{ id: 'e-3', reason: expect.stringMatching(/identity signature/) }] })
+    expect(emulator.ids()).toEqual(['e-1'])
+  })
 })
 
 describe('proxy: malformed and hostile requests', () => {

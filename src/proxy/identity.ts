@@ -47,6 +47,28 @@ export async function verifyIdentity(email: string, signature: unknown, secret: 
   return crypto.subtle.verify('HMAC', await hmacKey(secret), fromHex(match[2] as string), signedText(email, expiry))
 }
 
+/** Signatures remembered as verified by {@link createIdentityVerifier}. */
+const VERIFIED_CAPACITY = 10_000
+
+/**
+ * {@link verifyIdentity} for one secret, remembering the signatures it found valid (until they
+ * expire) so that a tab sending every few seconds costs one HMAC, not one per request. Only
+ * valid ones are remembered: a forgery is checked again every time, and cannot fill the memory.
+ */
+export function createIdentityVerifier(secret: string): (email: string, signature: unknown, now: number) => Promise<boolean> {
+  // `<email>\n<signature>` -> expiry in epoch ms. Cleared when full: refilling costs one HMAC each.
+  const verified = new Map<string, number>()
+  return async (email, signature, now) => {
+    const remembered = `${email}\n${String(signature)}`
+    const expiresAt = verified.get(remembered)
+    if (expiresAt !== undefined && expiresAt > now) return true
+    if (!(await verifyIdentity(email, signature, secret, now))) return false
+    if (verified.size >= VERIFIED_CAPACITY) verified.clear()
+    verified.set(remembered, Number((signature as string).split('.')[0]) * 1000)
+    return true
+  }
+}
+
 /** Emails are compared without case, so the backend and the page need not agree on it. */
 function signedText(email: string, expiry: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(encoder.encode(`${email.trim().toLowerCase()}\n${expiry}`))

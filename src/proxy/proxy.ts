@@ -9,7 +9,7 @@ import { clientRequestSchema, firstViolation } from '../schemas.js'
 import { readBodyText } from '../core/body.js'
 import { corsHeaders, originMatcher, preflight } from './cors.js'
 import { createMemoryGuard } from './guard.js'
-import { verifyIdentity } from './identity.js'
+import { createIdentityVerifier } from './identity.js'
 import { resolveProxyOptions, type ProxyOptions, type ProxySettings } from './options.js'
 import { createUpstream, scrub } from './upstream.js'
 
@@ -40,8 +40,9 @@ export function createProxy(options: ProxyOptions): Proxy {
   const local = settings.coalescer ? undefined : createLocalCoalescer(settings)
   const coalescer = settings.coalescer ?? (local as Coalescer)
   const warn = throttledWarning(settings)
+  const verify = settings.identitySecret ? createIdentityVerifier(settings.identitySecret) : undefined
 
-  const handle = async (request: Request, env: unknown): Promise<Response> => {
+  const handle = async (request: Request, env: unknown): Promise<Reply | Response> => {
     if (new URL(request.url).pathname !== settings.path) return answer(404, { message: 'not found' })
 
     const origin = request.headers.get('origin')
@@ -72,7 +73,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     const violation = firstViolation(clientRequestSchema, value, 'body')
     if (violation) return answer(400, { message: violation.message }, cors)
 
-    const { valid, rejected } = await sortOut(value as ClientRequest, settings)
+    const { valid, rejected } = await sortOut(value as ClientRequest, settings, verify)
     if (valid.length === 0) return answer(200, settlement(0, 0, rejected), cors)
     const result = await coalescer.submit(valid, settings.settleTimeout)
     return respond(result, rejected, cors, warn)
@@ -80,14 +81,15 @@ export function createProxy(options: ProxyOptions): Proxy {
 
   return {
     fetch: async (request, env) => {
-      let response: Response
+      let reply: Reply | Response
       try {
-        response = await handle(request, env)
+        reply = await handle(request, env)
       } catch (error) {
         settings.logger.error('[conversion-engagements] proxy failure:', scrub(String(error), settings.apiKey))
-        response = answer(500, { message: 'the proxy failed; the engagements were not forwarded' })
+        reply = answer(500, { message: 'the proxy failed; the engagements were not forwarded' })
       }
-      return withoutKey(response, settings.apiKey)
+      // A preflight has no body.
+      return reply instanceof Response ? reply : toResponse(reply, settings.apiKey)
     },
     stats: () => local?.stats(),
     close: () => local?.close(),
@@ -95,7 +97,7 @@ export function createProxy(options: ProxyOptions): Proxy {
 }
 
 /** Splits a request's engagements into those to forward and those refused, each with its reason. */
-async function sortOut(request: ClientRequest, settings: ProxySettings) {
+async function sortOut(request: ClientRequest, settings: ProxySettings, verify: ReturnType<typeof createIdentityVerifier> | undefined) {
   const valid: Engagement[] = []
   const rejected: Settlement['rejected'] = []
   const verified = new Map<string, Promise<boolean>>()
@@ -112,11 +114,11 @@ async function sortOut(request: ClientRequest, settings: ProxySettings) {
       rejected.push({ id, reason: `type ${JSON.stringify(engagement.type)} is not allowed by this proxy` })
       continue
     }
-    if (settings.identitySecret) {
+    if (verify) {
       const email = engagement.contactEmail
       let check = verified.get(email)
       if (!check) {
-        check = verifyIdentity(email, request.identity?.[email], settings.identitySecret, now)
+        check = verify(email, request.identity?.[email], now)
         verified.set(email, check)
       }
       if (!(await check)) {
@@ -135,7 +137,7 @@ function idOf(item: unknown, index: number): string {
   return typeof id === 'string' && id !== '' && id.length <= 128 ? id : `batch[${index}]`
 }
 
-function respond(result: SubmitResult, refused: Settlement['rejected'], cors: Record<string, string>, warn: (reason: string) => void): Response {
+function respond(result: SubmitResult, refused: Settlement['rejected'], cors: Record<string, string>, warn: (reason: string) => void): Reply {
   switch (result.kind) {
     case 'settled':
       return answer(200, settlement(result.accepted, result.duplicates, [...refused, ...result.rejected]), cors)
@@ -147,29 +149,34 @@ function respond(result: SubmitResult, refused: Settlement['rejected'], cors: Re
   }
 }
 
+/** An answer with a JSON body, before it becomes a Response. */
+interface Reply {
+  status: number
+  body: unknown
+  headers: Record<string, string>
+}
+
 /**
  * The key can only reach an answer through something a client sent back to itself (an id, an
  * origin), but an answer is cheap to check, so none leaves with it, however it got there.
  */
-async function withoutKey(response: Response, apiKey: string): Promise<Response> {
-  if (!response.body) return response
-  const text = await response.text()
-  return new Response(scrub(text, apiKey), { status: response.status, headers: response.headers })
+function toResponse({ status, body, headers }: Reply, apiKey: string): Response {
+  return new Response(scrub(JSON.stringify(body), apiKey), {
+    status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+  })
 }
 
 function settlement(accepted: number, duplicates: number, rejected: Settlement['rejected']): Settlement {
   return { accepted, duplicates, rejected }
 }
 
-function retryLater(status: 429 | 503, message: string, retryAfterMs: number, headers: Record<string, string>): Response {
+function retryLater(status: 429 | 503, message: string, retryAfterMs: number, headers: Record<string, string>): Reply {
   return answer(status, { message }, { ...headers, 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) })
 }
 
-function answer(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
-  })
+function answer(status: number, body: unknown, headers: Record<string, string> = {}): Reply {
+  return { status, body, headers }
 }
 
 function createLocalCoalescer(settings: ProxySettings): Coalescer {
