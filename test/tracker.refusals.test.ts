@@ -211,6 +211,43 @@ describe('tracker: contact, opt-out and caps', () => {
     expect(world.proxy.delivered.size).toBe(1)
   })
 
+  it('never drops below maxQueueSize because of what it remembers of the size: it counts before dropping', async () => {
+    const world = new World()
+    const tab = await world.open({ maxQueueSize: 10 })
+    tab.tracker.identify('john@example.com')
+    for (let i = 0; i < 8; i++) tab.tracker.track(demo(i))
+    await tab.tracker.flush()
+    expect(world.proxy.delivered.size).toBe(8)
+    // Within a second of the last count, 8 + 8 appended would exceed 10; but 8 were delivered.
+    world.proxy.down = true
+    for (let i = 8; i < 16; i++) tab.tracker.track(demo(i))
+    await settle()
+    expect(tab.of('dropped')).toEqual([])
+    expect(await tab.tracker.stats()).toMatchObject({ queued: 8 })
+  })
+
+  it('holds maxQueueSize against what other tabs appended, counting again after a second', async () => {
+    const world = new World()
+    world.proxy.down = true
+    const first = await world.open({ maxQueueSize: 10 })
+    const second = await world.open({ maxQueueSize: 10 })
+    for (const tab of [first, second]) tab.tracker.identify('john@example.com')
+    const ids = Array.from({ length: 6 }, (_, i) => (first.tracker.track(demo(i)) as { id: string }).id)
+    await settle()
+    // Later, so that the first tab's are the oldest.
+    await world.clock.advance(10)
+    for (let i = 0; i < 6; i++) second.tracker.track(demo(10 + i))
+    await settle()
+    await world.clock.advance(1_000)
+    first.tracker.track(demo(99))
+    await settle()
+    // The second tab's own count dropped two; the first tab's 7th would be one too many only
+    // by a count that includes the second tab's appends.
+    expect(second.of('dropped').flatMap((event) => event.ids)).toEqual(ids.slice(0, 2))
+    expect(first.of('dropped').flatMap((event) => event.ids)).toEqual(ids.slice(2, 3))
+    expect(await first.tracker.stats()).toMatchObject({ queued: 10 })
+  })
+
   it('optOut() purges the outbox, refuses tracking, and survives a reload; optIn() resumes', async () => {
     const world = new World()
     const tab = await world.open({ flushAt: 100 })

@@ -1,5 +1,5 @@
 import type { DraftEngagement } from '../contract.js'
-import { memoryStore, type KeySpan, type Store } from './store.js'
+import { memoryStore, type KeySpan, type Store, type StoreTransaction } from './store.js'
 import type { DropReason } from './types.js'
 
 /** One queued engagement and what the sender needs to know of it. */
@@ -21,6 +21,17 @@ const HELD: KeySpan = { from: 'h', to: 'i' }
 const ID_OFFSET = 16
 /** Entries kept in memory for the page-hide path: more than one beacon quota can carry. */
 const MIRROR_LIMIT = 1_000
+/**
+ * Puts per task when a burst is written: each put costs the main thread tens of microseconds
+ * (the value is cloned), so 10,000 in one go would block the page for half a second.
+ */
+const WRITE_SLICE = 400
+/**
+ * How long an exact count of the outbox is trusted, in ms. Counting walks the whole range (ms at
+ * 100,000 entries), so appends in between add what they wrote instead; other tabs append too,
+ * which is why the count is taken again after this.
+ */
+const COUNT_TTL_MS = 1_000
 
 /**
  * The key of an entry, whose string order is the outbox's order: `s` (sendable) or `h` (held
@@ -43,6 +54,8 @@ export interface OutboxOptions {
   durable: Store | undefined
   maxQueueSize: number
   maxHeld: number
+  /** Current time in epoch ms. */
+  now: () => number
   /** Told which engagements a cap pushed out. */
   onDrop: (ids: string[], reason: DropReason) => void
   /** Told once when the durable store failed and memory took over. */
@@ -92,6 +105,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
   /** The latest write scheduled: transactions on one store complete in order, so it is the last to. */
   let lastWrite: Promise<void> = Promise.resolve()
 
+  /**
+   * Sendable and held entries at the last exact count, plus what this tab appended since. Removals
+   * are not subtracted: the estimate only errs high, and high is checked by counting before
+   * anything is dropped.
+   */
+  let sizes = { sendable: 0, held: 0, countedAt: -Infinity }
+
   /** Runs in the durable store; on its first failure, switches to memory for good and runs there. */
   const run: Store = async (mode, work) => {
     const used = store
@@ -103,6 +123,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       if (store === used) {
         storage = 'memory'
         store = memoryStore()
+        sizes.countedAt = -Infinity
         options.onFallback(error)
       }
       return store(mode, work)
@@ -114,25 +135,43 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
   const forget = (key: string) => mirror.delete(key)
 
+  /** Drops the oldest entries beyond the caps, in the transaction that just appended `entries`. */
+  const enforceCaps = async (tx: StoreTransaction, entries: readonly OutboxEntry[]) => {
+    const held = entries.filter((entry) => entry.key[0] === 'h').length
+    sizes.sendable += entries.length - held
+    sizes.held += held
+    const now = options.now()
+    if (now - sizes.countedAt >= COUNT_TTL_MS || sizes.sendable > options.maxQueueSize || sizes.held > options.maxHeld) {
+      sizes = { sendable: await tx.count(SENDABLE), held: await tx.count(HELD), countedAt: now }
+    }
+    const out: [string[], DropReason][] = []
+    for (const [span, cap, reason, size] of [
+      [SENDABLE, options.maxQueueSize, 'queue-full', 'sendable'],
+      [HELD, options.maxHeld, 'held-full', 'held'],
+    ] as const) {
+      const excess = sizes[size] - cap
+      if (excess > 0) {
+        const keys = await tx.getAllKeys(span, excess)
+        keys.forEach((key) => tx.delete(key))
+        sizes[size] -= keys.length
+        out.push([keys, reason])
+      }
+    }
+    return out
+  }
+
   const writePending = async () => {
     const entries = pending
     pending = []
     pendingWrite = undefined
     const dropped = await run('readwrite', async (tx) => {
-      for (const entry of entries) tx.put(entry.key, entry)
-      const out: [string[], DropReason][] = []
-      for (const [span, cap, reason] of [
-        [SENDABLE, options.maxQueueSize, 'queue-full'],
-        [HELD, options.maxHeld, 'held-full'],
-      ] as const) {
-        const excess = (await tx.count(span)) - cap
-        if (excess > 0) {
-          const keys = await tx.getAllKeys(span, excess)
-          keys.forEach((key) => tx.delete(key))
-          out.push([keys, reason])
-        }
+      for (let index = 0; index < entries.length; index++) {
+        const entry = entries[index] as OutboxEntry
+        tx.put(entry.key, entry)
+        // Waiting for a request's answer ends the task: the page gets the main thread back.
+        if (index % WRITE_SLICE === WRITE_SLICE - 1 && index < entries.length - 1) await tx.get(entry.key)
       }
-      return out
+      return enforceCaps(tx, entries)
     })
     for (const [keys, reason] of dropped) {
       keys.forEach(forget)
@@ -167,18 +206,21 @@ export function createOutbox(options: OutboxOptions): Outbox {
       await run('readwrite', async (tx) => entries.forEach((entry) => tx.put(entry.key, entry)))
     },
     release: (stamp) =>
-      run('readwrite', async (tx) =>
-        (await tx.getAll<OutboxEntry>(HELD)).map((held) => {
+      run('readwrite', async (tx) => {
+        const released = (await tx.getAll<OutboxEntry>(HELD)).map((held) => {
           const entry = stamp(held)
           tx.delete(held.key)
           tx.put(entry.key, entry)
           forget(held.key)
           remember(entry)
           return entry
-        }),
-      ),
+        })
+        sizes.sendable += released.length
+        return released
+      }),
     clear() {
       mirror.clear()
+      sizes.countedAt = -Infinity
       return run('readwrite', async (tx) => {
         const keys = [...(await tx.getAllKeys(HELD)), ...(await tx.getAllKeys(SENDABLE))]
         keys.forEach((key) => tx.delete(key))

@@ -53,6 +53,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     durable,
     maxQueueSize: config.maxQueueSize,
     maxHeld: config.maxHeld,
+    now: platform.now,
     onDrop: (ids, reason) => emit({ type: 'dropped', ids, reason }),
     onFallback: (error) =>
       report({ code: 'storage', message: `IndexedDB failed (${String(error)}): queued in memory only from now on` }),
@@ -71,6 +72,8 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
    * IndexedDB writes, so on the way out they are handed to the tab that sends (or beaconed, by it).
    */
   const unsaved = new Set<OutboxEntry>()
+  /** Entries tracked since the last write was queued, which it will take. */
+  let tracking: OutboxEntry[] | undefined
 
   const channel = createChannel(namespace, platform, (message) => void onMessage(message).catch(fault('message')))
   const leadership = createLeadership(
@@ -245,7 +248,17 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
         const held = !engagement.contactEmail
         const entry = toEntry(entryKey(held, platform.now(), sequence++, engagement.id), engagement, signature)
         unsaved.add(entry)
-        queue(() => outbox.append([entry]).then(() => (unsaved.delete(entry), [entry])))
+        if (!tracking) {
+          const entries: OutboxEntry[] = (tracking = [])
+          // One write, one notice to the sender for every engagement tracked until it starts.
+          queue(async () => {
+            tracking = undefined
+            await outbox.append(entries)
+            for (const written of entries) unsaved.delete(written)
+            return entries
+          })
+        }
+        tracking.push(entry)
         emit({ type: 'queued', id: engagement.id, held })
         return { ok: true, id: engagement.id }
       } catch (error) {
