@@ -15,8 +15,8 @@ export interface OutboxEntry {
   beaconAt?: number
 }
 
-const SENDABLE: KeySpan = { from: 's', to: 't' }
-const HELD: KeySpan = { from: 'h', to: 'i' }
+const SENDABLE = { from: 's', to: 't' } as const satisfies KeySpan
+const HELD = { from: 'h', to: 'i' } as const satisfies KeySpan
 /** Where the id starts in a key. */
 const ID_OFFSET = 16
 /** Entries kept in memory for the page-hide path: more than one beacon quota can carry. */
@@ -106,11 +106,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
   let lastWrite: Promise<void> = Promise.resolve()
 
   /**
-   * Sendable and held entries at the last exact count, plus what this tab appended since. Removals
-   * are not subtracted: the estimate only errs high, and high is checked by counting before
-   * anything is dropped.
+   * Sendable (`s`) and held (`h`) entries at the last exact count, plus what this tab appended
+   * since. Removals are not subtracted: the estimate only errs high, and high is checked by
+   * counting before anything is dropped.
    */
-  let sizes = { sendable: 0, held: 0, countedAt: -Infinity }
+  let sizes = { s: 0, h: 0 }
+  let countedAt = -Infinity
 
   /** Runs in the durable store; on its first failure, switches to memory for good and runs there. */
   const run: Store = async (mode, work) => {
@@ -123,7 +124,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       if (store === used) {
         storage = 'memory'
         store = memoryStore()
-        sizes.countedAt = -Infinity
+        countedAt = -Infinity
         options.onFallback(error)
       }
       return store(mode, work)
@@ -137,23 +138,23 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   /** Drops the oldest entries beyond the caps, in the transaction that just appended `entries`. */
   const enforceCaps = async (tx: StoreTransaction, entries: readonly OutboxEntry[]) => {
-    const held = entries.filter((entry) => entry.key[0] === 'h').length
-    sizes.sendable += entries.length - held
-    sizes.held += held
+    const caps = [
+      [SENDABLE, options.maxQueueSize, 'queue-full'],
+      [HELD, options.maxHeld, 'held-full'],
+    ] as const
+    for (const entry of entries) sizes[entry.key[0] as 's' | 'h']++
     const now = options.now()
-    if (now - sizes.countedAt >= COUNT_TTL_MS || sizes.sendable > options.maxQueueSize || sizes.held > options.maxHeld) {
-      sizes = { sendable: await tx.count(SENDABLE), held: await tx.count(HELD), countedAt: now }
+    if (now - countedAt >= COUNT_TTL_MS || caps.some(([span, cap]) => sizes[span.from] > cap)) {
+      sizes = { s: await tx.count(SENDABLE), h: await tx.count(HELD) }
+      countedAt = now
     }
     const out: [string[], DropReason][] = []
-    for (const [span, cap, reason, size] of [
-      [SENDABLE, options.maxQueueSize, 'queue-full', 'sendable'],
-      [HELD, options.maxHeld, 'held-full', 'held'],
-    ] as const) {
-      const excess = sizes[size] - cap
+    for (const [span, cap, reason] of caps) {
+      const excess = sizes[span.from] - cap
       if (excess > 0) {
         const keys = await tx.getAllKeys(span, excess)
         keys.forEach((key) => tx.delete(key))
-        sizes[size] -= keys.length
+        sizes[span.from] -= keys.length
         out.push([keys, reason])
       }
     }
@@ -165,11 +166,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
     pending = []
     pendingWrite = undefined
     const dropped = await run('readwrite', async (tx) => {
-      for (let index = 0; index < entries.length; index++) {
-        const entry = entries[index] as OutboxEntry
+      let written = 0
+      for (const entry of entries) {
         tx.put(entry.key, entry)
         // Waiting for a request's answer ends the task: the page gets the main thread back.
-        if (index % WRITE_SLICE === WRITE_SLICE - 1 && index < entries.length - 1) await tx.get(entry.key)
+        if (++written % WRITE_SLICE === 0) await tx.get(entry.key)
       }
       return enforceCaps(tx, entries)
     })
@@ -215,12 +216,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
           remember(entry)
           return entry
         })
-        sizes.sendable += released.length
+        sizes.s += released.length
         return released
       }),
     clear() {
       mirror.clear()
-      sizes.countedAt = -Infinity
+      countedAt = -Infinity
       return run('readwrite', async (tx) => {
         const keys = [...(await tx.getAllKeys(HELD)), ...(await tx.getAllKeys(SENDABLE))]
         keys.forEach((key) => tx.delete(key))
