@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { settle, until } from './helpers/platform.js'
-import { demo, World } from './helpers/tracker.js'
+import { createTracker } from '../src/tracker/tracker.js'
+import { FakePage, settle, until } from './helpers/platform.js'
+import { demo, ENDPOINT, World } from './helpers/tracker.js'
 
 describe('tracker: what the proxy refuses', () => {
   it('splits a batch the proxy finds too large (413) until it fits, and sends smaller bodies from then on', async () => {
@@ -266,6 +267,25 @@ describe('tracker: contact, opt-out and caps', () => {
     reloaded.tracker.optIn()
     expect(reloaded.tracker.track(demo(4)).ok).toBe(true)
     await reloaded.tracker.flush()
+    expect(world.proxy.delivered.size).toBe(1)
+  })
+
+  it('keeps tracking after optIn() when calls made before the stored opt-out was read were discarded', async () => {
+    const world = new World()
+    const first = await world.open()
+    first.tracker.optOut()
+    await first.tracker.shutdown()
+
+    // Tracked at once, before the stored opt-out is read: accepted, then not kept.
+    const page = new FakePage(world.clock, world.origin, world.proxy.fetch)
+    const tracker = createTracker({ endpoint: ENDPOINT, platform: page.platform() })
+    tracker.identify('john@example.com')
+    expect(tracker.track(demo(1)).ok).toBe(true)
+    await settle()
+    tracker.optIn()
+    expect(tracker.track(demo(2)).ok).toBe(true)
+    await tracker.flush()
+    expect(await tracker.stats()).toMatchObject({ queued: 0 })
     expect(world.proxy.delivered.size).toBe(1)
   })
 

@@ -113,7 +113,12 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   const queue = (write: () => Promise<OutboxEntry[]>) => {
     lastWrite = ready
       .then(async () => {
-        if (optedOut) return
+        if (optedOut) {
+          // Tracked before the stored opt-out was read: not kept, and the next call starts afresh.
+          tracking = undefined
+          unsaved.clear()
+          return
+        }
         const entries = (await write()).filter((entry) => entry.key[0] === 's')
         if (entries.length === 0) return
         if (leadership.isLeader) delivery.queued(entries.length)
