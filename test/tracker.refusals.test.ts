@@ -289,6 +289,16 @@ describe('tracker: contact, opt-out and caps', () => {
     expect(world.proxy.delivered.size).toBe(1)
   })
 
+  it('releases an engagement held for want of a contact when identify() follows in the same tick', async () => {
+    const world = new World()
+    const tab = await world.open()
+    expect(tab.tracker.track(demo(1)).ok).toBe(true)
+    tab.tracker.identify('john@example.com')
+    await tab.tracker.flush()
+    expect(await tab.tracker.stats()).toMatchObject({ queued: 0, held: 0 })
+    expect(world.proxy.delivered.size).toBe(1)
+  })
+
   it('after shutdown() refuses calls with a clear error', async () => {
     const world = new World()
     const tab = await world.open()

@@ -206,8 +206,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
     async update(entries) {
       await run('readwrite', async (tx) => entries.forEach((entry) => tx.put(entry.key, entry)))
     },
-    release: (stamp) =>
-      run('readwrite', async (tx) => {
+    release: async (stamp) => {
+      // An append of this tick has not opened its transaction yet: it must come first, or what
+      // it holds would stay held.
+      await pendingWrite
+      return run('readwrite', async (tx) => {
         const released = (await tx.getAll<OutboxEntry>(HELD)).map((held) => {
           const entry = stamp(held)
           tx.delete(held.key)
@@ -218,7 +221,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
         })
         sizes.s += released.length
         return released
-      }),
+      })
+    },
     clear() {
       mirror.clear()
       countedAt = -Infinity
