@@ -4,6 +4,7 @@ import { checkEngagement, isSettlement } from '../src/contract.js'
 import { signIdentity, verifyIdentity } from '../src/proxy/identity.js'
 import { createProxy } from '../src/proxy/proxy.js'
 import { firstViolation, upstreamRequestSchema } from '../src/schemas.js'
+import { recordingLogger } from './helpers/proxy.js'
 
 const KEY = 'sk_live_fuzz_0123456789abcdefghijklmnop'
 const SECRET = 'fuzz-identity-secret'
@@ -73,14 +74,13 @@ interface Forwarded {
 /** One proxy per run, with a Conversion stand-in that takes everything and keeps what it got. */
 function harness(options: { identitySecret?: string } = {}) {
   const forwarded: Forwarded[] = []
-  const logs: string[] = []
-  const log = (...args: unknown[]) => void logs.push(args.map(String).join(' '))
+  const { logs, logger } = recordingLogger()
   const proxy = createProxy({
     apiKey: KEY,
     allowedOrigins: [APP],
     upstreamUrl: 'https://conversion.test/api',
     clientRateLimit: false,
-    logger: { info: log, warn: log, error: log },
+    logger,
     ...options,
     fetch: async (input, init) => {
       const body = JSON.parse(String((init as RequestInit).body ?? (await (input as Request).text()))) as Forwarded

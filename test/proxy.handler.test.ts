@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createEmulator, type Emulator } from '../src/emulator/index.js'
 import { createProxy, signIdentity, type ProxyOptions } from '../src/proxy/index.js'
+import { recordingLogger } from './helpers/proxy.js'
 
 const KEY = 'sk_live_handler_test_0123456789abcdefghij'
 const APP = 'https://app.example.com'
@@ -12,16 +13,15 @@ function engagement(n: number, overrides: Record<string, unknown> = {}) {
 }
 
 /** A proxy whose upstream is the strict emulator, in process. */
-function setup(options: Partial<ProxyOptions> = {}) {
-  const emulator = createEmulator({ apiKey: KEY })
-  const logs: string[] = []
-  const log = (...args: unknown[]) => void logs.push(args.map(String).join(' '))
+function setup(options: Partial<ProxyOptions> = {}, emulatorKey = KEY) {
+  const emulator = createEmulator({ apiKey: emulatorKey })
+  const { logs, logger } = recordingLogger()
   const proxy = createProxy({
     apiKey: KEY,
     allowedOrigins: [APP, 'https://*.preview.example.com'],
     upstreamUrl: 'https://conversion.test/api',
     fetch: (input, init) => emulator.fetch(new Request(input, init)),
-    logger: { info: log, warn: log, error: log },
+    logger,
     ...options,
   })
   return { proxy, emulator, logs }
@@ -142,16 +142,8 @@ describe('proxy: forwarding', () => {
   })
 
   it('answers 503 with Retry-After when Conversion refuses the key, logs it once, and never shows the key', async () => {
-    const emulator = createEmulator({ apiKey: 'sk_live_another_key' })
-    const logs: string[] = []
-    const log = (...args: unknown[]) => void logs.push(args.map(String).join(' '))
-    const proxy = createProxy({
-      apiKey: KEY,
-      allowedOrigins: [APP],
-      upstreamUrl: 'https://conversion.test/api',
-      fetch: (input, init) => emulator.fetch(new Request(input, init)),
-      logger: { info: log, warn: log, error: log },
-    })
+    // Conversion knows another key than the proxy's.
+    const { proxy, logs } = setup({}, 'sk_live_another_key')
     const first = await send(proxy)
     const second = await send(proxy)
     for (const response of [first, second]) {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js'
 import { serveProxy, type RunningProxy } from '../src/proxy/node.js'
+import { recordingLogger } from './helpers/proxy.js'
 
 const KEY = 'sk_live_node_test_0123456789abcdefghijkl'
 const APP = 'http://app.localhost:3000'
@@ -14,14 +15,13 @@ afterEach(async () => {
 async function start(options: { settleTimeout?: number; retryBaseDelay?: number; retryMaxDelay?: number } = {}): Promise<{ emulator: RunningEmulator; proxy: RunningProxy; logs: string[] }> {
   const emulator = await startEmulator({ apiKey: KEY })
   running.push(emulator)
-  const logs: string[] = []
-  const log = (...args: unknown[]) => void logs.push(args.map(String).join(' '))
+  const { logs, logger } = recordingLogger()
   const proxy = await serveProxy({
     apiKey: KEY,
     allowedOrigins: [APP],
     upstreamUrl: emulator.url,
     clientRateLimit: false,
-    logger: { info: log, warn: log, error: log },
+    logger,
     ...options,
   })
   running.push(proxy)

@@ -1,4 +1,12 @@
+import type { ProxyLogger } from '../../src/proxy/options.js'
 import type { ManualClock } from './platform.js'
+
+/** A proxy logger that keeps every line, so tests can count them and search them for the key. */
+export function recordingLogger(): { logs: string[]; logger: ProxyLogger } {
+  const logs: string[] = []
+  const log = (...args: unknown[]) => void logs.push(args.map(String).join(' '))
+  return { logs, logger: { info: log, warn: log, error: log } }
+}
 
 interface Received {
   at: number
