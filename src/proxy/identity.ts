@@ -39,12 +39,18 @@ export async function signIdentity(email: string, secret: string, options: SignI
  * or the last byte differs.
  */
 export async function verifyIdentity(email: string, signature: unknown, secret: string, now: number): Promise<boolean> {
-  if (typeof signature !== 'string') return false
+  return (await validUntil(email, signature, secret, now)) !== undefined
+}
+
+/** When a valid, unexpired signature expires, in epoch ms; undefined for any other. */
+async function validUntil(email: string, signature: unknown, secret: string, now: number): Promise<number | undefined> {
+  if (typeof signature !== 'string') return undefined
   const match = /^(\d{1,12})\.([0-9a-f]{64})$/.exec(signature)
-  if (!match) return false
+  if (!match) return undefined
   const expiry = Number(match[1])
-  if (expiry * 1000 <= now) return false
-  return crypto.subtle.verify('HMAC', await hmacKey(secret), fromHex(match[2] as string), signedText(email, expiry))
+  if (expiry * 1000 <= now) return undefined
+  const valid = await crypto.subtle.verify('HMAC', await hmacKey(secret), fromHex(match[2] as string), signedText(email, expiry))
+  return valid ? expiry * 1000 : undefined
 }
 
 /** Signatures remembered as verified by {@link createIdentityVerifier}. */
@@ -62,9 +68,10 @@ export function createIdentityVerifier(secret: string): (email: string, signatur
     const remembered = `${email}\n${String(signature)}`
     const expiresAt = verified.get(remembered)
     if (expiresAt !== undefined && expiresAt > now) return true
-    if (!(await verifyIdentity(email, signature, secret, now))) return false
+    const until = await validUntil(email, signature, secret, now)
+    if (until === undefined) return false
     if (verified.size >= VERIFIED_CAPACITY) verified.clear()
-    verified.set(remembered, Number((signature as string).split('.')[0]) * 1000)
+    verified.set(remembered, until)
     return true
   }
 }
