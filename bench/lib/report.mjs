@@ -83,7 +83,7 @@ export function throughputRows(t, label) {
           ? ` MISS, cause: the start. The first request left ${ms(t.firstRequestAfterMs)} after the first track(), and the first round of ten took ${ms(t.firstRoundMs)} instead of one answer: the tracker's head reads (${t.headReads
               .slice(0, 2)
               .map((read) => `issued at ${ms(read.at)}, took ${ms(read.ms)}`)
-              .join('; ')}) queue behind its own IndexedDB append transactions (${int(t.perPage)} puts, one record each), which run in order. The proxy had nothing to send ${Math.round(t.proxy.shareStarved * 100)}% of the run.`
+              .join('; ')}) each wait for the append transaction in progress (${int(t.perPage)} puts, in slices of at most 400) and for the page's own tracking tasks, and the first round takes ten such reads, one per batch. The proxy had nothing to send ${Math.round(t.proxy.shareStarved * 100)}% of the run.`
           : ''
       }`,
     }),

@@ -22,8 +22,12 @@ const ID_OFFSET = 16
 /** Entries kept in memory for the page-hide path: more than one beacon quota can carry. */
 const MIRROR_LIMIT = 1_000
 /**
- * Puts per task when a burst is written: each put costs the main thread tens of microseconds
- * (the value is cloned), so 10,000 in one go would block the page for half a second.
+ * Entries per write transaction. Transactions on one store run in the order they were created, so
+ * the sender's read of the next batch waits for every write created before it: a burst written
+ * in one go would hold the first batch back until all of it is stored (a second for 20,000).
+ * Writes are therefore created one at a time, each once the one before has committed, and each
+ * carries at most this many entries. It also bounds the main thread's share: each put costs tens
+ * of microseconds (the value is cloned), and 10,000 in one task would block the page.
  */
 const WRITE_SLICE = 400
 /**
@@ -67,8 +71,9 @@ export interface Outbox {
   /** Where entries live now. */
   readonly storage: 'indexeddb' | 'memory'
   /**
-   * Adds entries. Every append of one tick shares one transaction; the caps drop the oldest
-   * beyond them. Resolves once the entries are stored.
+   * Adds entries. Appends made while no write is running (every append of one tick, at least)
+   * are stored together, in transactions of at most a few hundred entries; the caps drop the
+   * oldest beyond them. Resolves once the entries are stored.
    */
   append(entries: OutboxEntry[]): Promise<void>
   /** Resolves when every append made so far is stored. */
@@ -100,9 +105,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
   let storage: Outbox['storage'] = options.durable ? 'indexeddb' : 'memory'
   const mirror = new Map<string, OutboxEntry>()
   let pending: OutboxEntry[] = []
-  /** The transaction that will take what `append` collects in this tick, if one is scheduled. */
+  /** The write that will take what `append` collects until it starts, if one is scheduled. */
   let pendingWrite: Promise<void> | undefined
-  /** The latest write scheduled: transactions on one store complete in order, so it is the last to. */
+  /** The latest write scheduled: writes run one after another, so it is the last to complete. */
   let lastWrite: Promise<void> = Promise.resolve()
 
   /**
@@ -165,21 +170,19 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const entries = pending
     pending = []
     pendingWrite = undefined
-    const dropped = await run('readwrite', async (tx) => {
-      let written = 0
-      for (const entry of entries) {
-        tx.put(entry.key, entry)
-        // Waiting for a request's answer ends the task: the page gets the main thread back.
-        if (++written % WRITE_SLICE === 0) await tx.get(entry.key)
+    for (let start = 0; start < entries.length; start += WRITE_SLICE) {
+      const slice = entries.slice(start, start + WRITE_SLICE)
+      const dropped = await run('readwrite', async (tx) => {
+        slice.forEach((entry) => tx.put(entry.key, entry))
+        return enforceCaps(tx, slice)
+      })
+      for (const [keys, reason] of dropped) {
+        keys.forEach(forget)
+        options.onDrop(
+          keys.map((key) => key.slice(ID_OFFSET)),
+          reason,
+        )
       }
-      return enforceCaps(tx, entries)
-    })
-    for (const [keys, reason] of dropped) {
-      keys.forEach(forget)
-      options.onDrop(
-        keys.map((key) => key.slice(ID_OFFSET)),
-        reason,
-      )
     }
   }
 
@@ -190,7 +193,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
     append(entries) {
       entries.forEach(remember)
       pending.push(...entries)
-      return (pendingWrite ??= lastWrite = Promise.resolve().then(writePending))
+      // After the write before it, whichever way that ended (see WRITE_SLICE).
+      return (pendingWrite ??= lastWrite = lastWrite.then(writePending, writePending))
     },
     written: () => lastWrite,
     async head(after, limit) {

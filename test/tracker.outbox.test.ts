@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest'
+import { createOutbox, entryKey, type OutboxEntry } from '../src/tracker/outbox.js'
+import { indexedDbStore } from '../src/tracker/store.js'
+import { FakeOrigin } from './helpers/platform.js'
+
+const nextTask = () => new Promise((resolve) => setImmediate(resolve))
+
+function entries(tick: number, count: number): OutboxEntry[] {
+  return Array.from({ length: count }, (_, i) => {
+    const id = `t${tick}-${i}`
+    const engagement = { id, type: 'PRODUCT_ACTIVITY', contactEmail: 'john@example.com', createdAt: '2025-08-12T09:21:45Z' }
+    return { key: entryKey(false, 1_000 + tick, i, id), engagement, bytes: 100 }
+  })
+}
+
+function outboxOn(origin: FakeOrigin) {
+  return createOutbox({
+    durable: indexedDbStore(origin.createStore('outbox-test', 'outbox')),
+    maxQueueSize: 100_000,
+    maxHeld: 1_000,
+    now: () => Date.now(),
+    onDrop: () => {},
+    onFallback: (error) => {
+      throw error
+    },
+  })
+}
+
+describe('outbox: a burst written while the sender reads', () => {
+  it('lets the read of the first batch through between the burst’s writes, not after all of them', async () => {
+    const outbox = outboxOn(new FakeOrigin())
+    const settled: string[] = []
+    const appends: Promise<void>[] = []
+    // A page tracking 1,000 engagements per task, five tasks in a row.
+    for (let tick = 0; tick < 5; tick++) {
+      appends.push(outbox.append(entries(tick, 1_000)).then(() => void settled.push(`append ${tick}`)))
+      await nextTask()
+    }
+    await appends[0]
+    // The sender hears of the first append and reads its first batch.
+    const head = outbox.head('', 200).then((rows) => {
+      settled.push('head')
+      return rows
+    })
+    const rows = await head
+    await Promise.all(appends)
+
+    expect(rows.map((row) => row.engagement.id)).toEqual(entries(0, 200).map((entry) => entry.engagement.id))
+    // Created after every write of the burst had been, the read would wait for all of them.
+    expect(settled.indexOf('head')).toBeLessThan(settled.indexOf('append 4'))
+    expect(settled.filter((name) => name.startsWith('append'))).toEqual(['append 0', 'append 1', 'append 2', 'append 3', 'append 4'])
+  })
+
+  it('stores every entry of the burst, in order, and counts them', async () => {
+    const origin = new FakeOrigin()
+    const outbox = outboxOn(origin)
+    const writesBefore = origin.writes
+    const appends: Promise<void>[] = []
+    for (let tick = 0; tick < 3; tick++) {
+      appends.push(outbox.append(entries(tick, 500)))
+      await nextTask()
+    }
+    await Promise.all(appends)
+    await outbox.written()
+
+    expect(await outbox.count()).toEqual({ queued: 1_500, held: 0 })
+    const stored: string[] = []
+    for (let after = ''; ; ) {
+      const rows = await outbox.head(after, 200)
+      if (rows.length === 0) break
+      stored.push(...rows.map((row) => row.engagement.id))
+      after = (rows.at(-1) as OutboxEntry).key
+    }
+    expect(stored).toEqual([0, 1, 2].flatMap((tick) => entries(tick, 500).map((entry) => entry.engagement.id)))
+    // Slices of at most a few hundred entries: more transactions than appends, far fewer than entries.
+    expect(origin.writes - writesBefore).toBeGreaterThan(3)
+    expect(origin.writes - writesBefore).toBeLessThan(20)
+  })
+})
