@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createOutbox, entryKey, type OutboxEntry } from '../src/tracker/outbox.js'
+import { createOutbox, entryKey, releasedKey, type OutboxEntry } from '../src/tracker/outbox.js'
 import { indexedDbStore } from '../src/tracker/store.js'
 import { FakeOrigin } from './helpers/platform.js'
 
@@ -75,5 +75,33 @@ describe('outbox: a burst written while the sender reads', () => {
     // Slices of at most a few hundred entries: more transactions than appends, far fewer than entries.
     expect(origin.writes - writesBefore).toBeGreaterThan(3)
     expect(origin.writes - writesBefore).toBeLessThan(20)
+  })
+})
+
+describe('outbox: held entries released while a burst of them is being written', () => {
+  it('releases every one of them, not only the slices already stored', async () => {
+    const outbox = outboxOn(new FakeOrigin())
+    const held = entries(0, 1_000).map((entry) => ({ ...entry, key: `h${entry.key.slice(1)}` }))
+    const appended = outbox.append(held)
+    // The contact becomes known while the burst's first slice is being stored.
+    await nextTask()
+    const released = await outbox.release((entry) => ({ ...entry, key: releasedKey(entry.key) }))
+    await appended
+
+    expect(released).toHaveLength(1_000)
+    expect(await outbox.count()).toEqual({ queued: 1_000, held: 0 })
+  })
+})
+
+describe('outbox: cleared while a burst is being written', () => {
+  it('keeps nothing of the burst, not even the slices stored after the clear was asked for', async () => {
+    const outbox = outboxOn(new FakeOrigin())
+    const appended = outbox.append(entries(0, 1_000))
+    await nextTask()
+    const cleared = await outbox.clear()
+    await appended
+
+    expect(cleared).toHaveLength(1_000)
+    expect(await outbox.count()).toEqual({ queued: 0, held: 0 })
   })
 })

@@ -136,6 +136,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   }
 
+  /**
+   * Resolves once every write scheduled so far is done, however it ended. A transaction that must
+   * come after them (a release, a clear) waits for this: being created after a write is not
+   * enough, as the later slices of a burst are created only once the earlier ones commit.
+   */
+  const everyWriteScheduled = () => lastWrite.catch(() => undefined)
+
   const remember = (entry: OutboxEntry) => {
     if (mirror.size < MIRROR_LIMIT) mirror.set(entry.key, entry)
   }
@@ -186,6 +193,18 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   }
 
+  const clear = async (): Promise<string[]> => {
+    mirror.clear()
+    countedAt = -Infinity
+    // Every write scheduled first, or what it stores would outlive the clear.
+    await everyWriteScheduled()
+    return run('readwrite', async (tx) => {
+      const keys = [...(await tx.getAllKeys(HELD)), ...(await tx.getAllKeys(SENDABLE))]
+      keys.forEach((key) => tx.delete(key))
+      return keys.map((key) => key.slice(ID_OFFSET))
+    })
+  }
+
   return {
     get storage() {
       return storage
@@ -211,9 +230,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
       await run('readwrite', async (tx) => entries.forEach((entry) => tx.put(entry.key, entry)))
     },
     release: async (stamp) => {
-      // An append of this tick has not opened its transaction yet: it must come first, or what
-      // it holds would stay held.
-      await pendingWrite
+      // Every write scheduled first, or what it holds would stay held.
+      await everyWriteScheduled()
       return run('readwrite', async (tx) => {
         const released = (await tx.getAll<OutboxEntry>(HELD)).map((held) => {
           const entry = stamp(held)
@@ -227,15 +245,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         return released
       })
     },
-    clear() {
-      mirror.clear()
-      countedAt = -Infinity
-      return run('readwrite', async (tx) => {
-        const keys = [...(await tx.getAllKeys(HELD)), ...(await tx.getAllKeys(SENDABLE))]
-        keys.forEach((key) => tx.delete(key))
-        return keys.map((key) => key.slice(ID_OFFSET))
-      })
-    },
+    clear,
     count: () =>
       run('readonly', async (tx) => {
         const held = await tx.count(HELD)
