@@ -270,6 +270,44 @@ describe('tracker: contact, opt-out and caps', () => {
     expect(world.proxy.delivered.size).toBe(1)
   })
 
+  it('optOut() in one tab also discards what another tab was still writing, and sends none of it', async () => {
+    const world = new World()
+    const leader = await world.open({ flushAt: 1 })
+    const writer = await world.open({ flushAt: 1 })
+    writer.tracker.identify('john@example.com')
+    await settle()
+    const ids = Array.from({ length: 1_200 }, (_, i) => (writer.tracker.track(demo(i)) as { id: string }).id)
+    // The burst is being stored, slice after slice, when the other tab opts out.
+    await new Promise((resolve) => setImmediate(resolve))
+    leader.tracker.optOut()
+    await world.clock.advance(5_000)
+    await Promise.all([leader.tracker.flush(), writer.tracker.flush()])
+    await world.clock.advance(5_000)
+
+    expect(world.proxy.delivered.size).toBe(0)
+    expect(await leader.tracker.stats()).toMatchObject({ queued: 0 })
+    const dropped = [...leader.of('dropped'), ...writer.of('dropped')].flatMap((event) => event.ids)
+    expect(new Set(dropped)).toEqual(new Set(ids))
+  })
+
+  it('optOut() in one tab empties the memory outbox of a tab without IndexedDB, which its clear cannot reach', async () => {
+    const world = new World()
+    const memoryOnly = await world.open({ flushAt: 10_000 }, { createStore: undefined })
+    const other = await world.open({ flushAt: 10_000 })
+    await until(async () => (await memoryOnly.tracker.stats()).leader)
+    memoryOnly.tracker.identify('john@example.com')
+    const ids = [1, 2, 3].map((i) => (memoryOnly.tracker.track(demo(i)) as { id: string }).id)
+    await settle()
+    expect(await memoryOnly.tracker.stats()).toMatchObject({ queued: 3, storage: 'memory' })
+
+    other.tracker.optOut()
+    await settle()
+    await memoryOnly.tracker.flush()
+    expect(await memoryOnly.tracker.stats()).toMatchObject({ queued: 0 })
+    expect(memoryOnly.of('dropped')).toEqual([{ type: 'dropped', ids, reason: 'opted-out' }])
+    expect(world.proxy.delivered.size).toBe(0)
+  })
+
   it('keeps tracking after optIn() when calls made before the stored opt-out was read were discarded', async () => {
     const world = new World()
     const first = await world.open()

@@ -32,6 +32,8 @@ export interface DeliveryContext {
   emit: (event: TrackerEvent) => void
   /** Whether this tab sends for the origin right now. */
   isLeader: () => boolean
+  /** Whether tracking is off: nothing is sent then, not even what a tab stored after the clear. */
+  optedOut: () => boolean
   /** Tells other tabs which entries are gone from the outbox. */
   announceSettled: (keys: string[]) => void
   /** Stores the backoff so a reload does not retry early. */
@@ -220,7 +222,12 @@ export function createDelivery(context: DeliveryContext): Delivery {
   }
 
   const blocked = () =>
-    stopped || !!halted || !context.isLeader() || !platform.isOnline() || retry.until > platform.now()
+    stopped ||
+    !!halted ||
+    !context.isLeader() ||
+    context.optedOut() ||
+    !platform.isOnline() ||
+    retry.until > platform.now()
 
   const loop = async () => {
     cursor = ''
@@ -292,7 +299,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
       }
     },
     beacon() {
-      if (halted) return
+      if (halted || context.optedOut()) return
       const now = platform.now()
       const unsent = outbox
         .recent()

@@ -88,6 +88,12 @@ export interface Outbox {
   release(stamp: (entry: OutboxEntry) => OutboxEntry): Promise<OutboxEntry[]>
   /** Deletes every entry and returns their ids. */
   clear(): Promise<string[]>
+  /**
+   * Another tab cleared the outbox: forgets what this page remembers of it, and deletes what that
+   * clear could not reach: `late`, entries this page stores after it, and memory storage, which
+   * is this page's own. Returns the ids deleted.
+   */
+  clearedElsewhere(late: readonly OutboxEntry[]): Promise<string[]>
   /** How many entries wait, held ones included, and how many are held. */
   count(): Promise<{ queued: number; held: number }>
   readMeta<T>(name: string): Promise<T | undefined>
@@ -246,6 +252,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
       })
     },
     clear,
+    async clearedElsewhere(late) {
+      if (storage === 'memory') return clear()
+      mirror.clear()
+      await everyWriteScheduled()
+      await run('readwrite', async (tx) => late.forEach((entry) => tx.delete(entry.key)))
+      return late.map((entry) => entry.engagement.id)
+    },
     count: () =>
       run('readonly', async (tx) => {
         const held = await tx.count(HELD)

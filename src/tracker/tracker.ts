@@ -88,6 +88,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     sender: createSender(config.endpoint, config.requestTimeout, platform),
     emit,
     isLeader: () => leadership.isLeader,
+    optedOut: () => optedOut,
     announceSettled: (keys) => channel.post({ type: 'settled', keys }),
     saveRetry: (state) => void outbox.writeMeta('retry', state).catch(() => undefined),
   })
@@ -173,7 +174,25 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
       case 'opt-out':
         optOutSet = true
         optedOut = message.optedOut
+        if (optedOut) discardAfterOptOut()
     }
+  }
+
+  /** Drops what `clear` found, and tells this page's subscribers. */
+  const discard = (clear: () => Promise<string[]>) => {
+    lastWrite = ready
+      .then(clear)
+      .then((ids) => ids.length > 0 && emit({ type: 'dropped', ids, reason: 'opted-out' }))
+      .catch(fault('opting out'))
+  }
+
+  /**
+   * Another tab opted out and cleared the outbox. What this tab is still storing lands after that
+   * clear, and what it keeps in memory is out of the clear's reach: both go here.
+   */
+  const discardAfterOptOut = () => {
+    const late = [...unsaved]
+    discard(() => outbox.clearedElsewhere(late))
   }
 
   const unwatch = watchLifecycle(platform, {
@@ -300,10 +319,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
 
     optOut() {
       setOptOut(true)
-      lastWrite = ready
-        .then(() => outbox.clear())
-        .then((ids) => ids.length > 0 && emit({ type: 'dropped', ids, reason: 'opted-out' }))
-        .catch(fault('opting out'))
+      discard(() => outbox.clear())
     },
 
     optIn: () => setOptOut(false),
