@@ -208,19 +208,10 @@ function describe(letter: DeadLetter): string {
 
 /** Sends bodies in as few `sendBatch` calls as the limits allow. */
 async function sendAll<Body>(queue: QueueProducer<Body>, bodies: readonly Body[]): Promise<void> {
-  let group: { body: Body; contentType: 'json' }[] = []
-  let bytes = 0
-  for (const body of bodies) {
-    const size = utf8Length(JSON.stringify(body))
-    if (group.length > 0 && (group.length === SEND_BATCH_MESSAGES || bytes + size > SEND_BATCH_BYTES)) {
-      await queue.sendBatch(group)
-      group = []
-      bytes = 0
-    }
-    group.push({ body, contentType: 'json' })
-    bytes += size
+  const limits = { maxCount: SEND_BATCH_MESSAGES, maxBytes: SEND_BATCH_BYTES, envelopeBytes: 0 }
+  for (const group of splitIntoBatches(bodies, limits, (body) => utf8Length(JSON.stringify(body)))) {
+    await queue.sendBatch(group.map((body) => ({ body, contentType: 'json' as const })))
   }
-  if (group.length > 0) await queue.sendBatch(group)
 }
 
 function sizeOf(engagement: Engagement): number {
