@@ -436,19 +436,14 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
       answer = Promise.reject(error)
     }
     flights.add(flight)
-    answer.then(
-      (outcome) => {
+    answer
+      // Its message may quote anything (even a request); the client hears only that it failed.
+      .catch((): UpstreamOutcome => ({ kind: 'retry', reason: 'the upstream call failed' }))
+      .then((outcome) => {
         flights.delete(flight)
         flight.land(clock.now())
         land(batch, outcome, now)
-      },
-      () => {
-        flights.delete(flight)
-        flight.land(clock.now())
-        // Its message may quote anything (even a request); the client hears only that it failed.
-        land(batch, { kind: 'retry', reason: 'the upstream call failed' }, now)
-      },
-    )
+      })
   }
 
   /** `split` and `reject` by what they mean, whatever the batch size the sender assumed. */
