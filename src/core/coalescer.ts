@@ -199,10 +199,26 @@ const WINDOW_MS = 1_000
  */
 const REJECTIONS_KEPT = 10_000
 
+/** The pacing rule of a Coalescer: requests per window, and the window with its margin. */
+function pacingOf(options: Pick<CoalescerOptions, 'maxRequestsPerSecond' | 'pacingMarginMs'>) {
+  return {
+    requestsPerWindow: Math.floor(bounded(options.maxRequestsPerSecond, LIMITS.requestsPerSecond, 1, LIMITS.requestsPerSecond)),
+    windowMs: WINDOW_MS + bounded(options.pacingMarginMs, 5, 0, WINDOW_MS),
+  }
+}
+
+/**
+ * The pacer a Coalescer builds for itself from these options, for several Coalescers that send
+ * with one key to share (see {@link CoalescerOptions.pacer}).
+ */
+export function createCoalescerPacer(options: Pick<CoalescerOptions, 'maxRequestsPerSecond' | 'pacingMarginMs'> = {}): Pacer {
+  const { requestsPerWindow, windowMs } = pacingOf(options)
+  return createPacer({ limit: requestsPerWindow, windowMs })
+}
+
 function resolveCoalescerOptions(options: CoalescerOptions): Settings {
-  const requestsPerWindow = Math.floor(bounded(options.maxRequestsPerSecond, LIMITS.requestsPerSecond, 1, LIMITS.requestsPerSecond))
+  const { requestsPerWindow, windowMs } = pacingOf(options)
   const batchSize = Math.floor(bounded(options.batchSize, LIMITS.batchSize, 1, LIMITS.batchSize))
-  const windowMs = WINDOW_MS + bounded(options.pacingMarginMs, 5, 0, WINDOW_MS)
   const deadlineMs = bounded(options.deadlineMs, 8_000, 1)
   const fullRateBacklog = Math.floor((deadlineMs / windowMs) * requestsPerWindow * batchSize)
   return {
@@ -270,7 +286,7 @@ type Refusal = Exclude<SubmitResult, { kind: 'settled' }>
 export function createCoalescer(options: CoalescerOptions): Coalescer {
   const settings = resolveCoalescerOptions(options)
   const { clock, acknowledged, batchSize } = settings
-  const pacer = options.pacer ?? createPacer({ limit: settings.requestsPerWindow, windowMs: settings.windowMs })
+  const pacer = options.pacer ?? createCoalescerPacer(options)
   /** Requests awaiting their answer, so that `close()` can free their slots in a shared pacer. */
   const flights = new Set<Flight>()
 

@@ -5,9 +5,9 @@
  */
 import { DurableObject } from 'cloudflare:workers'
 import type { Engagement } from '../contract.js'
-import { createCoalescer, type Coalescer, type CoalescerStats, type SubmitResult } from '../core/coalescer.js'
+import type { Coalescer, CoalescerStats, SubmitResult } from '../core/coalescer.js'
 import { createStoredAcknowledgedIds, type SqlStorageLike, type StoredAcknowledgedIds } from './acknowledged-store.js'
-import { createUpstream } from './upstream.js'
+import { createConversionCoalescer } from './conversion-coalescer.js'
 import { requestsPerSecondOf, upstreamUrlOf, type WorkerEnv } from './worker-env.js'
 
 /** The part of a Durable Object's state the object uses. */
@@ -20,9 +20,6 @@ interface ObjectState {
 
 /** The state workerd passes: its own type where `@cloudflare/workers-types` is loaded, ours otherwise. */
 type ObjectContext = ConstructorParameters<typeof DurableObject>[0] & ObjectState
-
-/** Abandon an upstream request after this long (and retry it), as the proxy does by default. */
-const UPSTREAM_TIMEOUT_MS = 10_000
 
 /**
  * One Coalescer per API key, shared by every isolate. Bind it as `COALESCER` and address it by
@@ -48,21 +45,11 @@ export class EngagementCoalescer extends DurableObject<WorkerEnv> {
     const now = () => Date.now()
     this.#acknowledged = createStoredAcknowledgedIds({ sql: ctx.storage.sql, now, schedule: (at) => this.#schedule(at) })
     const rate = requestsPerSecondOf(env)
-    this.#coalescer = createCoalescer({
-      send: createUpstream({
-        apiKey: env.CONVERSION_API_KEY,
-        upstreamUrl: upstreamUrlOf(env),
-        timeoutMs: UPSTREAM_TIMEOUT_MS,
-        fetch: (input, init) => fetch(input, init),
-        now,
-      }),
-      // The object lives across requests, so its timers and requests in flight serve every one.
-      clock: {
-        now,
-        setTimeout: (callback, ms) => setTimeout(callback, ms),
-        clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-      },
-      random: Math.random,
+    // The object lives across requests, so its timers and requests in flight serve every one.
+    this.#coalescer = createConversionCoalescer({
+      apiKey: env.CONVERSION_API_KEY,
+      upstreamUrl: upstreamUrlOf(env),
+      now,
       ...(rate === undefined ? {} : { maxRequestsPerSecond: rate }),
       acknowledged: this.#acknowledged,
     })

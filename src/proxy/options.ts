@@ -114,6 +114,7 @@ export interface ProxySettings {
 }
 
 export const DEFAULT_UPSTREAM_URL = 'https://pub-api.conversion.ai/api'
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 10_000
 export const DEFAULT_PATH = '/api/relay'
 
 /**
@@ -151,7 +152,7 @@ export function resolveProxyOptions(options: ProxyOptions): ProxySettings {
     },
     maxRequestsPerSecond: Math.min(LIMITS.requestsPerSecond, positive(options.maxRequestsPerSecond, LIMITS.requestsPerSecond, 'maxRequestsPerSecond')),
     settleTimeout: positive(options.settleTimeout, 8_000, 'settleTimeout'),
-    upstreamTimeout: positive(options.upstreamTimeout, 10_000, 'upstreamTimeout'),
+    upstreamTimeout: positive(options.upstreamTimeout, DEFAULT_UPSTREAM_TIMEOUT_MS, 'upstreamTimeout'),
     retry: {
       baseMs: positive(options.retryBaseDelay, 1_000, 'retryBaseDelay'),
       maxMs: positive(options.retryMaxDelay, 30_000, 'retryMaxDelay'),

@@ -4,14 +4,15 @@
  * passes through the Coalescer, answering each request once ITS engagements are settled upstream.
  */
 import { checkEngagement, type ClientRequest, type Engagement, type Settlement } from '../contract.js'
-import { createCoalescer, type Coalescer, type CoalescerStats, type SubmitResult } from '../core/coalescer.js'
+import type { Coalescer, CoalescerStats, SubmitResult } from '../core/coalescer.js'
 import { clientRequestSchema, firstViolation } from '../schemas.js'
 import { readBodyText } from '../core/body.js'
+import { createConversionCoalescer } from './conversion-coalescer.js'
 import { corsHeaders, originMatcher, preflight } from './cors.js'
 import { createMemoryGuard } from './guard.js'
 import { createIdentityVerifier } from './identity.js'
 import { resolveProxyOptions, type ProxyOptions, type ProxySettings } from './options.js'
-import { createUpstream, scrub } from './upstream.js'
+import { scrub } from './upstream.js'
 
 /** The proxy, as Workers, Deno, Bun and route handlers of Next.js, Remix or SvelteKit expect it. */
 export interface Proxy {
@@ -180,19 +181,12 @@ function answer(status: number, body: unknown, headers: Record<string, string> =
 }
 
 function createLocalCoalescer(settings: ProxySettings): Coalescer {
-  return createCoalescer({
-    send: createUpstream({
-      apiKey: settings.apiKey,
-      upstreamUrl: settings.upstreamUrl,
-      timeoutMs: settings.upstreamTimeout,
-      fetch: settings.fetch,
-      now: settings.now,
-    }),
-    clock: {
-      now: settings.now,
-      setTimeout: (callback, ms) => setTimeout(callback, ms),
-      clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-    },
+  return createConversionCoalescer({
+    apiKey: settings.apiKey,
+    upstreamUrl: settings.upstreamUrl,
+    upstreamTimeout: settings.upstreamTimeout,
+    fetch: settings.fetch,
+    now: settings.now,
     random: settings.random,
     maxRequestsPerSecond: settings.maxRequestsPerSecond,
     deadlineMs: settings.settleTimeout,

@@ -14,14 +14,14 @@
  */
 import { LIMITS } from '../contract.js'
 import { createAcknowledgedIds } from '../core/acknowledged.js'
-import { createCoalescer } from '../core/coalescer.js'
-import { createPacer } from '../core/pacer.js'
+import { createCoalescerPacer } from '../core/coalescer.js'
+import { createConversionCoalescer } from './conversion-coalescer.js'
 import { coalescerName } from './durable-object.js'
 import { bindingGuard } from './guard.js'
 import type { ProxyLogger } from './options.js'
 import { createProxy, type Proxy } from './proxy.js'
 import { drainQueue, queueSubmitter, type QueueBatchLike } from './queue.js'
-import { createUpstream, scrub } from './upstream.js'
+import { scrub } from './upstream.js'
 import { requestsPerSecondOf, upstreamUrlOf, type CoalescerNamespace, type Submitter, type WorkerEnv } from './worker-env.js'
 
 // workerd refuses a main module that exports anything but handlers, classes and functions.
@@ -178,20 +178,11 @@ async function nameOf(apiKey: string): Promise<string> {
  * engagements, while the pacer and the memory of acknowledged ids are the isolate's.
  */
 function perRequestCoalescer(apiKey: string, upstreamUrl: string, maxRequestsPerSecond: number): Submitter {
-  const now = () => Date.now()
-  const pacer = createPacer({ limit: maxRequestsPerSecond, windowMs: 1_005 })
-  const acknowledged = createAcknowledgedIds({ now })
-  const send = createUpstream({ apiKey, upstreamUrl, timeoutMs: 10_000, fetch: (input, init) => fetch(input, init), now })
+  const pacer = createCoalescerPacer({ maxRequestsPerSecond })
+  const acknowledged = createAcknowledgedIds({ now: () => Date.now() })
   return {
     async submit(engagements, deadlineMs) {
-      const coalescer = createCoalescer({
-        send,
-        clock: { now, setTimeout: (callback, ms) => setTimeout(callback, ms), clearTimeout: (handle) => clearTimeout(handle as number) },
-        random: Math.random,
-        maxRequestsPerSecond,
-        pacer,
-        acknowledged,
-      })
+      const coalescer = createConversionCoalescer({ apiKey, upstreamUrl, maxRequestsPerSecond, pacer, acknowledged })
       try {
         return await coalescer.submit(engagements, deadlineMs)
       } finally {
