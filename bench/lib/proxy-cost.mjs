@@ -47,24 +47,35 @@ export function killLoadGenerators() {
   children.clear()
 }
 
-/** Runs the load generator with `plan` and returns what it printed. */
-export function runLoad(plan) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LOADGEN, JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * Runs `script` in a fresh Node process with `plan` as its JSON argument, registered in `children`
+ * so that an interrupted run can stop it, and killed once `timeoutMs` have passed. Resolves, once
+ * it has exited, with its exit code (null when killed) and what it printed; `onStderr` gets its
+ * stderr as it comes.
+ */
+function runNodeChild(script, plan, timeoutMs, onStderr) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(child)
     let out = ''
-    let err = ''
     child.stdout.on('data', (chunk) => (out += chunk))
-    child.stderr.on('data', (chunk) => (err += chunk))
-    // Bounded: the plan's own time, plus room to start and to finish what is in flight.
-    const timer = setTimeout(() => child.kill('SIGKILL'), plan.warmupMs + plan.durationMs + 20_000)
+    child.stderr.on('data', onStderr)
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
     child.on('close', (code) => {
       clearTimeout(timer)
       children.delete(child)
-      if (code !== 0) return reject(new Error(`load generator exited with ${code}: ${err.trim().split('\n').at(-1)}`))
-      resolve(JSON.parse(out))
+      resolve({ code, out })
     })
   })
+}
+
+/** Runs the load generator with `plan` and returns what it printed. */
+export async function runLoad(plan) {
+  let err = ''
+  // Bounded: the plan's own time, plus room to start and to finish what is in flight.
+  const { code, out } = await runNodeChild(LOADGEN, plan, plan.warmupMs + plan.durationMs + 20_000, (chunk) => (err += chunk))
+  if (code !== 0) throw new Error(`load generator exited with ${code}: ${err.trim().split('\n').at(-1)}`)
+  return JSON.parse(out)
 }
 
 /** Listens on loopback; resolves with the base URL and a closer. */
@@ -260,24 +271,13 @@ export async function measureProxyCost(plan) {
  * event loop with nothing the earlier sections left behind. Its progress goes to stderr.
  * @param {{ rounds: number, durationMs: number, pacedMs: number, concurrency: number, log: (line: string) => void }} plan
  */
-export function measureProxyCostInChild({ log, ...plan }) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SELF, JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    children.add(child)
-    let out = ''
-    child.stdout.on('data', (chunk) => (out += chunk))
-    child.stderr.on('data', (chunk) => {
-      for (const line of String(chunk).split('\n')) if (line) log(line)
-    })
-    // Bounded: every load run is bounded; this bounds the whole section too.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5 * 60_000)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      children.delete(child)
-      if (code !== 0) return reject(new Error(`the proxy section failed (exit ${code})`))
-      resolve(JSON.parse(out.trim().split('\n').at(-1)))
-    })
+export async function measureProxyCostInChild({ log, ...plan }) {
+  // Bounded: every load run is bounded; this bounds the whole section too.
+  const { code, out } = await runNodeChild(SELF, plan, 5 * 60_000, (chunk) => {
+    for (const line of String(chunk).split('\n')) if (line) log(line)
   })
+  if (code !== 0) throw new Error(`the proxy section failed (exit ${code})`)
+  return JSON.parse(out.trim().split('\n').at(-1))
 }
 
 // Run as a program by `measureProxyCostInChild`.
