@@ -47,6 +47,10 @@ export interface MemoryAcknowledgedIds extends AcknowledgedIds {
   add(ids: readonly string[], at: number): void
   /** The ids remembered, with their acknowledgement time, oldest first. */
   entries(): IterableIterator<[id: string, at: number]>
+  /** How long an id is remembered, in ms, defaults applied. */
+  readonly retentionMs: number
+  /** Most ids remembered, defaults applied. */
+  readonly capacity: number
 }
 
 /** An in-memory {@link AcknowledgedIds}: bounded, oldest first out, expiring by the given clock. */
@@ -95,6 +99,8 @@ export function createAcknowledgedIds(options: AcknowledgedIdsOptions): MemoryAc
       evictBeyondCapacity()
     },
     size: () => acknowledgedAt.size,
+    retentionMs,
+    capacity,
     entries() {
       forgetExpired()
       return acknowledgedAt.entries()

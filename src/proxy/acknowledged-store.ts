@@ -53,7 +53,6 @@ export interface StoredAcknowledgedIds extends AcknowledgedIds {
 }
 
 const TABLE = 'acknowledged_batches'
-const DAY_MS = 86_400_000
 /** Rowids per millisecond: `at * 1000` leaves room for 1,000 batches in one millisecond. */
 const ROWIDS_PER_MS = 1_000
 /** Batches deleted per clean-up: each takes about 20 µs. */
@@ -97,9 +96,13 @@ export function tokenOf(id: string): string {
  */
 export function createStoredAcknowledgedIds(options: StoredAcknowledgedIdsOptions): StoredAcknowledgedIds {
   const { sql, now, schedule } = options
-  const retentionMs = positive(options.retentionMs, DAY_MS)
-  const cacheCapacity = Math.floor(positive(options.cacheCapacity, 250_000))
-  const cache = createAcknowledgedIds({ now, retentionMs, capacity: cacheCapacity })
+  const cache = createAcknowledgedIds({
+    now,
+    ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
+    ...(options.cacheCapacity === undefined ? {} : { capacity: options.cacheCapacity }),
+  })
+  // The cache applies the defaults; storage keeps ids exactly as long.
+  const { retentionMs, capacity: cacheCapacity } = cache
 
   sql.exec(
     `CREATE VIRTUAL TABLE IF NOT EXISTS ${TABLE} USING fts5(ids, content='', contentless_delete=1, detail=none, tokenize="unicode61 tokenchars '-_.:^'")`,
@@ -192,8 +195,4 @@ export function createStoredAcknowledgedIds(options: StoredAcknowledgedIdsOption
 
 function numberOf(value: SqlValue | undefined): number | undefined {
   return typeof value === 'number' ? value : undefined
-}
-
-function positive(value: number | undefined, fallback: number): number {
-  return typeof value === 'number' && value > 0 ? value : fallback
 }
