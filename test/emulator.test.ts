@@ -331,6 +331,30 @@ describe('emulator: faults', () => {
     expect(emulator.requests()[0]).toMatchObject({ status: null, fault: 'hang', durationMs: expect.any(Number) })
   })
 
+  it('rejectTypes refuses a whole batch holding a refused type with 400, naming the first, and records nothing of it', async () => {
+    const emulator = createEmulator({ apiKey: KEY })
+    expect(emulator.setFaults({ rejectTypes: ['POISON'] })).toMatchObject({ rejectTypes: ['POISON'] })
+    const refused = await emulator.fetch(
+      post({ body: { batch: [engagement(1, { id: 'a' }), engagement(2, { id: 'b', type: 'POISON' }), engagement(3, { id: 'c', type: 'POISON' })] } }),
+    )
+    expect(refused.status).toBe(400)
+    expect(await refused.json()).toEqual({ message: 'batch[1].type "POISON" is refused (emulated fault)' })
+    expect(emulator.ids()).toEqual([])
+    expect(emulator.requests()[0]).toMatchObject({ status: 400, fault: 'reject' })
+
+    expect((await emulator.fetch(post({ body: { batch: [engagement(4, { id: 'd' })] } }))).status).toBe(200)
+    expect(emulator.ids()).toEqual(['d'])
+  })
+
+  it('rejectTypes is absent from the faults of a healthy upstream, and an empty list clears it', () => {
+    const emulator = createEmulator({ apiKey: KEY, faults: { rejectTypes: ['X'] } })
+    expect(emulator.faults().rejectTypes).toEqual(['X'])
+    expect(emulator.setFaults({ rejectTypes: [] })).not.toHaveProperty('rejectTypes')
+    expect(() => emulator.setFaults({ rejectTypes: 'X' as never })).toThrow(/rejectTypes must be a list of engagement types/)
+    emulator.reset()
+    expect(emulator.faults().rejectTypes).toEqual(['X'])
+  })
+
   it('refuses fault settings out of range or unknown, naming the field', () => {
     const emulator = createEmulator({ apiKey: KEY })
     expect(() => emulator.setFaults({ errorRate: 2 })).toThrow(/errorRate must be at most 1/)

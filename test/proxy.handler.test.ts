@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createEmulator, type Emulator } from '../src/emulator/index.js'
+import { createEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/index.js'
 import { createProxy, signIdentity, type ProxyOptions } from '../src/proxy/index.js'
 import { recordingLogger } from './helpers/proxy.js'
 
@@ -12,9 +12,9 @@ function engagement(n: number, overrides: Record<string, unknown> = {}) {
   return { id: `e-${n}`, contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z', ...overrides }
 }
 
-/** A proxy whose upstream is the strict emulator, in process. */
-function setup(options: Partial<ProxyOptions> = {}, emulatorKey = KEY) {
-  const emulator = createEmulator({ apiKey: emulatorKey })
+/** A proxy whose upstream is the strict emulator, in process; the emulator knows the proxy's key unless told otherwise. */
+function setup(options: Partial<ProxyOptions> = {}, emulatorOptions: Partial<EmulatorOptions> = {}) {
+  const emulator = createEmulator({ apiKey: KEY, ...emulatorOptions })
   const { logs, logger } = recordingLogger()
   const proxy = createProxy({
     apiKey: KEY,
@@ -143,7 +143,7 @@ describe('proxy: forwarding', () => {
 
   it('answers 503 with Retry-After when Conversion refuses the key, logs it once, and never shows the key', async () => {
     // Conversion knows another key than the proxy's.
-    const { proxy, logs } = setup({}, 'sk_live_another_key')
+    const { proxy, logs } = setup({}, { apiKey: 'sk_live_another_key' })
     const first = await send(proxy)
     const second = await send(proxy)
     for (const response of [first, second]) {
@@ -154,6 +154,19 @@ describe('proxy: forwarding', () => {
     expect(logs).toHaveLength(1)
     expect(logs[0]).toMatch(/HTTP 401/)
     expect(logs.join()).not.toContain(KEY)
+  })
+
+  it('bisects a batch an upstream refuses for a type: the rest is delivered, each refused engagement is rejected with the reason', async () => {
+    const { proxy, emulator } = setup({}, { faults: { rejectTypes: ['POISON'] } })
+    const batch = Array.from({ length: 40 }, (_, i) => engagement(i, { type: i % 13 === 5 ? 'POISON' : 'PRODUCT_ACTIVITY' }))
+    const settlement = (await send(proxy, { body: { batch } })).body as { accepted: number; rejected: { id: string; reason: string }[] }
+    expect(settlement.accepted).toBe(37)
+    expect(settlement.rejected).toEqual(
+      ['e-5', 'e-18', 'e-31'].map((id) => ({ id, reason: 'HTTP 400: batch[0].type "POISON" is refused (emulated fault)' })),
+    )
+    expect(emulator.ids()).toHaveLength(37)
+    expect(emulator.duplicates()).toEqual([])
+    proxy.close()
   })
 
   it('limits requests per client when the host names the client', async () => {
