@@ -10,9 +10,9 @@
  * measured too, for what it is: the ceiling, and the latency the pacing adds.
  */
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { getRequestListener } from '@hono/node-server'
+import { listen } from './site.mjs'
 import { steadyRate, UPSTREAM } from './throughput.mjs'
 import { median, quantile } from './stats.mjs'
 
@@ -76,19 +76,6 @@ export async function runLoad(plan) {
   const { code, out } = await runNodeChild(LOADGEN, plan, plan.warmupMs + plan.durationMs + 20_000, (chunk) => (err += chunk))
   if (code !== 0) throw new Error(`load generator exited with ${code}: ${err.trim().split('\n').at(-1)}`)
   return JSON.parse(out)
-}
-
-/** Listens on loopback; resolves with the base URL and a closer. */
-async function listen(handler) {
-  const server = createServer(handler)
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    close() {
-      server.closeAllConnections()
-      return new Promise((resolve) => server.close(() => resolve()))
-    },
-  }
 }
 
 /** Requests each reference server has answered, to share out the CPU time they used. */

@@ -49,32 +49,34 @@ export async function startSite({ trackerCode, origins = 1 }) {
     return response.writeHead(404, { 'content-type': 'text/plain' }).end('not found')
   }
   const servers = []
-  for (let i = 0; i < origins; i++) {
-    const server = createServer(handler)
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-    servers.push(server)
-  }
+  for (let i = 0; i < origins; i++) servers.push(await listen(handler))
   return {
-    origins: servers.map((server) => `http://127.0.0.1:${server.address().port}`),
+    origins: servers.map((server) => server.url),
     stats,
     async close() {
-      await Promise.all(
-        servers.map((server) => {
-          server.closeAllConnections()
-          return new Promise((resolve) => server.close(() => resolve()))
-        }),
-      )
+      await Promise.all(servers.map((server) => server.close()))
+    },
+  }
+}
+
+/** Listens on loopback with `handler`; resolves with the base URL and a closer that also ends open connections. */
+export async function listen(handler) {
+  const server = createServer(handler)
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close() {
+      server.closeAllConnections()
+      return new Promise((resolve) => server.close(() => resolve()))
     },
   }
 }
 
 /** A loopback URL where nothing listens: an endpoint that is down (connections are refused). */
 export async function closedPortUrl(path = '/engagements') {
-  const server = createServer()
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address()
-  await new Promise((resolve) => server.close(() => resolve()))
-  return `http://127.0.0.1:${port}${path}`
+  const server = await listen()
+  await server.close()
+  return `${server.url}${path}`
 }
 
 /**
