@@ -90,15 +90,17 @@ test('hidden for a long time: frozen, two hours later, another tab sending meanw
 })
 
 test("strict Content-Security-Policy (script-src 'self', no inline code): no violation, and it delivers", async ({ stack, page }) => {
-  stack.site.cspHeader = [
-    "default-src 'none'",
-    "script-src 'self'",
-    `connect-src ${stack.gate.origin}`,
-    "require-trusted-types-for 'script'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ')
+  stack.site.pageHeaders = {
+    'content-security-policy': [
+      "default-src 'none'",
+      "script-src 'self'",
+      `connect-src ${stack.gate.origin}`,
+      "require-trusted-types-for 'script'",
+      "base-uri 'none'",
+      "form-action 'none'",
+      "frame-ancestors 'none'",
+    ].join('; '),
+  }
   await page.addInitScript(() => {
     const violations: string[] = []
     Object.defineProperty(window, '__violations', { value: violations })

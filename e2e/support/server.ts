@@ -1,15 +1,5 @@
-import { readFile } from 'node:fs/promises'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { extname, join, normalize, resolve } from 'node:path'
-
-const ROOT = resolve(import.meta.dirname, '../..')
-const TYPES: Record<string, string> = {
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.html': 'text/html; charset=utf-8',
-  '.json': 'application/json',
-}
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { PageServer, sleep } from './page-server.js'
 
 /** One request that reached the engagements endpoint. */
 export interface Arrival {
@@ -33,7 +23,7 @@ export interface Failure {
  * `/engagements` endpoint that speaks the proxy's wire contract (settlement, de-duplication by id)
  * and records every arrival. Tests steer it in-process.
  */
-export class ContractServer {
+export class ContractServer extends PageServer {
   arrivals: Arrival[] = []
   /** Ids accepted, in order, each once. */
   accepted: string[] = []
@@ -42,47 +32,13 @@ export class ContractServer {
   failures: Failure[] = []
   /** Answer every engagements request with this status until cleared. */
   failAll: Failure | undefined
-  /** Hold the script-tag bundle back this long, to test calls made before it loads. */
-  bundleDelayMs = 0
   /** Answer every engagements request only after this long. */
   latencyMs = 0
-  /** Extra pages, by path. */
-  pages = new Map<string, string>()
-  /** Headers added to every HTML page (for example a Content-Security-Policy). */
-  pageHeaders: Record<string, string> = {}
-  private server = createServer((request, response) => void this.route(request, response))
   private seen = new Set<string>()
-  url = ''
 
-  async start(): Promise<this> {
-    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done))
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-    return this
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections()
-    await new Promise<void>((done) => this.server.close(() => done()))
-  }
-
-  private async route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname
-    try {
-      if (path === '/engagements') return await this.engagements(request, response)
-      if (path === '/favicon.ico') return this.send(response, 204, '')
-      const page = this.pages.get(path)
-      if (page !== undefined) return this.send(response, 200, page, '.html', this.pageHeaders)
-      if (path.startsWith('/dist/') || path.startsWith('/node_modules/') || path.startsWith('/e2e/pages/')) {
-        if (path.endsWith('.min.js') && this.bundleDelayMs > 0) await sleep(this.bundleDelayMs)
-        const file = normalize(join(ROOT, path))
-        if (!file.startsWith(ROOT)) return this.send(response, 403, 'forbidden')
-        const headers = extname(file) === '.html' ? this.pageHeaders : {}
-        return this.send(response, 200, await readFile(file), extname(file), headers)
-      }
-      this.send(response, 404, 'not found')
-    } catch (error) {
-      this.send(response, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 404 : 500, String(error))
-    }
+  constructor() {
+    super({ cacheControl: 'no-store', folders: ['/dist/', '/node_modules/', '/e2e/pages/'] })
+    this.handlers.set('/engagements', (request, response) => this.engagements(request, response))
   }
 
   private async engagements(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -124,19 +80,4 @@ export class ContractServer {
     }
     this.send(response, 200, JSON.stringify({ accepted, duplicates, rejected: [] }), '.json')
   }
-
-  private send(
-    response: ServerResponse,
-    status: number,
-    body: string | Buffer,
-    extension = '.txt',
-    headers: Record<string, string> = {},
-  ): void {
-    response.writeHead(status, { 'content-type': TYPES[extension] ?? 'text/plain', 'cache-control': 'no-store', ...headers })
-    response.end(body)
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms))
 }

@@ -2,11 +2,7 @@
  * The customer's site, on its own loopback origin: pages that embed the BUILT script-tag bundle
  * the way the README shows, with the proxy (through the gate) as the tracker's endpoint.
  */
-import { readFile } from 'node:fs/promises'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { fileURLToPath } from 'node:url'
-
-const BUNDLE = fileURLToPath(new URL('../../../dist/conversion-engagements.min.js', import.meta.url))
+import { PageServer } from '../../support/page-server.js'
 
 /**
  * The snippet, then the page's own hook: every tracker event that says what became of an
@@ -32,64 +28,29 @@ for (var i = 0; i < 20; i++) {
 }
 `
 
-export class Site {
-  origin = ''
-  /** Response headers of `/csp.html`. */
-  cspHeader = ''
-  private bundle: Buffer | undefined
-  private server = createServer((request, response) => void this.route(request, response))
+function html(title: string, head: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>${head}</head><body><h1>${title}</h1></body></html>`
+}
 
-  constructor(private readonly endpoint: string) {}
-
-  async start(): Promise<this> {
-    this.bundle = await readFile(BUNDLE)
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    this.origin = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`
-    return this
+export class Site extends PageServer {
+  constructor(endpoint: string) {
+    // `no-cache`, not `no-store`: a `no-store` page is kept out of the back/forward cache.
+    super({ cacheControl: 'no-cache', folders: ['/dist/'] })
+    this.pages.set('/app.html', html('App', snippet(endpoint)))
+    this.pages.set('/other.html', html('Another page of the site', ''))
+    this.pages.set(
+      '/csp.html',
+      html('Strict CSP', `<script src="/dist/conversion-engagements.min.js" data-endpoint="${endpoint}"></script><script src="/csp-app.js"></script>`),
+    )
+    this.pages.set('/csp-app.js', CSP_APP)
   }
 
-  async stop(): Promise<void> {
-    this.server.closeAllConnections()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  get origin(): string {
+    return this.url
   }
 
   /** The tracker page, with tracker options. */
   app(options: object = {}): string {
     return `${this.origin}/app.html?options=${encodeURIComponent(JSON.stringify(options))}`
-  }
-
-  private async route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = new URL(request.url ?? '/', 'http://site').pathname
-    const send = (status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}) => {
-      // `no-cache`, not `no-store`: a `no-store` page is kept out of the back/forward cache.
-      response.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache', ...headers })
-      response.end(body)
-    }
-    const html = (title: string, head: string) =>
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>${head}</head><body><h1>${title}</h1></body></html>`
-    switch (path) {
-      case '/dist/conversion-engagements.min.js':
-        return send(200, 'text/javascript; charset=utf-8', this.bundle as Buffer)
-      case '/app.html':
-        return send(200, 'text/html; charset=utf-8', html('App', snippet(this.endpoint)))
-      case '/other.html':
-        return send(200, 'text/html; charset=utf-8', html('Another page of the site', ''))
-      case '/csp.html':
-        return send(
-          200,
-          'text/html; charset=utf-8',
-          html(
-            'Strict CSP',
-            `<script src="/dist/conversion-engagements.min.js" data-endpoint="${this.endpoint}"></script><script src="/csp-app.js"></script>`,
-          ),
-          { 'content-security-policy': this.cspHeader },
-        )
-      case '/csp-app.js':
-        return send(200, 'text/javascript; charset=utf-8', CSP_APP)
-      case '/favicon.ico':
-        return send(204, 'image/x-icon', '')
-      default:
-        return send(404, 'text/plain', 'not found')
-    }
   }
 }
