@@ -2,12 +2,11 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileS
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startEmulator } from '../src/emulator/index.js'
 import { createFileAcknowledgedIds, serveProxy, type RunningProxy } from '../src/proxy/node.js'
+import { APP, nodeStack, postIds } from './helpers/node-stack.js'
 
 const HOUR = 3_600_000
 const KEY = 'sk_live_state_file_test_0123456789'
-const APP = 'http://app.localhost:3000'
 
 let folders: string[] = []
 afterEach(() => {
@@ -142,36 +141,16 @@ describe('acknowledged ids in a file', () => {
 })
 
 describe('serveProxy({ stateFile }): a restarted proxy still answers re-sends as duplicates', () => {
-  const running: { close(): Promise<void> }[] = []
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((server) => server.close()))
-  })
+  const stack = nodeStack(KEY)
+  afterEach(stack.close)
 
-  const send = (proxy: RunningProxy, ids: string[]) =>
-    fetch(proxy.url, {
-      method: 'POST',
-      headers: { origin: APP, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        batch: ids.map((id) => ({ id, contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' })),
-      }),
-    }).then((response) => response.json())
+  const send = (proxy: RunningProxy, ids: string[]) => postIds(proxy, ids).then((response) => response.json())
 
   for (const remembers of [true, false]) {
     it(remembers ? 'with a state file: forwarded once' : 'without one (the old behaviour): forwarded twice', async () => {
-      const emulator = await startEmulator({ apiKey: KEY })
-      running.push(emulator)
+      const emulator = await stack.emulator()
       const path = stateFile()
-      const start = async () => {
-        const proxy = await serveProxy({
-          apiKey: KEY,
-          allowedOrigins: [APP],
-          upstreamUrl: emulator.url,
-          clientRateLimit: false,
-          ...(remembers ? { stateFile: path } : {}),
-        })
-        running.push(proxy)
-        return proxy
-      }
+      const start = () => stack.proxy(emulator, remembers ? { stateFile: path } : {})
       const first = await start()
       expect(await send(first, ['r-1', 'r-2'])).toEqual({ accepted: 2, duplicates: 0, rejected: [] })
       await first.close()

@@ -1,17 +1,15 @@
 import { connect, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startEmulator } from '../src/emulator/index.js'
-import { serveProxy } from '../src/proxy/node.js'
+import { APP, engagement, nodeStack, postIds } from './helpers/node-stack.js'
 
 const KEY = 'sk_live_body_timeout_0123456789'
-const APP = 'http://app.localhost:3000'
-const body = JSON.stringify({ batch: [{ id: 'slow-1', contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' }] })
+const body = JSON.stringify({ batch: [engagement('slow-1')] })
 
-const running: { close(): Promise<void> }[] = []
+const stack = nodeStack(KEY)
 const sockets: Socket[] = []
 afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.destroy()
-  await Promise.all(running.splice(0).map((server) => server.close()))
+  await stack.close()
 })
 
 /** Sends the head at once and the body `bytesPerTick` at a time; resolves with what came back and when the socket closed. */
@@ -40,13 +38,11 @@ function trickle(port: number, bytesPerTick: number, tickMs: number): Promise<{ 
 
 describe('serveProxy: clients that trickle their body', () => {
   it('answers 408 once bodyTimeout has passed, closes the connection, and serves others meanwhile', async () => {
-    const emulator = await startEmulator({ apiKey: KEY })
-    running.push(emulator)
-    const proxy = await serveProxy({ apiKey: KEY, allowedOrigins: [APP], upstreamUrl: emulator.url, bodyTimeout: 800, clientRateLimit: false })
-    running.push(proxy)
+    const emulator = await stack.emulator()
+    const proxy = await stack.proxy(emulator, { bodyTimeout: 800 })
 
     const slow = Array.from({ length: 20 }, () => trickle(proxy.port, 2, 100))
-    const normal = await fetch(proxy.url, { method: 'POST', headers: { origin: APP, 'content-type': 'application/json' }, body })
+    const normal = await postIds(proxy, ['slow-1'])
     expect(normal.status).toBe(200)
 
     for (const { answer, closedAfterMs } of await Promise.all(slow)) {
@@ -60,11 +56,9 @@ describe('serveProxy: clients that trickle their body', () => {
   })
 
   it('lets a slow body that arrives in time through, and does not time out the wait for settlement', async () => {
-    const emulator = await startEmulator({ apiKey: KEY })
-    running.push(emulator)
+    const emulator = await stack.emulator()
     emulator.setFaults({ latencyMs: 1_500 })
-    const proxy = await serveProxy({ apiKey: KEY, allowedOrigins: [APP], upstreamUrl: emulator.url, bodyTimeout: 1_000, clientRateLimit: false })
-    running.push(proxy)
+    const proxy = await stack.proxy(emulator, { bodyTimeout: 1_000 })
     const socket = connect(proxy.port, '127.0.0.1')
     sockets.push(socket)
     let answer = ''

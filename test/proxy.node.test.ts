@@ -1,51 +1,28 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { startEmulator, type RunningEmulator } from '../src/emulator/index.js'
-import { serveProxy, type RunningProxy } from '../src/proxy/node.js'
+import type { RunningEmulator } from '../src/emulator/index.js'
+import type { RunningProxy } from '../src/proxy/node.js'
+import { APP, nodeStack, postIds } from './helpers/node-stack.js'
 import { recordingLogger } from './helpers/proxy.js'
 
 const KEY = 'sk_live_node_test_0123456789abcdefghijkl'
-const APP = 'http://app.localhost:3000'
 
-let running: { close(): Promise<void> }[] = []
-afterEach(async () => {
-  await Promise.all(running.map((server) => server.close()))
-  running = []
-})
+const stack = nodeStack(KEY)
+afterEach(stack.close)
 
 async function start(
   options: { settleTimeout?: number; retryBaseDelay?: number; retryMaxDelay?: number } = {},
   random?: () => number,
 ): Promise<{ emulator: RunningEmulator; proxy: RunningProxy; logs: string[] }> {
-  const emulator = await startEmulator({ apiKey: KEY, ...(random ? { random } : {}) })
-  running.push(emulator)
+  const emulator = await stack.emulator(random ? { random } : {})
   const { logs, logger } = recordingLogger()
-  const proxy = await serveProxy({
-    apiKey: KEY,
-    allowedOrigins: [APP],
-    upstreamUrl: emulator.url,
-    clientRateLimit: false,
-    logger,
-    ...options,
-  })
-  running.push(proxy)
+  const proxy = await stack.proxy(emulator, { logger, ...options })
   return { emulator, proxy, logs }
-}
-
-const engagement = (id: string) => ({ id, contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' })
-
-function post(proxy: RunningProxy, ids: string[], signal?: AbortSignal): Promise<Response> {
-  return fetch(proxy.url, {
-    method: 'POST',
-    headers: { origin: APP, 'content-type': 'application/json' },
-    body: JSON.stringify({ batch: ids.map(engagement) }),
-    ...(signal ? { signal } : {}),
-  })
 }
 
 /** Sends like the tracker does: again after 429/503, honouring Retry-After, a bounded number of times. */
 async function sendUntilSettled(proxy: RunningProxy, ids: string[]) {
   for (let attempt = 0; attempt < 30; attempt++) {
-    const response = await post(proxy, ids)
+    const response = await postIds(proxy, ids)
     const body = (await response.json()) as { accepted: number; duplicates: number; rejected: unknown[]; message?: string }
     if (response.status === 200) return body
     expect([429, 503]).toContain(response.status)
@@ -80,7 +57,7 @@ describe('proxy on Node, with the emulator as Conversion, over real sockets', ()
     emulator.setFaults({ latencyMs: 400 })
     const ids = ['lost-1', 'lost-2', 'lost-3']
     // The browser gives up before the answer comes (or the connection drops): the response is lost.
-    await expect(post(proxy, ids, AbortSignal.timeout(150))).rejects.toThrow()
+    await expect(postIds(proxy, ids, AbortSignal.timeout(150))).rejects.toThrow()
     await expect.poll(() => emulator.ids().length, { timeout: 5000 }).toBe(3)
     emulator.setFaults({ latencyMs: 0 })
 
@@ -113,7 +90,7 @@ describe('proxy on Node, with the emulator as Conversion, over real sockets', ()
   it('never shows the key to clients or in its logs', async () => {
     const { proxy, logs } = await start()
     const responses = await Promise.all([
-      post(proxy, ['k-1']),
+      postIds(proxy, ['k-1']),
       fetch(proxy.url, { method: 'POST', headers: { origin: 'http://evil.localhost' }, body: '{}' }),
       fetch(proxy.url, { method: 'POST', headers: { origin: APP, 'content-type': 'application/json' }, body: `{"batch":[{"id":"${KEY}"}]}` }),
       fetch(`${proxy.origin}/elsewhere`),
