@@ -12,28 +12,35 @@ afterEach(async () => {
   await stack.close()
 })
 
-/** Sends the head at once and the body `bytesPerTick` at a time; resolves with what came back and when the socket closed. */
-function trickle(port: number, bytesPerTick: number, tickMs: number): Promise<{ answer: string; closedAfterMs: number }> {
-  const started = Date.now()
+/**
+ * Opens a raw connection to the proxy and sends the head of a POST of `body`, with `extraHead`
+ * (whole header lines) added; the body is the caller's to send. `closed` resolves with all that
+ * came back once the connection closes.
+ */
+function rawRequest(port: number, extraHead = ''): { socket: Socket; closed: Promise<string> } {
   const socket = connect(port, '127.0.0.1')
   sockets.push(socket)
   let answer = ''
-  let sent = 0
   socket.setEncoding('utf8')
   socket.on('data', (chunk: string) => (answer += chunk))
   socket.on('error', () => undefined)
-  socket.write(`POST /api/relay HTTP/1.1\r\nHost: proxy\r\nOrigin: ${APP}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`)
+  socket.write(`POST /api/relay HTTP/1.1\r\nHost: proxy\r\nOrigin: ${APP}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${extraHead}\r\n`)
+  return { socket, closed: new Promise((resolve) => socket.on('close', () => resolve(answer))) }
+}
+
+/** Sends the head at once and the body `bytesPerTick` at a time; resolves with what came back and when the socket closed. */
+async function trickle(port: number, bytesPerTick: number, tickMs: number): Promise<{ answer: string; closedAfterMs: number }> {
+  const started = Date.now()
+  const { socket, closed } = rawRequest(port)
+  let sent = 0
   const timer = setInterval(() => {
     if (socket.destroyed || sent >= body.length) return clearInterval(timer)
     socket.write(body.slice(sent, sent + bytesPerTick))
     sent += bytesPerTick
   }, tickMs)
-  return new Promise((resolve) =>
-    socket.on('close', () => {
-      clearInterval(timer)
-      resolve({ answer, closedAfterMs: Date.now() - started })
-    }),
-  )
+  const answer = await closed
+  clearInterval(timer)
+  return { answer, closedAfterMs: Date.now() - started }
 }
 
 describe('serveProxy: clients that trickle their body', () => {
@@ -59,15 +66,10 @@ describe('serveProxy: clients that trickle their body', () => {
     const emulator = await stack.emulator()
     emulator.setFaults({ latencyMs: 1_500 })
     const proxy = await stack.proxy(emulator, { bodyTimeout: 1_000 })
-    const socket = connect(proxy.port, '127.0.0.1')
-    sockets.push(socket)
-    let answer = ''
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => (answer += chunk))
-    socket.write(`POST /api/relay HTTP/1.1\r\nHost: proxy\r\nOrigin: ${APP}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`)
+    const { socket, closed } = rawRequest(proxy.port, 'Connection: close\r\n')
     await new Promise((resolve) => setTimeout(resolve, 400))
     socket.write(body)
-    await new Promise((resolve) => socket.on('close', resolve))
+    const answer = await closed
     expect(answer).toMatch(/^HTTP\/1\.1 200 /)
     expect(answer).toContain('{"accepted":1,"duplicates":0,"rejected":[]}')
   })
