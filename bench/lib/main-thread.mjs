@@ -102,12 +102,8 @@ function burst(page, calls) {
         t1 = performance.now()
       }, 0),
     )
-    // Polled (bounded), so that waiting adds no work of its own to the tasks being observed.
-    const target = window.__bench.durable + calls
-    for (const deadline = performance.now() + 60_000; window.__bench.durable < target && performance.now() < deadline; ) {
-      await new Promise((resolve) => setTimeout(resolve, 5))
-    }
-    const durableAt = window.__bench.durable >= target ? window.__bench.lastDurableAt : NaN
+    const allDurable = await window.__bench.untilDurable(window.__bench.durable + calls, 60_000, 5)
+    const durableAt = allDurable ? window.__bench.lastDurableAt : NaN
     // Long task entries arrive a little after their task ended.
     await new Promise((resolve) => setTimeout(resolve, 300))
     for (const entry of observer.takeRecords()) longTasks.push({ start: entry.startTime, duration: entry.duration })

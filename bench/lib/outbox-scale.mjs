@@ -21,10 +21,7 @@ async function fill(page, count, perTask, timeoutMs) {
         const end = Math.min(count, done + perTask)
         for (; done < end; done++) window.tracker.track(window.engagement(done))
         // Let the outbox write what this task tracked before the next task adds more.
-        const deadline = performance.now() + timeoutMs
-        while (window.__bench.durable < target - (count - done) && performance.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 5))
-        }
+        await window.__bench.untilDurable(target - (count - done), timeoutMs, 5)
       }
       return { ms: performance.now() - started, durable: window.__bench.durable >= target }
     },
@@ -60,7 +57,7 @@ async function probe(page, cdp, samples) {
         const target = window.__bench.durable + 1
         const started = performance.now()
         window.tracker.track(window.engagement(i))
-        while (window.__bench.durable < target && performance.now() - started < 30_000) await new Promise((resolve) => setTimeout(resolve, 0))
+        await window.__bench.untilDurable(target, 30_000, 0)
         appends.push(performance.now() - started)
       }
       await new Promise((resolve) => setTimeout(resolve, 1_500))

@@ -105,6 +105,13 @@ export function instrumentPage({ perId }) {
             resolve(at)
           })
         })
+  // Polled, so that waiting adds no work of its own to the tasks being observed; bounded by `timeoutMs`.
+  // True when `count` engagements in all have been durable.
+  bench.untilDurable = async (count, timeoutMs, everyMs) => {
+    const deadline = performance.now() + timeoutMs
+    while (bench.durable < count && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, everyMs))
+    return bench.durable >= count
+  }
   const entriesOf = new WeakMap()
   const put = IDBObjectStore.prototype.put
   IDBObjectStore.prototype.put = function (value, key) {
