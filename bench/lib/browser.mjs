@@ -2,8 +2,6 @@
 import { chromium } from '@playwright/test'
 import { CHROMIUM_ARGS, chromiumPath } from '../../e2e/support/chromium.mjs'
 
-export { CHROMIUM_ARGS, chromiumPath }
-
 /** Launches headless Chromium, or throws an error that says how to get one. */
 export async function launchChromium() {
   const executablePath = chromiumPath()

@@ -19,11 +19,10 @@ export async function openTrackerPage(browser, origin, trackerOptions, { perId =
     async ({ options, email }) => {
       window.tracker = window.t(options)
       window.tracker.identify(email)
-      window.trackerEvents = { sent: 0, retried: 0, dropped: 0, rejected: 0, errors: [], firstRequestAt: undefined }
+      window.trackerEvents = { sent: 0, retried: 0, dropped: 0, errors: [], firstRequestAt: undefined }
       window.tracker.subscribe((event) => {
         if (event.type === 'request') window.trackerEvents.firstRequestAt ??= Date.now()
         else if (event.type === 'error') window.trackerEvents.errors.push(event.error.message)
-        else if (event.type === 'rejected') window.trackerEvents.rejected++
         else if (event.type in window.trackerEvents) window.trackerEvents[event.type] += event.ids.length
       })
       window.engagement = (i) => ({ type: 'PRODUCT_ACTIVITY', name: 'Report exported', data: { format: 'csv', rows: i } })

@@ -18,11 +18,10 @@ const PAGE_HEADERS = {
 const PAGE = '<!doctype html><html lang="en"><meta charset="utf-8"><title>benchmark</title><script type="module" src="/tracker.js"></script><h1>benchmark</h1></html>'
 
 /**
- * Starts `origins` servers that share one handler; `stats` counts what `/engagements` settled.
+ * Starts `origins` servers that share one handler.
  * @param {{ trackerCode: string, origins?: number }} options
  */
 export async function startSite({ trackerCode, origins = 1 }) {
-  const stats = { settled: 0, requests: 0 }
   const handler = (request, response) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname
     if (path === '/page.html') return response.writeHead(200, PAGE_HEADERS).end(PAGE)
@@ -39,8 +38,6 @@ export async function startSite({ trackerCode, origins = 1 }) {
         } catch {
           // Counted as nothing; the answer below still settles.
         }
-        stats.requests++
-        stats.settled += count
         response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
         response.end(JSON.stringify({ accepted: count, duplicates: 0, rejected: [] }))
       })
@@ -52,7 +49,6 @@ export async function startSite({ trackerCode, origins = 1 }) {
   for (let i = 0; i < origins; i++) servers.push(await listen(handler))
   return {
     origins: servers.map((server) => server.url),
-    stats,
     async close() {
       await Promise.all(servers.map((server) => server.close()))
     },
@@ -89,7 +85,7 @@ export async function closedPortUrl(path = '/engagements') {
  * Everything lands in `window.__bench`.
  */
 export function instrumentPage({ perId }) {
-  const bench = { durable: 0, durableAt: new Map(), waiters: new Map(), reads: [], transactions: 0, durability: undefined }
+  const bench = { durable: 0, durableAt: new Map(), waiters: new Map(), reads: [], durability: undefined }
   Object.defineProperty(window, '__bench', { value: bench })
   // Bounded: an engagement not durable within 60 s resolves as NaN instead of waiting forever.
   bench.whenDurable = (id) =>
@@ -123,7 +119,6 @@ export function instrumentPage({ perId }) {
       if (!ids) {
         ids = []
         entriesOf.set(transaction, ids)
-        bench.transactions++
         bench.durability = transaction.durability
         transaction.addEventListener('complete', () => {
           const at = performance.now()

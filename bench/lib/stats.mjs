@@ -18,17 +18,6 @@ export function summarize(values) {
   return { median: median(values), p99: p99(values), max: values.length ? Math.max(...values) : NaN, n: values.length }
 }
 
-/** The most of `times` (sorted or not) that fall within any half-open window of `windowMs`. */
-export function busiestWindow(times, windowMs) {
-  const sorted = [...times].sort((a, b) => a - b)
-  let most = 0
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (sorted[i] - sorted[j] >= windowMs) j++
-    most = Math.max(most, i - j + 1)
-  }
-  return most
-}
-
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Waits until `check()` is true, polling every `everyMs`; false when `timeoutMs` passed first. */
