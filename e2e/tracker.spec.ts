@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test'
-import { busiestWindow, eventually, expect, recordRequestStarts, test, watchConsole } from './support/fixtures.js'
+import { busiestWindow, eventually, expect, recordRequestStarts, setVisibility, test, watchConsole } from './support/fixtures.js'
 import type { ContractServer } from './support/server.js'
 
 /** Opens the script-tag page with tracker options, and waits for the bundle. */
@@ -21,14 +21,6 @@ function trackMany(page: Page, count: number, prefix = 'e'): Promise<string[]> {
     },
     { count, prefix },
   )
-}
-
-/** Makes the page hidden the way a tab switch does, firing visibilitychange. */
-function hide(page: Page): Promise<void> {
-  return page.evaluate(() => {
-    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true })
-    document.dispatchEvent(new Event('visibilitychange'))
-  })
 }
 
 function sorted(ids: string[]): string[] {
@@ -102,7 +94,7 @@ test('hiding the page hands unsent engagements to a beacon', async ({ page, serv
   await page.waitForTimeout(300)
   expect(server.arrivals).toEqual([])
 
-  await hide(page)
+  await setVisibility(page, 'hidden')
   await eventually(() => server.accepted.length === 40, '40 accepted by beacon')
   expect(server.arrivals.every((arrival) => arrival.transport === 'beacon')).toBe(true)
   expect(sorted(server.accepted)).toEqual(sorted(ids))

@@ -4,7 +4,7 @@
  * strict Content-Security-Policy.
  */
 import type { Page } from '@playwright/test'
-import { expect, hide, show, test, until } from './support/fixtures.js'
+import { expect, setVisibility, test, until } from './support/fixtures.js'
 
 /** Records every `pageshow` (was it restored from the back/forward cache?) in the page itself. */
 async function watchPageShows(page: Page): Promise<() => Promise<boolean[]>> {
@@ -67,7 +67,7 @@ test('hidden for a long time: frozen, two hours later, another tab sending meanw
   await page.clock.install()
   await stack.open(page)
   await stack.track(page, 40, { name: 'Visible' })
-  await hide(page)
+  await setVisibility(page, 'hidden')
   await stack.track(page, 40, { name: 'Hidden' })
   // Headless Chromium does not freeze pages (CDP's Page.setWebLifecycleState changes nothing
   // there), so the page hears the events a browser sends a tab it freezes and thaws.
@@ -80,7 +80,7 @@ test('hidden for a long time: frozen, two hours later, another tab sending meanw
 
   await page.clock.fastForward('02:00:00')
   await lifecycle(page, 'resume')
-  await show(page)
+  await setVisibility(page, 'visible')
   await stack.track(page, 40, { name: 'Two hours later' })
   await other.close()
   await until(async () => (await stack.stats(page)).leader, 'the first tab leads again')
@@ -118,8 +118,8 @@ test("strict Content-Security-Policy (script-src 'self', no inline code): no vio
   stack.gate.refuse()
   await stack.track(page, 10, { name: 'Beaconed' })
   stack.gate.release()
-  await hide(page)
-  await show(page)
+  await setVisibility(page, 'hidden')
+  await setVisibility(page, 'visible')
   await stack.settle([page])
   stack.conclude({ note: 'no securitypolicyviolation event, no CSP message in the console' })
   expect(await page.evaluate(() => (window as unknown as { __violations: string[] }).__violations)).toEqual([])

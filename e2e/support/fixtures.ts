@@ -20,6 +20,15 @@ export async function eventually(check: () => boolean, message: string, timeoutM
   await expect.poll(check, { message, timeout: timeoutMs, intervals: [50, 100, 250] }).toBe(true)
 }
 
+/** Hides or shows the page the way a tab switch does: sets `visibilityState` and `hidden`, fires `visibilitychange`. */
+export function setVisibility(page: Page, state: 'hidden' | 'visible'): Promise<void> {
+  return page.evaluate((state) => {
+    Object.defineProperty(document, 'visibilityState', { value: state, configurable: true })
+    Object.defineProperty(document, 'hidden', { value: state === 'hidden', configurable: true })
+    document.dispatchEvent(new Event('visibilitychange'))
+  }, state)
+}
+
 /**
  * Records, from inside the page, the moment each request to the engagements endpoint is handed
  * to the browser (`fetch` or `sendBeacon` called): what "a request start" means. It wraps the

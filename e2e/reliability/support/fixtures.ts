@@ -21,6 +21,7 @@ export const test = base.extend<{ stack: Stack; proxyOptions: ProxyProcessOption
 })
 
 export { expect }
+export { setVisibility } from '../../support/fixtures.js'
 
 /** Kills the page's renderer process, as a crash does: no pagehide, no beacon, nothing more runs. */
 export async function crash(page: Page): Promise<void> {
@@ -30,23 +31,6 @@ export async function crash(page: Page): Promise<void> {
   session.send('Page.crash').catch(() => undefined)
   await crashed
   await page.close().catch(() => undefined)
-}
-
-/** Hides the page as a tab switch does (`visibilitychange` to hidden); `show` undoes it. */
-export function hide(page: Page): Promise<void> {
-  return page.evaluate(() => {
-    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true })
-    Object.defineProperty(document, 'hidden', { value: true, configurable: true })
-    document.dispatchEvent(new Event('visibilitychange'))
-  })
-}
-
-export function show(page: Page): Promise<void> {
-  return page.evaluate(() => {
-    Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true })
-    Object.defineProperty(document, 'hidden', { value: false, configurable: true })
-    document.dispatchEvent(new Event('visibilitychange'))
-  })
 }
 
 /** Waits, bounded, until `check` holds. */
