@@ -26,7 +26,7 @@ import { launchChromium } from './lib/browser.mjs'
 import { measureMainThread } from './lib/main-thread.mjs'
 import { measureOutboxScale } from './lib/outbox-scale.mjs'
 import { killLoadGenerators, measureProxyCostInChild } from './lib/proxy-cost.mjs'
-import { mainThreadRows, outboxRows, proxyRows, sizeRows, throughputRows } from './lib/report.mjs'
+import { mainThreadRows, outboxRows, proxyRows, ratioText, sizeRows, throughputRows } from './lib/report.mjs'
 import { measureSizes, root } from './lib/size.mjs'
 import { measureThroughput } from './lib/throughput.mjs'
 
@@ -182,8 +182,7 @@ function printTable() {
       notes.push(row.note)
       figure = `${figure} [${notes.length}]`
     }
-    const ratio = row.ratio === undefined || !Number.isFinite(row.ratio) ? '' : row.ratio >= 100 ? `${Math.round(row.ratio)}x` : row.ratio >= 10 ? `${row.ratio.toFixed(1)}x` : row.ratio.toFixed(2)
-    return [figure, row.median, row.p99 ?? '', row.ceiling, ratio, row.status]
+    return [figure, row.median, row.p99 ?? '', row.ceiling, ratioText(row.ratio), row.status]
   })
   const cells = lines.filter((line) => Array.isArray(line))
   const widths = header.map((title, i) => Math.max(title.length, ...cells.map((line) => String(line[i]).length)))

@@ -8,7 +8,8 @@ import { CEILINGS, verdict } from './ceilings.mjs'
 const int = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a')
 const ms = (n, digits = n < 1 ? 3 : n < 10 ? 1 : 0) => (Number.isFinite(n) ? `${n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })} ms` : 'n/a')
 const bytes = (n) => (Math.abs(n) >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : Math.abs(n) >= 1e4 ? `${(n / 1e3).toFixed(0)} kB` : `${int(n)} B`)
-const ratioText = (n) => (Number.isFinite(n) ? (n >= 100 ? `${Math.round(n)}x` : n >= 10 ? `${n.toFixed(1)}x` : n.toFixed(2)) : '')
+/** A ratio as the table shows it: 2 decimals, 1 from 10x, none from 100x; empty when not finite. */
+export const ratioText = (n) => (Number.isFinite(n) ? (n >= 100 ? `${Math.round(n)}x` : n >= 10 ? `${n.toFixed(1)}x` : n.toFixed(2)) : '')
 
 /** A row held against a ceiling. */
 function held(figure, value, text, ceiling, ceilingText, direction, extra = {}) {
