@@ -17,6 +17,7 @@
  * lowercase-only spelling (see {@link tokenOf}): a match is always the exact id.
  */
 import { createAcknowledgedIds, type AcknowledgedIds } from '../core/acknowledged.js'
+import { toHex } from '../core/hex.js'
 
 /** A value as Durable Object SQL returns it. */
 export type SqlValue = ArrayBuffer | string | number | null
@@ -73,9 +74,7 @@ const CLEAN_UP_PAUSE_MS = 1_000
  */
 export function tokenOf(id: string): string {
   if (/^[\w.:-]+$/.test(id)) return id.replace(/[A-Z]/g, (letter) => `^${letter.toLowerCase()}`)
-  let hex = '^^'
-  for (const byte of new TextEncoder().encode(id)) hex += byte.toString(16).padStart(2, '0')
-  return hex
+  return `^^${toHex(new TextEncoder().encode(id))}`
 }
 
 /**

@@ -7,6 +7,7 @@ import { DurableObject } from 'cloudflare:workers'
 import type { Engagement } from '../contract.js'
 import type { Coalescer, CoalescerStats, SubmitResult } from '../core/coalescer.js'
 import { createStoredAcknowledgedIds, type SqlStorageLike, type StoredAcknowledgedIds } from './acknowledged-store.js'
+import { toHex } from '../core/hex.js'
 import { createConversionCoalescer } from './conversion-coalescer.js'
 import { requestsPerSecondOf, upstreamUrlOf, type WorkerEnv } from './worker-env.js'
 
@@ -84,7 +85,5 @@ export class EngagementCoalescer extends DurableObject<WorkerEnv> {
  */
 export async function coalescerName(apiKey: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(apiKey))
-  let hex = ''
-  for (const byte of new Uint8Array(digest)) hex += byte.toString(16).padStart(2, '0')
-  return `sha256:${hex}`
+  return `sha256:${toHex(new Uint8Array(digest))}`
 }

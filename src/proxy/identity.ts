@@ -8,6 +8,8 @@
  * signature stops working, and it is bound to the email, so it cannot vouch for anyone else.
  */
 
+import { toHex } from '../core/hex.js'
+
 const encoder = new TextEncoder()
 const keys = new Map<string, Promise<CryptoKey>>()
 
@@ -88,10 +90,6 @@ function hmacKey(secret: string): Promise<CryptoKey> {
     keys.set(secret, key)
   }
   return key
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')
 }
 
 function fromHex(hex: string): Uint8Array<ArrayBuffer> {

@@ -1,4 +1,5 @@
 import { createStore } from 'idb-keyval'
+import { toHex } from '../core/hex.js'
 import type { Platform } from './options.js'
 
 /**
@@ -45,6 +46,5 @@ function attempt<T>(read: () => T): T | undefined {
 export function uuidFrom(bytes: Uint8Array): string {
   bytes[6] = ((bytes[6] as number) & 0x0f) | 0x40
   bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80
-  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')
-  return hex.replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-')
+  return toHex(bytes).replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-')
 }
