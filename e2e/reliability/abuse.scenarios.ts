@@ -8,7 +8,7 @@
 import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { signIdentity } from '../../src/proxy/identity.js'
-import { expect, test, until } from './support/fixtures.js'
+import { eventually, expect, test } from './support/fixtures.js'
 import { ProxyProcess } from './support/proxy.js'
 import { exchange, request, type RawAnswer, type RawOptions } from './support/raw-http.js'
 
@@ -235,7 +235,7 @@ test('hostile requests over real sockets get specific errors; nothing else is lo
   }
 
   await stack.track(page, 40, { name: 'Page, after' })
-  await until(() => stack.counts().delivered === stack.ledger.tracked.size, 'every good engagement', 30_000)
+  await eventually(() => stack.counts().delivered === stack.ledger.tracked.size, 'every good engagement', 30_000)
   await stack.settle([page])
   stack.conclude({
     note: `${cases.length} hostile requests (+ 40 tricklers, 150 random bodies, 1,000 junk bodies, 200 leavers), each a specific 4xx; heap ${grownMb >= 0 ? '+' : ''}${grownMb.toFixed(1)} MB after all of it`,

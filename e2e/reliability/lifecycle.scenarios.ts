@@ -4,7 +4,7 @@
  * re-sends meet engagements Conversion already has.
  */
 import type { Page } from '@playwright/test'
-import { crash, expect, test, until } from './support/fixtures.js'
+import { crash, eventually, expect, test } from './support/fixtures.js'
 
 test('baseline: a healthy system delivers 300 engagements once', async ({ stack, page }) => {
   await stack.open(page)
@@ -24,7 +24,7 @@ for (const [how, leave] of [
     stack.gate.hold()
     await stack.track(page, 240)
     // Conversion has some of them; the page heard of none.
-    await until(() => stack.emulator.ids().length >= 40, 'a first upstream batch')
+    await eventually(() => stack.emulator.ids().length >= 40, 'a first upstream batch')
     await leave(page)
     stack.gate.release()
     const again = page.isClosed() || page.url() === 'about:blank' ? await context.newPage() : page
@@ -42,7 +42,7 @@ test('renderer crash with engagements unsent, then the site opened again', async
   stack.gate.refuse()
   await stack.track(page, 150)
   // Durable once the outbox counts them (the count reads IndexedDB after the writes).
-  await until(async () => (await stack.stats(page)).queued === 150, 'the outbox holds all 150')
+  await eventually(async () => (await stack.stats(page)).queued === 150, 'the outbox holds all 150')
   await crash(page)
   stack.gate.release()
   const again = await stack.open(await context.newPage())

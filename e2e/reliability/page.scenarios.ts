@@ -4,7 +4,7 @@
  * strict Content-Security-Policy.
  */
 import type { Page } from '@playwright/test'
-import { expect, setVisibility, test, until } from './support/fixtures.js'
+import { eventually, expect, setVisibility, test } from './support/fixtures.js'
 
 /** Records every `pageshow` (was it restored from the back/forward cache?) in the page itself. */
 async function watchPageShows(page: Page): Promise<() => Promise<boolean[]>> {
@@ -53,7 +53,7 @@ for (const [when, prepare] of [
       const seen = await shows().catch(() => [])
       return seen.length >= 2 || (seen.length === 1 && (await navigationType(page)) === 'back_forward')
     }
-    await until(arrived, 'the page after going back')
+    await eventually(arrived, 'the page after going back')
     const restored = (await shows()).at(-1) === true
     expect(restored, `not restored from the back/forward cache: ${JSON.stringify(await notRestoredReasons(page))}`).toBe(true)
     expect(await page.evaluate(() => window.conversion?.loaded)).toBe(true)
@@ -75,7 +75,7 @@ test('hidden for a long time: frozen, two hours later, another tab sending meanw
 
   // The frozen tab gave up sending: another one takes over.
   const other = await stack.open(await context.newPage(), {}, 'jane@example.com')
-  await until(async () => (await stack.stats(other)).leader, 'the other tab leads')
+  await eventually(async () => (await stack.stats(other)).leader, 'the other tab leads')
   await stack.track(other, 40, { name: 'Other tab' })
 
   await page.clock.fastForward('02:00:00')
@@ -83,7 +83,7 @@ test('hidden for a long time: frozen, two hours later, another tab sending meanw
   await setVisibility(page, 'visible')
   await stack.track(page, 40, { name: 'Two hours later' })
   await other.close()
-  await until(async () => (await stack.stats(page)).leader, 'the first tab leads again')
+  await eventually(async () => (await stack.stats(page)).leader, 'the first tab leads again')
   await stack.track(page, 20, { name: 'Leading again' })
   await stack.settle([page])
   stack.conclude({ note: 'hidden, frozen (freeze/resume events), the clock moved two hours on' })

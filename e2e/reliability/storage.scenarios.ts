@@ -4,7 +4,7 @@
  * the one loss the tracker cannot prevent, bounded and reported.
  */
 import type { Page } from '@playwright/test'
-import { crash, expect, test, until } from './support/fixtures.js'
+import { crash, eventually, expect, test } from './support/fixtures.js'
 import type { Stack } from './support/stack.js'
 
 /** Ways a browser's IndexedDB fails, installed before any page script runs. */
@@ -58,16 +58,16 @@ test('quota exceeded mid-session: what was stored before waits for the next visi
   await stack.open(page)
   stack.gate.refuse()
   await stack.track(page, 60, { name: 'Stored' })
-  await until(async () => (await stack.stats(page)).queued === 60, 'stored in IndexedDB')
+  await eventually(async () => (await stack.stats(page)).queued === 60, 'stored in IndexedDB')
   await page.evaluate(() => {
     IDBObjectStore.prototype.put = function () {
       throw new DOMException('The quota has been exceeded.', 'QuotaExceededError')
     }
   })
   await stack.track(page, 60, { name: 'In memory' })
-  await until(() => storageErrors(stack).length === 1, 'the storage error')
+  await eventually(() => storageErrors(stack).length === 1, 'the storage error')
   stack.gate.release()
-  await until(() => stack.counts().delivered === 60, 'what memory holds is sent now')
+  await eventually(() => stack.counts().delivered === 60, 'what memory holds is sent now')
   await page.close()
   // The next visit (with room again) sends what IndexedDB kept.
   const again = await stack.open(await context.newPage())
@@ -80,10 +80,10 @@ test('memory fallback, then a crash: only what was not sent yet is lost, and the
   await stack.open(page)
   await stack.track(page, 100, { name: 'Sent before' })
   // Sent, and the page heard so.
-  await until(async () => stack.counts().delivered === 100 && (await stack.stats(page)).queued === 0, 'the first 100 sent')
+  await eventually(async () => stack.counts().delivered === 100 && (await stack.stats(page)).queued === 0, 'the first 100 sent')
   stack.gate.refuse()
   await stack.track(page, 40, { name: 'Unsent at the crash' })
-  await until(async () => (await stack.stats(page)).queued === 40, '40 waiting in memory')
+  await eventually(async () => (await stack.stats(page)).queued === 40, '40 waiting in memory')
   await crash(page)
   stack.gate.release()
   const again = await stack.open(await context.newPage())

@@ -3,7 +3,7 @@
  * opening and closing, the one that sends closing in the middle of a flush.
  */
 import type { Page } from '@playwright/test'
-import { expect, test, until } from './support/fixtures.js'
+import { eventually, expect, test } from './support/fixtures.js'
 
 test('offline for a while (tracking meanwhile), then back online', async ({ stack, context, page }) => {
   await stack.open(page)
@@ -24,7 +24,7 @@ test('five tabs tracking at once, tabs opening and closing, the leader closing m
   const open = async (index: number) => stack.open(await context.newPage(), {}, `user-${index}@example.com`)
   let tabs: Page[] = await Promise.all([0, 1, 2, 3, 4].map(open))
   const leaders = async () => (await Promise.all(tabs.map(async (tab) => (await stack.stats(tab)).leader))).filter(Boolean).length
-  await until(async () => (await leaders()) === 1, 'one leader among five tabs')
+  await eventually(async () => (await leaders()) === 1, 'one leader among five tabs')
 
   // All five at once, twice.
   for (let round = 0; round < 2; round++) {
@@ -52,11 +52,11 @@ test('five tabs tracking at once, tabs opening and closing, the leader closing m
   stack.gate.hold()
   const before = stack.emulator.ids().length
   await Promise.all(tabs.map((tab) => stack.track(tab, 40, { name: 'Before the leader goes' })))
-  await until(() => stack.emulator.ids().length > before, 'the leader mid-flush')
+  await eventually(() => stack.emulator.ids().length > before, 'the leader mid-flush')
   await leader.close()
   stack.gate.release()
   tabs = tabs.filter((tab) => tab !== leader)
-  await until(async () => (await leaders()) === 1, 'another tab takes over')
+  await eventually(async () => (await leaders()) === 1, 'another tab takes over')
   await Promise.all(tabs.map((tab) => stack.track(tab, 10, { name: 'Under the new leader' })))
 
   await stack.settle(tabs)

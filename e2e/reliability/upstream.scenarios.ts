@@ -3,7 +3,7 @@
  * hang past every timeout, engagements Conversion refuses (the proxy must isolate them), a proxy
  * that takes less than the tracker sends (413), and the proxy process itself dying mid-flush.
  */
-import { expect, test, until } from './support/fixtures.js'
+import { eventually, expect, test } from './support/fixtures.js'
 import { POISON_TYPE } from './support/stack.js'
 
 test('a 429 storm from Conversion (with Retry-After), then calm', async ({ stack, page }) => {
@@ -39,7 +39,7 @@ test.describe(() => {
     stack.emulator.setFaults({ hangRate: 1 })
     await stack.open(page, { requestTimeout: 2_500 })
     await stack.track(page, 100, { name: 'While everything hangs' })
-    await until(
+    await eventually(
       () => stack.emulator.requests().filter((request) => request.fault === 'hang').length >= 2 && stack.ledger.retried > 0,
       'both the proxy and the browser gave up waiting',
     )
@@ -95,7 +95,7 @@ for (const remembers of [true, false]) {
       // Conversion acknowledged batches, the proxy heard so (nothing of its own is on the way), and
       // its answers never reached the page. A proxy killed while a batch is on its way to Conversion
       // cannot know whether Conversion took it: no memory helps there (see the report).
-      await until(async () => {
+      await eventually(async () => {
         const recorded = new Set(stack.emulator.ids()).size
         if (recorded < 100) return false
         const proxy = await first.stats()

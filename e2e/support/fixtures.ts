@@ -16,7 +16,7 @@ export const test = base.extend<{ server: ContractServer }>({
 export { expect }
 
 /** Waits, bounded, until `check` holds; the message says what was awaited. */
-export async function eventually(check: () => boolean, message: string, timeoutMs = 20_000): Promise<void> {
+export async function eventually(check: () => boolean | Promise<boolean>, message: string, timeoutMs = 20_000): Promise<void> {
   await expect.poll(check, { message, timeout: timeoutMs, intervals: [50, 100, 250] }).toBe(true)
 }
 

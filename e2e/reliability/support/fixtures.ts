@@ -21,7 +21,7 @@ export const test = base.extend<{ stack: Stack; proxyOptions: ProxyProcessOption
 })
 
 export { expect }
-export { setVisibility } from '../../support/fixtures.js'
+export { eventually, setVisibility, watchConsole } from '../../support/fixtures.js'
 
 /** Kills the page's renderer process, as a crash does: no pagehide, no beacon, nothing more runs. */
 export async function crash(page: Page): Promise<void> {
@@ -31,9 +31,4 @@ export async function crash(page: Page): Promise<void> {
   session.send('Page.crash').catch(() => undefined)
   await crashed
   await page.close().catch(() => undefined)
-}
-
-/** Waits, bounded, until `check` holds. */
-export async function until(check: () => boolean | Promise<boolean>, message: string, timeoutMs = 20_000): Promise<void> {
-  await expect.poll(check, { message, timeout: timeoutMs, intervals: [50, 100, 250] }).toBe(true)
 }
