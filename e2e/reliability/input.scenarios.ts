@@ -3,7 +3,7 @@
  * `{ ok: false, error }` naming the field and the rule, nothing throws into the page, and the
  * good engagements tracked between the bad ones all arrive.
  */
-import { expect, test } from './support/fixtures.js'
+import { expect, test, watchConsole } from './support/fixtures.js'
 
 /** One malformed call as the page makes it, and what it must say. */
 interface Outcome {
@@ -16,8 +16,7 @@ interface Outcome {
 }
 
 test('85 malformed tracker calls are refused with a field and a rule; the good ones between them arrive', async ({ stack, page }) => {
-  const consoleErrors: string[] = []
-  page.on('console', (message) => void (message.type() === 'error' && consoleErrors.push(message.text())))
+  const consoleErrors = watchConsole(page)
   await stack.open(page)
 
   const outcomes: Outcome[] = await page.evaluate(() => {
