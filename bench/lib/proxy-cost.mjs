@@ -228,12 +228,13 @@ export async function measureProxyCost(plan) {
       const log = emulator.requests()
       const arrivals = log.filter((entry) => entry.status === 200).map((entry) => ({ at: entry.at, count: entry.count }))
       const seconds = (Math.max(...log.map((entry) => entry.at)) - Math.min(...log.map((entry) => entry.at))) / 1000
+      const steady = steadyRate(arrivals)
       paced[size] = {
         size,
         concurrency,
-        engagementsPerSecond: size === 200 ? steadyRate(arrivals).perSecond : (run.requests * size) / run.seconds,
+        engagementsPerSecond: size === 200 ? steady.perSecond : (run.requests * size) / run.seconds,
         upstreamRequestsPerSecond: log.length / seconds,
-        meanUpstreamBatch: arrivals.reduce((sum, a) => sum + a.count, 0) / Math.max(1, arrivals.length),
+        meanUpstreamBatch: steady.meanBatch,
         latencyMedianMs: median(run.latencies),
         latencyP99Ms: quantile(run.latencies, 0.99),
         upstreamLatencyMs: median(upstreamMs),

@@ -17,16 +17,17 @@ export const UPSTREAM = { requestsPerSecond: 10, batchSize: 200, ceilingPerSecon
  * median time between the two is how long a slot takes to come round (its window, 1,005 ms, plus
  * the upstream answer, plus any wait for something to send). Ten slots of one batch each per
  * round is the rate. A median over every slot's round trips leaves out the start and the end of
- * a run, which the end-to-end figure reports.
+ * a run, which the end-to-end figure reports. Also returns the mean batch (0 when nothing
+ * arrived) and the arrivals in time order.
  */
 export function steadyRate(arrivals, slots = UPSTREAM.requestsPerSecond) {
   const sorted = [...arrivals].sort((a, b) => a.at - b.at)
-  if (sorted.length <= slots) return { perSecond: NaN, roundMs: NaN }
+  const meanBatch = sorted.length ? sorted.reduce((sum, arrival) => sum + arrival.count, 0) / sorted.length : 0
+  if (sorted.length <= slots) return { perSecond: NaN, roundMs: NaN, meanBatch, sorted }
   const rounds = []
   for (let k = 0; k + slots < sorted.length; k++) rounds.push(sorted[k + slots].at - sorted[k].at)
   const roundMs = median(rounds)
-  const batch = sorted.reduce((sum, arrival) => sum + arrival.count, 0) / sorted.length
-  return { perSecond: (slots * batch) / (roundMs / 1000), roundMs }
+  return { perSecond: (slots * meanBatch) / (roundMs / 1000), roundMs, meanBatch, sorted }
 }
 
 /**
@@ -96,12 +97,12 @@ export async function measureThroughput(browser, plan) {
         }, plan.perPage),
       ),
     )
-    const accepted = () => emulator.requests().reduce((sum, entry) => sum + (entry.status === 200 ? entry.count : 0), 0)
+    const accepted = (log) => log.reduce((sum, entry) => sum + (entry.status === 200 ? entry.count : 0), 0)
     const timeoutMs = (total / UPSTREAM.ceilingPerSecond) * 3_000 + 30_000
     let lastProgress = Date.now()
     let lastCount = 0
     const finished = await waitFor(() => {
-      const now = accepted()
+      const now = accepted(emulator.requests())
       if (now !== lastCount) {
         lastCount = now
         lastProgress = Date.now()
@@ -111,8 +112,9 @@ export async function measureThroughput(browser, plan) {
     }, timeoutMs, 100)
     sampling = false
     await sampler
-    plan.log(`  ${accepted()} of ${total} delivered`)
     const log = emulator.requests()
+    const delivered = accepted(log)
+    plan.log(`  ${delivered} of ${total} delivered`)
     const okArrivals = log.filter((entry) => entry.status === 200).map((entry) => ({ at: entry.at, count: entry.count }))
     const firstTracked = Math.min(...trackedAt)
     const lastAnswer = Math.max(...log.map((entry) => entry.at + (entry.durationMs ?? 0)))
@@ -134,14 +136,14 @@ export async function measureThroughput(browser, plan) {
       pages: plan.pages,
       perPage: plan.perPage,
       total,
-      delivered: accepted(),
-      finished: finished && accepted() >= total,
+      delivered,
+      finished: finished && delivered >= total,
       uniqueIds: new Set(emulator.ids()).size,
       duplicates: emulator.duplicates().length,
       status429: log.filter((entry) => entry.status === 429).length,
       otherErrors: log.filter((entry) => entry.status !== 200 && entry.status !== 429).length,
       upstreamRequests: log.length,
-      meanBatch: okArrivals.length ? okArrivals.reduce((sum, a) => sum + a.count, 0) / okArrivals.length : 0,
+      meanBatch: steady.meanBatch,
       busiestSecond: emulator.maxStartsInAnyWindow(),
       steadyPerSecond: steady.perSecond,
       slotRoundMs: steady.roundMs,
@@ -156,7 +158,7 @@ export async function measureThroughput(browser, plan) {
       firstRequestAfterMs: Math.min(...events.map((e) => e.firstRequestAt ?? Infinity)) - firstTracked,
       firstArrivalAfterMs: firstArrival - firstTracked,
       /** From the first request to the proxy until the tenth upstream arrival: how long the first round took. */
-      firstRoundMs: okArrivals.length > 10 ? [...okArrivals].sort((a, b) => a.at - b.at)[9].at - firstArrival : NaN,
+      firstRoundMs: steady.sorted.length > 10 ? steady.sorted[9].at - firstArrival : NaN,
       proxy: {
         submits: totals?.submits,
         busy: totals?.busy,
