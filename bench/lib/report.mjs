@@ -11,9 +11,15 @@ const bytes = (n) => (Math.abs(n) >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : Math.a
 /** A ratio as the table shows it: 2 decimals, 1 from 10x, none from 100x; empty when not finite. */
 export const ratioText = (n) => (Number.isFinite(n) ? (n >= 100 ? `${Math.round(n)}x` : n >= 10 ? `${n.toFixed(1)}x` : n.toFixed(2)) : '')
 
-/** A row held against a ceiling. */
-function held(figure, value, text, ceiling, ceilingText, direction, extra = {}) {
-  return { figure, median: text, ceiling: ceilingText, ratio: direction === 'zero' ? undefined : value / ceiling, status: verdict(value, ceiling, direction), ...extra }
+/**
+ * A row held against a ceiling. `missNote`, what limited the figure, joins the row's note only
+ * when the row's verdict is MISS.
+ */
+function held(figure, value, text, ceiling, ceilingText, direction, { missNote, ...extra } = {}) {
+  const status = verdict(value, ceiling, direction)
+  const row = { figure, median: text, ceiling: ceilingText, ratio: direction === 'zero' ? undefined : value / ceiling, status, ...extra }
+  if (status === 'MISS' && missNote) row.note = row.note ? `${row.note} ${missNote}` : missNote
+  return row
 }
 /** A row shown for information, with no ceiling. */
 const shown = (figure, text, extra = {}) => ({ figure, median: text, ceiling: '', status: '', ...extra })
@@ -45,17 +51,11 @@ export function mainThreadRows(m) {
       note: `Burst: ${int(m.calls)} calls in one task (median of ${m.burstRounds} fresh pages). The loop is the caller's own synchronous time; it is slower per call than a lone call because the burst allocates ${int(m.calls)} engagements, promises and closures before any is collected.`,
     }),
     held('  tracker work deferred into the same task (microtasks)', deferred, ms(deferred), CEILINGS.longTaskMs, `<= ${ms(CEILINGS.longTaskMs)}`, 'max', {
-      note:
-        deferred > CEILINGS.longTaskMs * 1.05
-          ? `MISS, cause: the burst's microtasks run the outbox append, one IndexedDB put() per engagement, all ${int(m.calls)} in one task; Chromium spends tens of microseconds of main thread per put (serialization and IPC per record). Fix: write in slices that each end the task (outbox.ts writePending), and/or store one record per append batch.`
-          : undefined,
+      missNote: `MISS, cause: the burst's microtasks run the outbox append, one IndexedDB put() per engagement, all ${int(m.calls)} in one task; Chromium spends tens of microseconds of main thread per put (serialization and IPC per record). Fix: write in slices that each end the task (outbox.ts writePending), and/or store one record per append batch.`,
     }),
     held('  longest main-thread task, burst until all durable', m.burstLongestTaskMs, ms(m.burstLongestTaskMs), CEILINGS.longTaskMs, `<= ${ms(CEILINGS.longTaskMs)}`, 'max', {
-      note: `Longest task: PerformanceObserver('longtask') from the burst until its last engagement was durable. ${
-        m.burstLongestTaskMs > CEILINGS.longTaskMs * 1.05
-          ? `MISS: it is the burst's own task: the caller's loop (${ms(m.burstLoopMs)}, at least ${int(m.calls)} x one call, which no tracker can avoid) plus the deferred append above (${ms(deferred)}).`
-          : ''
-      }`,
+      note: `Longest task: PerformanceObserver('longtask') from the burst until its last engagement was durable.`,
+      missNote: `MISS: it is the burst's own task: the caller's loop (${ms(m.burstLoopMs)}, at least ${int(m.calls)} x one call, which no tracker can avoid) plus the deferred append above (${ms(deferred)}).`,
     }),
     held('track() -> durable in IndexedDB (one at a time)', m.durableP99Ms, ms(m.durableMedianMs), CEILINGS.durableP99Ms, `p99 <= ${ms(CEILINGS.durableP99Ms)}`, 'max', {
       p99: ms(m.durableP99Ms),
@@ -69,24 +69,20 @@ export function throughputRows(t, label) {
   const rows = [
     held(`${label}: steady engagements/s upstream`, t.steadyPerSecond, int(t.steadyPerSecond), CEILINGS.upstreamPerSecond, `${int(CEILINGS.upstreamPerSecond)}/s`, 'min', {
       p99: `${ratioText(t.ratioToPracticalCeiling)} of ${int(t.practicalCeilingPerSecond)}/s`,
-      note: `${label}: ${int(t.total)} engagements tracked (${int(t.perPage)} per page, 1,000 per task, maxQueueSize raised to match so none is dropped, one origin per page so each has its own leader tab), drained through serveProxy (defaults) to the emulator. Steady rate: 10 batches of ${int(t.meanBatch)} per median slot round (${ms(t.slotRoundMs)}: request k to request k+10). The proxy paces by answers (a slot is held from a request's start until 1,005 ms after its answer), so its practical ceiling is 2,000 per (1,005 ms + upstream latency ${ms(t.upstreamLatencyMs.median, 1)}) = ${int(t.practicalCeilingPerSecond)}/s (ratio in the p99 column).${
-        t.ratioToCeiling >= 0.95
-          ? ''
-          : t.ratioToPracticalCeiling >= 0.95
-            ? ` MISS, cause: upstream latency (${ms(t.upstreamLatencyMs.median, 1)} median, ${ms(t.upstreamLatencyMs.p99)} p99 on this loaded machine) lengthens every slot round: the pacer's rule, by design.`
-            : ` MISS, cause: the proxy had nothing to send ${Math.round(t.proxy.shareStarved * 100)}% of the run: the pages did not keep it fed (see the start, below); a short run weighs its start more.`
-      }`,
+      note: `${label}: ${int(t.total)} engagements tracked (${int(t.perPage)} per page, 1,000 per task, maxQueueSize raised to match so none is dropped, one origin per page so each has its own leader tab), drained through serveProxy (defaults) to the emulator. Steady rate: 10 batches of ${int(t.meanBatch)} per median slot round (${ms(t.slotRoundMs)}: request k to request k+10). The proxy paces by answers (a slot is held from a request's start until 1,005 ms after its answer), so its practical ceiling is 2,000 per (1,005 ms + upstream latency ${ms(t.upstreamLatencyMs.median, 1)}) = ${int(t.practicalCeilingPerSecond)}/s (ratio in the p99 column).`,
+      // Which cause: whether the rate would have held against the practical ceiling.
+      missNote:
+        verdict(t.steadyPerSecond, t.practicalCeilingPerSecond, 'min') === 'ok'
+          ? `MISS, cause: upstream latency (${ms(t.upstreamLatencyMs.median, 1)} median, ${ms(t.upstreamLatencyMs.p99)} p99 on this loaded machine) lengthens every slot round: the pacer's rule, by design.`
+          : `MISS, cause: the proxy had nothing to send ${Math.round(t.proxy.shareStarved * 100)}% of the run: the pages did not keep it fed (see the start, below); a short run weighs its start more.`,
     }),
     held(`  ${label}: all delivered, end to end`, t.endToEndRatio, `${t.endToEndSeconds.toFixed(1)} s`, 1, `>= ideal ${t.idealSeconds.toFixed(1)} s`, 'min', {
       p99: `${int(t.endToEndPerSecond)}/s`,
-      note: `End to end: from the first track() to Conversion's last answer, against the least time the pacer allows (${Math.ceil(t.total / 2000)} rounds: every round but the last takes 1,005 ms + latency). Ratio = ideal / actual.${
-        t.endToEndRatio < 0.95
-          ? ` MISS, cause: the start. The first request left ${ms(t.firstRequestAfterMs)} after the first track(), and the first round of ten took ${ms(t.firstRoundMs)} instead of one answer: the tracker's head reads (${t.headReads
-              .slice(0, 2)
-              .map((read) => `issued at ${ms(read.at)}, took ${ms(read.ms)}`)
-              .join('; ')}) each wait for the append transaction in progress (${int(t.perPage)} puts, in slices of at most 400) and for the page's own tracking tasks, and the first round takes ten such reads, one per batch. The proxy had nothing to send ${Math.round(t.proxy.shareStarved * 100)}% of the run.`
-          : ''
-      }`,
+      note: `End to end: from the first track() to Conversion's last answer, against the least time the pacer allows (${Math.ceil(t.total / 2000)} rounds: every round but the last takes 1,005 ms + latency). Ratio = ideal / actual.`,
+      missNote: `MISS, cause: the start. The first request left ${ms(t.firstRequestAfterMs)} after the first track(), and the first round of ten took ${ms(t.firstRoundMs)} instead of one answer: the tracker's head reads (${t.headReads
+        .slice(0, 2)
+        .map((read) => `issued at ${ms(read.at)}, took ${ms(read.ms)}`)
+        .join('; ')}) each wait for the append transaction in progress (${int(t.perPage)} puts, in slices of at most 400) and for the page's own tracking tasks, and the first round takes ten such reads, one per batch. The proxy had nothing to send ${Math.round(t.proxy.shareStarved * 100)}% of the run.`,
     }),
     held(`  ${label}: 429s from Conversion`, t.status429, int(t.status429), 0, '0', 'zero', {
       p99: `${int(t.upstreamRequests)} requests`,
@@ -112,12 +108,12 @@ export function proxyRows(p) {
         p99: `${int(proxy.requestsPerSecond)} req/s`,
         note:
           size === 1
-            ? `Proxy: a load generator in its own process (${p.concurrency} keep-alive connections for throughput, 1 for latency; ${p.rounds} rounds interleaving the servers, medians) re-sends ids the proxy has already forwarded, so it does all its own work (origin check, per-client guard, body read, parse, validation, identity signature, de-duplication) and answers without going upstream: with fresh ids it is paced at Conversion's 10 requests/s by design (the paced rows). Ceiling: it must keep up with Conversion's 2,000/s. CPU per request: the serving process's CPU time (all threads) per request answered, steadier than a rate when the machine is shared; plain node:http = HTTP alone, bridge = the Web Request/Response bridge the proxy's Node host uses around a handler that only reads the body.${
-                perSecond < CEILINGS.upstreamPerSecond * 0.95
-                  ? ` MISS for 1-engagement requests, cause: a fixed cost per request, not per engagement: of ${us(proxy.cpuPerRequestUs)} of CPU, HTTP takes ${us(floor.cpuPerRequestUs)}, the Web bridge ${us(adapter.cpuPerRequestUs - floor.cpuPerRequestUs)}, the proxy's own handling ${us(proxy.cpuPerRequestUs - adapter.cpuPerRequestUs)} (an identity HMAC verified on every request, the body read through a Web stream, every answer read back and rebuilt to scrub the key). One core answers about ${int(1e6 / proxy.cpuPerRequestUs)} such requests/s.`
-                  : ''
-              }`
+            ? `Proxy: a load generator in its own process (${p.concurrency} keep-alive connections for throughput, 1 for latency; ${p.rounds} rounds interleaving the servers, medians) re-sends ids the proxy has already forwarded, so it does all its own work (origin check, per-client guard, body read, parse, validation, identity signature, de-duplication) and answers without going upstream: with fresh ids it is paced at Conversion's 10 requests/s by design (the paced rows). Ceiling: it must keep up with Conversion's 2,000/s. CPU per request: the serving process's CPU time (all threads) per request answered, steadier than a rate when the machine is shared; plain node:http = HTTP alone, bridge = the Web Request/Response bridge the proxy's Node host uses around a handler that only reads the body.`
             : `200-engagement requests: here the cost is per engagement (every field validated again, the JSON parsed); one core answers about ${int(proxy.engagementsPerCoreSecond)} re-sent engagements/s.`,
+        missNote:
+          size === 1
+            ? `MISS for 1-engagement requests, cause: a fixed cost per request, not per engagement: of ${us(proxy.cpuPerRequestUs)} of CPU, HTTP takes ${us(floor.cpuPerRequestUs)}, the Web bridge ${us(adapter.cpuPerRequestUs - floor.cpuPerRequestUs)}, the proxy's own handling ${us(proxy.cpuPerRequestUs - adapter.cpuPerRequestUs)} (an identity HMAC verified on every request, the body read through a Web stream, every answer read back and rebuilt to scrub the key). One core answers about ${int(1e6 / proxy.cpuPerRequestUs)} such requests/s.`
+            : undefined,
       }),
       shown(`  CPU per request: plain node:http / bridge / proxy`, `${int(floor.cpuPerRequestUs)} / ${int(adapter.cpuPerRequestUs)} / ${int(proxy.cpuPerRequestUs)} us`, {
         p99: `${int(proxy.engagementsPerCoreSecond)}/s per core`,
@@ -162,10 +158,7 @@ export function outboxRows(o) {
     }),
     held(`  append one engagement (track -> durable): ${n} vs ${s}`, o.appendRatio, `${ms(o.big.appendMs, 1)} vs ${ms(o.small.appendMs, 1)}`, CEILINGS.backlogRatio, '<= 1.00x', 'max', {
       p99: `count ${ms(o.big.countMs, 1)} vs ${ms(o.small.countMs, 1)}`,
-      note:
-        o.appendRatio > 1.05
-          ? `MISS, cause: every append transaction also counts the whole sendable span (and the held one) to enforce maxQueueSize (outbox.ts writePending: tx.count(span)), and an IndexedDB count walks the range: ${ms(o.big.countMs, 1)} at ${n} against ${ms(o.small.countMs, 1)} at ${s} (p99 column). stats() pays the same (${ms(o.big.statsMs, 1)} vs ${ms(o.small.statsMs, 1)}).`
-          : undefined,
+      missNote: `MISS, cause: every append transaction also counts the whole sendable span (and the held one) to enforce maxQueueSize (outbox.ts writePending: tx.count(span)), and an IndexedDB count walks the range: ${ms(o.big.countMs, 1)} at ${n} against ${ms(o.small.countMs, 1)} at ${s} (p99 column). stats() pays the same (${ms(o.big.statsMs, 1)} vs ${ms(o.small.statsMs, 1)}).`,
     }),
   ]
 }
