@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers'
 import { inject } from 'vitest'
 import type { Engagement } from '../../src/contract.js'
 import type { WorkerEnv } from '../../src/proxy/worker-env.js'
+import { emulatorControl, emulatorPages, emulatorSummary, type EmulatorSummary } from './load/emulator-routes.js'
 
 export const APP = 'https://app.example.com'
 export const RELAY = 'https://proxy.example.com/api/relay'
@@ -36,32 +37,13 @@ export const objectMode = (): WorkerEnv => bindingsWithout('ENGAGEMENTS_QUEUE', 
 
 /** Every id the emulator recorded, read page by page through its inspection route. */
 export async function recorded(): Promise<string[]> {
-  const ids: string[] = []
-  for (let since = 0, pages = 0; pages < 100; pages++) {
-    const page = (await (await fetch(`${emulator}/__emulator/engagements?since=${since}&limit=10000`)).json()) as {
-      items: { engagement: { id: string } }[]
-      next: number
-    }
-    if (page.items.length === 0) break
-    ids.push(...page.items.map((item) => item.engagement.id))
-    since = page.next
-  }
-  return ids.sort()
+  return (await emulatorPages<{ engagement: { id: string } }>(emulator, 'engagements')).map((item) => item.engagement.id).sort()
 }
 
 /** What the emulator says about the requests it saw. */
-export async function summary(): Promise<{ maxStartsInAnyWindow: number; duplicates: string[]; requests: number; engagements: number }> {
-  return (await (await fetch(`${emulator}/__emulator/summary`)).json()) as never
-}
+export const summary = (): Promise<EmulatorSummary> => emulatorSummary(emulator)
 
-export async function resetEmulator(): Promise<void> {
-  await fetch(`${emulator}/__emulator/reset`, { method: 'POST' })
-}
-
-export async function setFaults(faults: Record<string, unknown>): Promise<void> {
-  const response = await fetch(`${emulator}/__emulator/faults`, { method: 'POST', body: JSON.stringify(faults) })
-  if (!response.ok) throw new Error(`faults refused: ${await response.text()}`)
-}
+export const resetEmulator = (): Promise<void> => emulatorControl(emulator, 'reset', {})
 
 /** Polls `check` every 50 ms until it returns a value, for at most `timeoutMs`. */
 export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {

@@ -8,6 +8,8 @@
  * suite) and in Node (`scripts/load-edge.mjs`, which drives workerd through Miniflare).
  */
 
+import { emulatorControl, emulatorPages, emulatorSummary } from './emulator-routes.js'
+
 /** What one client request got back from the ingress; status 0 for a network error. */
 export interface Answer {
   status: number
@@ -123,7 +125,7 @@ export async function simulateLoad(options: LoadOptions): Promise<LoadReport> {
     void delivery.finally(() => strays.delete(delivery))
   }
 
-  await control('reset', {})
+  await emulatorControl(options.emulator, 'reset', {})
 
   /** One client: an outbox it drains in batches of 1 to 200, one request at a time, sometimes two. */
   class Client {
@@ -253,19 +255,16 @@ export async function simulateLoad(options: LoadOptions): Promise<LoadReport> {
   const faults = (async () => {
     await fault({ errorRate: 0.5 }, 500, options.errorsMs)
     await fault({ errorRate: 0, rateLimitStorm: true }, 429, options.stormMs)
-    await control('faults', { rateLimitStorm: false })
+    await emulatorControl(options.emulator, 'faults', { rateLimitStorm: false })
     log('faults cleared')
   })()
   await Promise.all([faultBursts, faults, ...clients.map((client) => client.run(() => tracking))])
   while (strays.size > 0) await Promise.all(strays)
   await untilRecorded()
 
-  const summary = (await (await fetch(`${options.emulator}/__emulator/summary`)).json()) as {
-    duplicates: string[]
-    maxStartsInAnyWindow: number
-  }
-  const recorded = await pages<{ engagement: { id: string } }>('engagements')
-  const requests = await pages<LogEntry>('requests')
+  const summary = await emulatorSummary(options.emulator)
+  const recorded = await emulatorPages<{ engagement: { id: string } }>(options.emulator, 'engagements')
+  const requests = await emulatorPages<LogEntry>(options.emulator, 'requests')
   if (options.timeline) {
     const first = requests[0]?.at ?? 0
     const overload = requests.filter((entry) => entry.at <= overloadEnd)
@@ -296,7 +295,7 @@ export async function simulateLoad(options: LoadOptions): Promise<LoadReport> {
    */
   async function untilRecorded(): Promise<void> {
     while (Date.now() < deadline) {
-      const { engagements } = (await (await fetch(`${options.emulator}/__emulator/summary`)).json()) as { engagements: number }
+      const { engagements } = await emulatorSummary(options.emulator)
       if (engagements >= tracked.size) return
       await sleep(200)
     }
@@ -304,29 +303,12 @@ export async function simulateLoad(options: LoadOptions): Promise<LoadReport> {
 
   /** Sets `faults` for at least `minMs`, and until 3 upstream requests were answered `status` (20 s more at most). */
   async function fault(faults: object, status: number, minMs: number): Promise<void> {
-    const answered = async () => (await pages<LogEntry>('requests')).filter((entry) => entry.status === status).length
+    const answered = async () => (await emulatorPages<LogEntry>(options.emulator, 'requests')).filter((entry) => entry.status === status).length
     const before = await answered()
-    await control('faults', faults)
+    await emulatorControl(options.emulator, 'faults', faults)
     const until = Math.min(deadline, Date.now() + minMs + 20_000)
     await sleep(minMs)
     while (Date.now() < until && (await answered()) - before < 3) await sleep(200)
-  }
-
-  async function control(route: 'reset' | 'faults', body: object): Promise<void> {
-    const response = await fetch(`${options.emulator}/__emulator/${route}`, { method: 'POST', body: JSON.stringify(body) })
-    if (!response.ok) throw new Error(`emulator ${route}: ${response.status} ${await response.text()}`)
-    await response.body?.cancel()
-  }
-
-  async function pages<T>(route: 'engagements' | 'requests'): Promise<T[]> {
-    const items: T[] = []
-    for (let since = 0, page = 0; page < 1_000; page++) {
-      const answer = (await (await fetch(`${options.emulator}/__emulator/${route}?since=${since}&limit=10000`)).json()) as { items: T[]; next: number }
-      if (answer.items.length === 0) break
-      items.push(...answer.items)
-      since = answer.next
-    }
-    return items
   }
 }
 
