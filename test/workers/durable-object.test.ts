@@ -4,10 +4,9 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { createStoredAcknowledgedIds, tokenOf, type SqlStorageLike } from '../../src/proxy/acknowledged-store.js'
 import { coalescerName } from '../../src/proxy/durable-object.js'
 import worker from '../../src/proxy/worker.js'
-import { engagement, KEY, objectMode, recorded, relayRequest, resetEmulator, summary } from './helpers.js'
+import { engagement, KEY, keyObject, objectMode, recorded, relayRequest, resetEmulator, summary } from './helpers.js'
 
 const send = (ids: string[], origin?: string) => worker.fetch(relayRequest(ids.map(engagement), origin), objectMode())
-const keyObject = async () => env.COALESCER.getByName(await coalescerName(KEY))
 
 beforeEach(resetEmulator)
 

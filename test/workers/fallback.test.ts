@@ -27,7 +27,7 @@ describe('without the Durable Object and the queue', () => {
   it('says nothing of the kind with the Durable Object bound', async () => {
     const warnings: string[] = []
     const worker = createWorker({ logger: { info: () => {}, error: () => {}, warn: (message: string) => void warnings.push(message) } })
-    const response = await worker.fetch(relayRequest([engagement('fb-5')]), bindingsWithout('ENGAGEMENTS_QUEUE', 'DEAD_LETTERS'))
+    const response = await worker.fetch(relayRequest([engagement('fb-5')]), objectMode())
     expect(response.status).toBe(200)
     expect(warnings).toEqual([])
   })

@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers'
 import { inject } from 'vitest'
 import type { Engagement } from '../../src/contract.js'
+import { coalescerName } from '../../src/proxy/durable-object.js'
 import type { WorkerEnv } from '../../src/proxy/worker-env.js'
 import { emulatorControl, emulatorPages, emulatorSummary, type EmulatorSummary } from './load/emulator-routes.js'
 
@@ -34,6 +35,9 @@ export function bindingsWithout(...names: (keyof Cloudflare.Env)[]): WorkerEnv {
 
 /** The Durable Object mode: the object, no queue. */
 export const objectMode = (): WorkerEnv => bindingsWithout('ENGAGEMENTS_QUEUE', 'DEAD_LETTERS')
+
+/** The Durable Object that paces the test key's requests. */
+export const keyObject = async () => env.COALESCER.getByName(await coalescerName(KEY))
 
 /** Every id the emulator recorded, read page by page through its inspection route. */
 export async function recorded(): Promise<string[]> {

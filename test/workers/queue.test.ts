@@ -3,17 +3,14 @@ import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { Engagement } from '../../src/contract.js'
 import type { SubmitResult } from '../../src/core/coalescer.js'
-import { coalescerName } from '../../src/proxy/durable-object.js'
 import { drainQueue, queueSubmitter, retryDelaySeconds } from '../../src/proxy/queue.js'
 import worker, { type DeadLetter, type QueuedEngagements, type QueueProducer } from '../../src/proxy/worker.js'
-import { APP, engagement, eventually, KEY, recorded, RELAY, resetEmulator, summary } from './helpers.js'
+import { engagement, eventually, keyObject, recorded, relayRequest, resetEmulator, summary } from './helpers.js'
 
 /** What the test-only consumer of the dead-letter queue received. */
 async function deadLetters(): Promise<unknown[]> {
   return (await (await env.DEAD_LETTER_INBOX.fetch('http://inbox/')).json()) as unknown[]
 }
-
-const keyObject = async () => env.COALESCER.getByName(await coalescerName(KEY))
 
 /** Waits until the emulator recorded every one of `ids`. */
 const delivered = (ids: string[]) =>
@@ -30,11 +27,7 @@ beforeEach(async () => {
 describe('queue mode (the configured mode: SELF has the queue)', () => {
   it('answers once the request is enqueued, and the consumer delivers it through the object', async () => {
     const refused = { ...engagement('q-bad'), createdAt: 'yesterday' }
-    const response = await SELF.fetch(RELAY, {
-      method: 'POST',
-      headers: { origin: APP, 'content-type': 'application/json' },
-      body: JSON.stringify({ batch: [engagement('q-1'), engagement('q-2'), engagement('q-1'), refused] }),
-    })
+    const response = await SELF.fetch(relayRequest([engagement('q-1'), engagement('q-2'), engagement('q-1'), refused]))
     expect(response.status).toBe(200)
     const settlement = (await response.json()) as { accepted: number; duplicates: number; rejected: { id: string }[] }
     expect(settlement).toMatchObject({ accepted: 2, duplicates: 1, rejected: [{ id: 'q-bad' }] })
@@ -44,7 +37,7 @@ describe('queue mode (the configured mode: SELF has the queue)', () => {
 
   it('delivers a re-send once: the object recognises it, wherever it was enqueued', async () => {
     const object = await keyObject()
-    const send = () => SELF.fetch(RELAY, { method: 'POST', headers: { origin: APP, 'content-type': 'application/json' }, body: JSON.stringify({ batch: [engagement('q-3')] }) })
+    const send = () => SELF.fetch(relayRequest([engagement('q-3')]))
     expect((await send()).status).toBe(200)
     await delivered(['q-3'])
     const before = (await object.stats()).totals.duplicates
