@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/index.js'
+import { createEmulator, type EmulatorOptions } from '../src/emulator/index.js'
 import { createProxy, signIdentity, type ProxyOptions } from '../src/proxy/index.js'
 import { recordingLogger } from './helpers/proxy.js'
 
@@ -318,5 +318,3 @@ describe('proxy: malformed and hostile requests', () => {
     }
   })
 })
-
-export type { Emulator }
