@@ -10,11 +10,13 @@ import fc from 'fast-check'
 import { signIdentity } from '../../src/proxy/identity.js'
 import { eventually, expect, test } from './support/fixtures.js'
 import { ProxyProcess } from './support/proxy.js'
+import type { Stack } from './support/stack.js'
 import { exchange, request, type RawAnswer, type RawOptions } from './support/raw-http.js'
 
 const SECRET = 'reliability-identity-secret'
 const EMAIL = 'john@example.com'
 const BODY_TIMEOUT_MS = 2_000
+const SIGNATURE = await signIdentity(EMAIL, SECRET)
 
 interface Case {
   label: string
@@ -36,6 +38,27 @@ function said(answer: RawAnswer): string {
   }
 }
 
+function engagement(id: string, extra: Record<string, unknown> = {}) {
+  return { id, contactEmail: EMAIL, type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z', ...extra }
+}
+
+function body(batch: unknown[], identity: unknown = { [EMAIL]: SIGNATURE }): string {
+  return JSON.stringify({ batch, identity })
+}
+
+/**
+ * Sends one valid engagement through the proxy as a page would, books its id, and keeps the
+ * answer for the key check. Returns the status; an answer other than "accepted: 1" goes to `problems`.
+ */
+async function sendGood(stack: Stack, id: string, problems: string[]): Promise<number> {
+  stack.ledger.tracked.add(id)
+  const response = await fetch(stack.proxy.url, { method: 'POST', headers: { origin: stack.site.origin, 'content-type': 'application/json' }, body: body([engagement(id)]) })
+  const text = await response.text()
+  stack.capture.add('answers to good requests', `${response.status} ${[...response.headers].join(' ')} ${text}`)
+  if (response.status !== 200 || JSON.parse(text).accepted !== 1) problems.push(`good request ${id}: ${response.status} ${text}`)
+  return response.status
+}
+
 test.use({ proxyOptions: { identitySecret: SECRET, bodyTimeout: BODY_TIMEOUT_MS, clientRateLimit: false } })
 
 test('hostile requests over real sockets get specific errors; nothing else is lost; the proxy stays healthy', async ({ stack, page }) => {
@@ -44,22 +67,19 @@ test('hostile requests over real sockets get specific errors; nothing else is lo
   const port = stack.proxy.port
   const origin = stack.site.origin
   const now = Date.now()
-  const signature = await signIdentity(EMAIL, SECRET)
-  const engagement = (id: string, extra: Record<string, unknown> = {}) => ({ id, contactEmail: EMAIL, type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z', ...extra })
-  const body = (batch: unknown[], identity: unknown = { [EMAIL]: signature }) => JSON.stringify({ batch, identity })
   const post = (payload: string | Buffer, headers: Record<string, string> = {}, path = '/api/relay') =>
     request('POST', path, { Origin: origin, 'Content-Type': 'application/json', ...headers }, payload)
   const hostile = (label: string) => [engagement(`hostile-${label.replace(/\W+/g, '-').slice(0, 60)}`)]
 
   // A real page tracks through the same proxy throughout.
   await stack.open(page, {}, '')
-  expect(await page.evaluate(({ email, signature }) => window.conversion!('identify', email, { signature }), { email: EMAIL, signature })).toEqual({ ok: true })
+  expect(await page.evaluate(({ email, signature }) => window.conversion!('identify', email, { signature }), { email: EMAIL, signature: SIGNATURE })).toEqual({ ok: true })
   await stack.track(page, 40, { name: 'Page, before' })
 
   const expired = await signIdentity(EMAIL, SECRET, { now: now - 31 * 86_400_000 })
   const otherEmail = await signIdentity('jane@example.com', SECRET)
   const otherSecret = await signIdentity(EMAIL, 'not-the-secret')
-  const [expiry, mac] = signature.split('.') as [string, string]
+  const [expiry, mac] = SIGNATURE.split('.') as [string, string]
   const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`
 
   const cases: Case[] = [
@@ -105,18 +125,18 @@ test('hostile requests over real sockets get specific errors; nothing else is lo
     // Engagements refused one by one (the request is settled, with reasons).
     { label: 'an engagement with a bad email', bytes: post(body([engagement('bad-email', { contactEmail: 'not-an-email' })])), status: 200, says: /contactEmail must be an email address/ },
     { label: 'an engagement with a constructor field', bytes: post(body([engagement('ctor', { constructor: 'x' })])), status: 200, says: /constructor is not a known field/ },
-    { label: 'an engagement with an own __proto__ field', bytes: post(`{"batch":[{"id":"own-proto","contactEmail":"${EMAIL}","type":"T","createdAt":"2025-08-12T09:21:45Z","__proto__":{"admin":true}}],"identity":{"${EMAIL}":"${signature}"}}`), status: 200, says: /__proto__ is not a known field/ },
+    { label: 'an engagement with an own __proto__ field', bytes: post(`{"batch":[{"id":"own-proto","contactEmail":"${EMAIL}","type":"T","createdAt":"2025-08-12T09:21:45Z","__proto__":{"admin":true}}],"identity":{"${EMAIL}":"${SIGNATURE}"}}`), status: 200, says: /__proto__ is not a known field/ },
     { label: 'an engagement that is a string', bytes: post(body(['engagement'])), status: 200, says: /engagement must be an object/ },
-    { label: 'data with a prototype key', bytes: post(`{"batch":[{"id":"data-proto","contactEmail":"${EMAIL}","type":"T","createdAt":"2025-08-12T09:21:45Z","data":{"__proto__":{"admin":true}}}],"identity":{"${EMAIL}":"${signature}"}}`), status: 200, says: /must not use the key "__proto__"/ },
+    { label: 'data with a prototype key', bytes: post(`{"batch":[{"id":"data-proto","contactEmail":"${EMAIL}","type":"T","createdAt":"2025-08-12T09:21:45Z","data":{"__proto__":{"admin":true}}}],"identity":{"${EMAIL}":"${SIGNATURE}"}}`), status: 200, says: /must not use the key "__proto__"/ },
     // Identity signatures: forged, misused, replayed.
     { label: 'no identity at all', bytes: post(JSON.stringify({ batch: [engagement('no-identity')] })), status: 200, says: /needs a valid identity signature/ },
     { label: 'a forged signature', bytes: post(body([engagement('forged')], { [EMAIL]: `${expiry}.${'0'.repeat(64)}` })), status: 200, says: /needs a valid identity signature/ },
     { label: "another contact's signature", bytes: post(body([engagement('other-email')], { [EMAIL]: otherEmail })), status: 200, says: /needs a valid identity signature/ },
     { label: 'an expired signature', bytes: post(body([engagement('expired')], { [EMAIL]: expired })), status: 200, says: /needs a valid identity signature/ },
     { label: 'a signature with its expiry moved', bytes: post(body([engagement('moved-expiry')], { [EMAIL]: `${Number(expiry) + 86_400}.${mac}` })), status: 200, says: /needs a valid identity signature/ },
-    { label: 'a signature in capitals', bytes: post(body([engagement('upper-signature')], { [EMAIL]: signature.toUpperCase() })), status: 200, says: /needs a valid identity signature/ },
+    { label: 'a signature in capitals', bytes: post(body([engagement('upper-signature')], { [EMAIL]: SIGNATURE.toUpperCase() })), status: 200, says: /needs a valid identity signature/ },
     { label: 'a signature made with another secret', bytes: post(body([engagement('other-secret')], { [EMAIL]: otherSecret })), status: 200, says: /needs a valid identity signature/ },
-    { label: 'a signature for a look-alike email', bytes: post(body([engagement('lookalike', { contactEmail: 'john@example.com.evil.example' })], { 'john@example.com.evil.example': signature })), status: 200, says: /needs a valid identity signature/ },
+    { label: 'a signature for a look-alike email', bytes: post(body([engagement('lookalike', { contactEmail: 'john@example.com.evil.example' })], { 'john@example.com.evil.example': SIGNATURE })), status: 200, says: /needs a valid identity signature/ },
     // Sizes and slowness.
     { label: 'a declared body over 1 MiB', bytes: post('x', { 'Content-Length': String(2 * 1_048_576) }), status: 413, says: /request body must be at most 1048576 bytes/ },
     { label: 'a chunked body over 1 MiB', bytes: post(chunked(Buffer.alloc(1_100_000, 0x20)), { 'Transfer-Encoding': 'chunked' }), status: 413, says: /request body must be at most 1048576 bytes/ },
@@ -144,14 +164,6 @@ test('hostile requests over real sockets get specific errors; nothing else is lo
 
   const problems: string[] = []
   let good = 0
-  const sendGood = async () => {
-    const id = `good-${good++}`
-    stack.ledger.tracked.add(id)
-    const response = await fetch(stack.proxy.url, { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: body([engagement(id)]) })
-    const text = await response.text()
-    capture.add('answers to good requests', `${response.status} ${[...response.headers].join(' ')} ${text}`)
-    if (response.status !== 200 || JSON.parse(text).accepted !== 1) problems.push(`good request ${id}: ${response.status} ${text}`)
-  }
 
   for (const { label, bytes, options, status, says } of cases) {
     const answer = await exchange(port, bytes, capture, options)
@@ -161,7 +173,7 @@ test('hostile requests over real sockets get specific errors; nothing else is lo
     if (label.includes('trickle') || label.includes('silence')) {
       if (answer.closedAfterMs > BODY_TIMEOUT_MS + 1_500) problems.push(`${label}: held the connection ${answer.closedAfterMs} ms`)
     }
-    await sendGood()
+    await sendGood(stack, `good-${good++}`, problems)
   }
   expect(problems).toEqual([])
   expect(cases.length).toBeGreaterThanOrEqual(60)
@@ -178,7 +190,7 @@ test('hostile requests over real sockets get specific errors; nothing else is lo
     return exchange(port, bytes, capture, { trickle: { bytes: 2, everyMs: 200, from: headLength(bytes) } })
   })
   const started = Date.now()
-  await sendGood()
+  await sendGood(stack, `good-${good++}`, problems)
   expect(Date.now() - started).toBeLessThan(1_500)
   for (const answer of await Promise.all(tricklers)) {
     expect(answer.status).toBe(408)
@@ -215,7 +227,7 @@ test('hostile requests over real sockets get specific errors; nothing else is lo
   expect(problems).toEqual([])
   expect(grownMb, `heap grew ${grownMb.toFixed(1)} MB`).toBeLessThan(8)
   expect(stack.proxy.running).toBe(true)
-  await sendGood()
+  await sendGood(stack, `good-${good++}`, problems)
 
   // The per-client limit, on a proxy process of its own: the sixth request in the window is refused.
   const limited = await ProxyProcess.start(key, { allowedOrigins: [origin], upstreamUrl: stack.emulator.url, clientRateLimit: { requests: 5, windowMs: 60_000 } }, capture)
@@ -258,18 +270,9 @@ test('headers trickled a byte a second: Node cuts the connection (headersTimeout
   test.setTimeout(180_000)
   const head = Buffer.from(`POST /api/relay HTTP/1.1\r\nHost: proxy.example\r\nOrigin: ${stack.site.origin}\r\nX-Slow: ${'s'.repeat(200)}`)
   const slow = Array.from({ length: 20 }, () => exchange(stack.proxy.port, head, stack.capture, { trickle: { bytes: 1, everyMs: 1_000 }, timeoutMs: 120_000 }))
-  const id = 'served-meanwhile'
-  stack.ledger.tracked.add(id)
-  const response = await fetch(stack.proxy.url, {
-    method: 'POST',
-    headers: { origin: stack.site.origin, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      batch: [{ id, contactEmail: EMAIL, type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' }],
-      identity: { [EMAIL]: await signIdentity(EMAIL, SECRET) },
-    }),
-  })
-  stack.capture.add('answers to good requests', await response.text())
-  expect(response.status).toBe(200)
+  const problems: string[] = []
+  expect(await sendGood(stack, 'served-meanwhile', problems)).toBe(200)
+  expect(problems).toEqual([])
   for (const answer of await Promise.all(slow)) {
     expect(answer.status).toBe(408)
     // Node checks its 60 s headersTimeout every 30 s.
