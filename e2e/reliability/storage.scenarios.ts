@@ -59,11 +59,7 @@ test('quota exceeded mid-session: what was stored before waits for the next visi
   stack.gate.refuse()
   await stack.track(page, 60, { name: 'Stored' })
   await eventually(async () => (await stack.stats(page)).queued === 60, 'stored in IndexedDB')
-  await page.evaluate(() => {
-    IDBObjectStore.prototype.put = function () {
-      throw new DOMException('The quota has been exceeded.', 'QuotaExceededError')
-    }
-  })
+  await page.evaluate(BREAKAGES['quota exceeded on every write (QuotaExceededError)'])
   await stack.track(page, 60, { name: 'In memory' })
   await eventually(() => storageErrors(stack).length === 1, 'the storage error')
   stack.gate.release()
