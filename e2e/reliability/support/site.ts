@@ -5,21 +5,24 @@
 import { PageServer } from '../../support/page-server.js'
 
 /**
- * The snippet, then the page's own hook: every tracker event that says what became of an
- * engagement goes to the suite's ledger through `window.__ledger` (a Playwright binding), so the
- * count survives reloads and crashes.
+ * The page's own hook: every tracker event that says what became of an engagement goes to the
+ * suite's ledger through `window.__ledger` (a Playwright binding), so the count survives reloads
+ * and crashes.
  */
+const LEDGER_HOOK = `window.conversion('subscribe', function (event) { if (event.type !== 'queued' && event.type !== 'request' && window.__ledger) window.__ledger(event) });`
+
+/** The snippet, then the ledger hook. */
 function snippet(endpoint: string): string {
   return `<script>
   window.conversion = window.conversion || function () { (conversion.q = conversion.q || []).push([arguments, Date.now()]) };
   conversion('init', Object.assign({ endpoint: ${JSON.stringify(endpoint)} }, JSON.parse(new URLSearchParams(location.search).get('options') || '{}')));
-  conversion('subscribe', function (event) { if (event.type !== 'queued' && event.type !== 'request' && window.__ledger) window.__ledger(event) });
+  ${LEDGER_HOOK}
 </script>
 <script async src="/dist/conversion-engagements.min.js"></script>`
 }
 
 /** The external script of the strict-CSP page: what an app bundle does, without any inline code. */
-const CSP_APP = `window.conversion('subscribe', function (event) { if (event.type !== 'queued' && event.type !== 'request' && window.__ledger) window.__ledger(event) });
+const CSP_APP = `${LEDGER_HOOK}
 window.conversion('identify', 'csp@example.com');
 window.appTracked = [];
 for (var i = 0; i < 20; i++) {
