@@ -51,7 +51,7 @@ function body(batch: unknown[], identity: unknown = { [EMAIL]: SIGNATURE }): str
  * answer for the key check. Returns the status; an answer other than "accepted: 1" goes to `problems`.
  */
 async function sendGood(stack: Stack, id: string, problems: string[]): Promise<number> {
-  stack.ledger.tracked.add(id)
+  stack.book([id], 'Good request')
   const response = await fetch(stack.proxy.url, { method: 'POST', headers: { origin: stack.site.origin, 'content-type': 'application/json' }, body: body([engagement(id)]) })
   const text = await response.text()
   stack.capture.add('answers to good requests', `${response.status} ${[...response.headers].join(' ')} ${text}`)
@@ -180,7 +180,7 @@ test('hostile requests over real sockets get specific errors; nothing else is lo
 
   // A replayed request: the same valid engagements again are answered as duplicates, not forwarded.
   const replay = post(body([engagement('replay-1'), engagement('replay-2')]))
-  stack.ledger.tracked.add('replay-1').add('replay-2')
+  stack.book(['replay-1', 'replay-2'], 'Replayed')
   expect(JSON.parse((await exchange(port, replay, capture)).body)).toEqual({ accepted: 2, duplicates: 0, rejected: [] })
   expect(JSON.parse((await exchange(port, replay, capture)).body)).toEqual({ accepted: 0, duplicates: 2, rejected: [] })
 

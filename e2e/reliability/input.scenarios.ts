@@ -157,10 +157,8 @@ test('85 malformed tracker calls are refused with a field and a rule; the good o
   )
   expect(wrong.map(({ label, field, rule, result, threw }) => ({ label, expected: `${field} ${rule}`, result, threw }))).toEqual([])
 
-  for (const { goodId } of outcomes) {
-    expect(goodId).toBeDefined()
-    stack.ledger.tracked.add(goodId as string)
-  }
+  for (const { goodId } of outcomes) expect(goodId).toBeDefined()
+  stack.book(outcomes.map(({ goodId }) => goodId as string), 'Good')
   expect(await page.evaluate(() => Object.prototype.hasOwnProperty.call({}, 'polluted') || 'polluted' in {} || 'admin' in {})).toBe(false)
   await stack.settle([page])
   stack.conclude({ note: `${outcomes.length} malformed calls refused, each naming its field and rule; none threw` })

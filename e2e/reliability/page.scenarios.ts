@@ -111,7 +111,7 @@ test("strict Content-Security-Policy (script-src 'self', no inline code): no vio
 
   await page.goto(`${stack.site.origin}/csp.html`)
   await page.waitForFunction(() => (window as unknown as { appTracked?: string[] }).appTracked?.length === 20)
-  for (const id of await page.evaluate(() => (window as unknown as { appTracked: string[] }).appTracked)) stack.ledger.tracked.add(id)
+  stack.book(await page.evaluate(() => (window as unknown as { appTracked: string[] }).appTracked), 'From the app script')
   await stack.track(page, 30, { name: 'Later' })
   await page.evaluate(() => window.conversion!('flush'))
   // The page-hide path too: sendBeacon is governed by connect-src.

@@ -128,12 +128,18 @@ export class Stack {
       },
       { count, spec, poison: POISON_TYPE },
     )
-    for (const { id, poison } of results) {
+    const ids = results.map((result) => result.id)
+    this.book(ids, spec.name ?? 'Step')
+    for (const { id, poison } of results) if (poison) this.ledger.expectRejected.add(id)
+    return ids
+  }
+
+  /** Books `ids` as tracked, under `label`: `track` does it for its own, scenarios for engagements tracked or sent another way. */
+  book(ids: Iterable<string>, label: string): void {
+    for (const id of ids) {
       this.ledger.tracked.add(id)
-      this.ledger.labels.set(id, spec.name ?? 'Step')
-      if (poison) this.ledger.expectRejected.add(id)
+      this.ledger.labels.set(id, label)
     }
-    return results.map((result) => result.id)
   }
 
   stats(page: Page): Promise<TrackerStats> {
