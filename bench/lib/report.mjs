@@ -51,7 +51,7 @@ export function mainThreadRows(m) {
       note: `Burst: ${int(m.calls)} calls in one task (median of ${m.burstRounds} fresh pages). The loop is the caller's own synchronous time; it is slower per call than a lone call because the burst allocates ${int(m.calls)} engagements, promises and closures before any is collected.`,
     }),
     held('  tracker work deferred into the same task (microtasks)', deferred, ms(deferred), CEILINGS.longTaskMs, `<= ${ms(CEILINGS.longTaskMs)}`, 'max', {
-      missNote: `MISS, cause: the burst's microtasks run the outbox append, one IndexedDB put() per engagement, all ${int(m.calls)} in one task; Chromium spends tens of microseconds of main thread per put (serialization and IPC per record). Fix: write in slices that each end the task (outbox.ts writePending), and/or store one record per append batch.`,
+      missNote: `MISS, cause: the burst's microtasks run the outbox append's first slice (outbox.ts WRITE_SLICE puts, each tens of microseconds of main thread in Chromium: serialization and IPC per record) after the per-call bookkeeping of all ${int(m.calls)} calls. Fix: a smaller first slice, or one record per append batch.`,
     }),
     held('  longest main-thread task, burst until all durable', m.burstLongestTaskMs, ms(m.burstLongestTaskMs), CEILINGS.longTaskMs, `<= ${ms(CEILINGS.longTaskMs)}`, 'max', {
       note: `Longest task: PerformanceObserver('longtask') from the burst until its last engagement was durable.`,
@@ -112,7 +112,7 @@ export function proxyRows(p) {
             : `200-engagement requests: here the cost is per engagement (every field validated again, the JSON parsed); one core answers about ${int(proxy.engagementsPerCoreSecond)} re-sent engagements/s.`,
         missNote:
           size === 1
-            ? `MISS for 1-engagement requests, cause: a fixed cost per request, not per engagement: of ${us(proxy.cpuPerRequestUs)} of CPU, HTTP takes ${us(floor.cpuPerRequestUs)}, the Web bridge ${us(adapter.cpuPerRequestUs - floor.cpuPerRequestUs)}, the proxy's own handling ${us(proxy.cpuPerRequestUs - adapter.cpuPerRequestUs)} (an identity HMAC verified on every request, the body read through a Web stream, every answer read back and rebuilt to scrub the key). One core answers about ${int(1e6 / proxy.cpuPerRequestUs)} such requests/s.`
+            ? `MISS for 1-engagement requests, cause: a fixed cost per request, not per engagement: of ${us(proxy.cpuPerRequestUs)} of CPU, HTTP takes ${us(floor.cpuPerRequestUs)}, the Web bridge ${us(adapter.cpuPerRequestUs - floor.cpuPerRequestUs)}, the proxy's own handling ${us(proxy.cpuPerRequestUs - adapter.cpuPerRequestUs)} (origin and per-client checks, the body read through a Web stream, parsing and validation; identity signatures are verified once each and then remembered). One core answers about ${int(1e6 / proxy.cpuPerRequestUs)} such requests/s.`
             : undefined,
       }),
       shown(`  CPU per request: plain node:http / bridge / proxy`, `${int(floor.cpuPerRequestUs)} / ${int(adapter.cpuPerRequestUs)} / ${int(proxy.cpuPerRequestUs)} us`, {
@@ -158,7 +158,7 @@ export function outboxRows(o) {
     }),
     held(`  append one engagement (track -> durable): ${n} vs ${s}`, o.appendRatio, `${ms(o.big.appendMs, 1)} vs ${ms(o.small.appendMs, 1)}`, CEILINGS.backlogRatio, '<= 1.00x', 'max', {
       p99: `count ${ms(o.big.countMs, 1)} vs ${ms(o.small.countMs, 1)}`,
-      missNote: `MISS, cause: every append transaction also counts the whole sendable span (and the held one) to enforce maxQueueSize (outbox.ts writePending: tx.count(span)), and an IndexedDB count walks the range: ${ms(o.big.countMs, 1)} at ${n} against ${ms(o.small.countMs, 1)} at ${s} (p99 column). stats() pays the same (${ms(o.big.statsMs, 1)} vs ${ms(o.small.statsMs, 1)}).`,
+      missNote: `MISS, cause: to enforce maxQueueSize an append counts the sendable and held spans (outbox.ts enforceCaps: at most once a second per tab, and before any drop), and an IndexedDB count walks the range: ${ms(o.big.countMs, 1)} at ${n} against ${ms(o.small.countMs, 1)} at ${s} (p99 column). stats() pays the same (${ms(o.big.statsMs, 1)} vs ${ms(o.small.statsMs, 1)}).`,
     }),
   ]
 }
