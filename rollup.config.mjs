@@ -15,8 +15,8 @@ const modules = {
   input: {
     index: 'src/index.ts',
     proxy: 'src/proxy/index.ts',
-    node: 'src/proxy/node.ts',
-    worker: 'src/proxy/worker.ts',
+    node: 'src/adapters/node/index.ts',
+    worker: 'src/adapters/cloudflare/worker.ts',
     emulator: 'src/emulator/index.ts',
   },
   external: [/^node:/, /^cloudflare:/, /^idb-keyval/, /^zod/, /^ky$/, /^@hono\/node-server/],

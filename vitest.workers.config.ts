@@ -52,7 +52,7 @@ export default defineConfig(async () => {
   return {
     plugins: [
       cloudflareTest({
-        main: './src/proxy/worker.ts',
+        main: './src/adapters/cloudflare/worker.ts',
         wrangler: { configPath: './wrangler.jsonc', environment: 'queue' },
         miniflare: {
           bindings: {

@@ -71,7 +71,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => void stop
 let failed = true
 try {
   await build({
-    entryPoints: { worker: join(root, 'src/proxy/worker.ts') },
+    entryPoints: { worker: join(root, 'src/adapters/cloudflare/worker.ts') },
     outdir: directory,
     bundle: true,
     format: 'esm',

@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileS
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createFileAcknowledgedIds, serveProxy, type RunningProxy } from '../src/proxy/node.js'
+import { createFileAcknowledgedIds, serveProxy, type RunningProxy } from '../src/adapters/node/index.js'
 import { APP, nodeStack, postIds } from './helpers/node-stack.js'
 
 const HOUR = 3_600_000

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunningEmulator } from '../src/emulator/index.js'
-import type { RunningProxy } from '../src/proxy/node.js'
+import type { RunningProxy } from '../src/adapters/node/index.js'
 import { APP, nodeStack, postIds } from './helpers/node-stack.js'
 import { recordingLogger } from './helpers/proxy.js'
 

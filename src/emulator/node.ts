@@ -1,5 +1,5 @@
 /** Serves the emulator over a real Node HTTP server, for the demo, end-to-end tests and benchmarks. */
-import { serve, type ListenOptions } from '../node/serve.js'
+import { serve, type ListenOptions } from '../adapters/node/serve.js'
 import { API_BASE_PATH } from './api-route.js'
 import { createEmulator } from './emulator.js'
 import type { EmulatorInspection, EmulatorOptions } from './types.js'

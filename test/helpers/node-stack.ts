@@ -1,5 +1,5 @@
 import { startEmulator, type RunningEmulator, type StartEmulatorOptions } from '../../src/emulator/index.js'
-import { serveProxy, type RunningProxy, type ServeProxyOptions } from '../../src/proxy/node.js'
+import { serveProxy, type RunningProxy, type ServeProxyOptions } from '../../src/adapters/node/index.js'
 
 /** The page origin the proxies of a stack allow. */
 export const APP = 'http://app.localhost:3000'

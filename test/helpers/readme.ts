@@ -20,7 +20,7 @@ export function example(name: string): { language: string; code: string } {
 const ENTRIES: Record<string, string> = {
   'conversion-engagements': 'src/index.ts',
   'conversion-engagements/proxy': 'src/proxy/index.ts',
-  'conversion-engagements/node': 'src/proxy/node.ts',
+  'conversion-engagements/node': 'src/adapters/node/index.ts',
   'conversion-engagements/emulator': 'src/emulator/index.ts',
 }
 

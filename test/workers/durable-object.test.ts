@@ -1,9 +1,9 @@
 import { abortAllDurableObjects, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { createStoredAcknowledgedIds, tokenOf, type SqlStorageLike } from '../../src/proxy/acknowledged-store.js'
-import { coalescerName } from '../../src/proxy/durable-object.js'
-import worker from '../../src/proxy/worker.js'
+import { createStoredAcknowledgedIds, tokenOf, type SqlStorageLike } from '../../src/adapters/cloudflare/acknowledged-store.js'
+import { coalescerName } from '../../src/adapters/cloudflare/durable-object.js'
+import worker from '../../src/adapters/cloudflare/worker.js'
 import { engagement, KEY, keyObject, objectMode, recorded, relayRequest, resetEmulator, summary } from './helpers.js'
 
 const send = (ids: string[], origin?: string) => worker.fetch(relayRequest(ids.map(engagement), origin), objectMode())

@@ -1,5 +1,5 @@
-import type { EngagementCoalescer } from '../../src/proxy/durable-object.js'
-import type { DeadLetter, QueuedEngagements } from '../../src/proxy/worker-env.js'
+import type { EngagementCoalescer } from '../../src/adapters/cloudflare/durable-object.js'
+import type { DeadLetter, QueuedEngagements } from '../../src/adapters/cloudflare/env.js'
 
 declare global {
   namespace Cloudflare {

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest'
-import { createWorker } from '../../src/proxy/worker.js'
-import type { WorkerEnv } from '../../src/proxy/worker-env.js'
+import { createWorker } from '../../src/adapters/cloudflare/worker.js'
+import type { WorkerEnv } from '../../src/adapters/cloudflare/env.js'
 import { bindingsWithout, engagement, KEY, objectMode, recorded, relayRequest, resetEmulator, summary } from './helpers.js'
 
 beforeEach(resetEmulator)

@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:workers'
 import { inject } from 'vitest'
 import type { Engagement } from '../../src/contract.js'
-import { coalescerName } from '../../src/proxy/durable-object.js'
-import type { WorkerEnv } from '../../src/proxy/worker-env.js'
+import { coalescerName } from '../../src/adapters/cloudflare/durable-object.js'
+import type { WorkerEnv } from '../../src/adapters/cloudflare/env.js'
 import { emulatorControl, emulatorPages, emulatorSummary, type EmulatorSummary } from './load/emulator-routes.js'
 
 export const APP = 'https://app.example.com'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import worker from '../../src/proxy/worker.js'
+import worker from '../../src/adapters/cloudflare/worker.js'
 import { simulateLoad, summaryLine, type Answer } from './load/simulation.js'
 import { APP, emulator, objectMode, RELAY } from './helpers.js'
 

@@ -3,8 +3,8 @@ import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { Engagement } from '../../src/contract.js'
 import type { SubmitResult } from '../../src/core/coalescer.js'
-import { drainQueue, queueSubmitter, retryDelaySeconds } from '../../src/proxy/queue.js'
-import worker, { type DeadLetter, type QueuedEngagements, type QueueProducer } from '../../src/proxy/worker.js'
+import { drainQueue, queueSubmitter, retryDelaySeconds } from '../../src/adapters/cloudflare/queue.js'
+import worker, { type DeadLetter, type QueuedEngagements, type QueueProducer } from '../../src/adapters/cloudflare/worker.js'
 import { engagement, eventually, keyObject, recorded, relayRequest, resetEmulator, summary } from './helpers.js'
 
 /** What the test-only consumer of the dead-letter queue received. */

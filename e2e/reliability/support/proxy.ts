@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import type { CoalescerStats } from '../../../src/core/coalescer.js'
-import type { ServeProxyOptions } from '../../../src/proxy/node.js'
+import type { ServeProxyOptions } from '../../../src/adapters/node/index.js'
 import type { Capture } from './capture.js'
 
 const ENTRY = fileURLToPath(new URL('./proxy-process.mjs', import.meta.url))

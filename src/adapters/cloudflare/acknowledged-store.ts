@@ -16,8 +16,8 @@
  * The tokenizer folds case, and ids are case-sensitive, so ids are indexed under an injective,
  * lowercase-only spelling (see {@link tokenOf}): a match is always the exact id.
  */
-import { createAcknowledgedIds, type AcknowledgedIds } from '../core/acknowledged.js'
-import { toHex } from '../core/hex.js'
+import { createAcknowledgedIds, type AcknowledgedIds } from '../../core/acknowledged.js'
+import { toHex } from '../../core/hex.js'
 
 /** A value as Durable Object SQL returns it. */
 export type SqlValue = ArrayBuffer | string | number | null

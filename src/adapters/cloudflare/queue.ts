@@ -3,12 +3,12 @@
  * is then the queue's), and ONE consumer drains the queue through the Durable Object, so the
  * object sees a steady stream of full batches however many clients send at once.
  */
-import { LIMITS, type Engagement, type Settlement } from '../contract.js'
-import type { SubmitResult } from '../core/coalescer.js'
-import { splitIntoBatches } from '../core/batch.js'
-import { utf8Length } from '../core/json.js'
-import type { ProxyLogger } from './options.js'
-import type { DeadLetter, QueuedEngagements, QueueProducer, Submitter } from './worker-env.js'
+import { LIMITS, type Engagement, type Settlement } from '../../contract.js'
+import type { SubmitResult } from '../../core/coalescer.js'
+import { splitIntoBatches } from '../../core/batch.js'
+import { utf8Length } from '../../core/json.js'
+import type { ProxyLogger } from '../../proxy/options.js'
+import type { DeadLetter, QueuedEngagements, QueueProducer, Submitter } from './env.js'
 
 /** One delivered message, as far as the consumer uses it. */
 export interface QueueMessageLike {

@@ -14,7 +14,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { createAcknowledgedIds, type AcknowledgedIds } from '../core/acknowledged.js'
+import { createAcknowledgedIds, type AcknowledgedIds } from '../../core/acknowledged.js'
 
 /** Options of {@link createFileAcknowledgedIds}. */
 export interface FileAcknowledgedIdsOptions {

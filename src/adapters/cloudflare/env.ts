@@ -3,10 +3,10 @@
  * and the Durable Object must agree on. Platform types are declared here as the little this
  * package uses of them, so the package type-checks without `@cloudflare/workers-types`.
  */
-import { LIMITS, type Engagement } from '../contract.js'
-import type { Coalescer, SubmitResult } from '../core/coalescer.js'
-import { DEFAULT_UPSTREAM_URL } from './options.js'
-import type { RateLimitBinding } from './guard.js'
+import { LIMITS, type Engagement } from '../../contract.js'
+import type { Coalescer, SubmitResult } from '../../core/coalescer.js'
+import { DEFAULT_UPSTREAM_URL } from '../../proxy/options.js'
+import type { RateLimitBinding } from './binding-guard.js'
 
 /** The bindings the Worker reads. Lists are comma-separated. */
 export interface WorkerEnv {

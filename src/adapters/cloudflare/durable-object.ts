@@ -4,12 +4,12 @@
  * for the key passes one pacer and one memory of acknowledged ids, kept in the object's storage.
  */
 import { DurableObject } from 'cloudflare:workers'
-import type { Engagement } from '../contract.js'
-import type { Coalescer, CoalescerStats, SubmitResult } from '../core/coalescer.js'
+import type { Engagement } from '../../contract.js'
+import type { Coalescer, CoalescerStats, SubmitResult } from '../../core/coalescer.js'
 import { createStoredAcknowledgedIds, type SqlStorageLike, type StoredAcknowledgedIds } from './acknowledged-store.js'
-import { toHex } from '../core/hex.js'
-import { createConversionCoalescer } from './conversion-coalescer.js'
-import { requestsPerSecondOf, upstreamUrlOf, type WorkerEnv } from './worker-env.js'
+import { toHex } from '../../core/hex.js'
+import { createConversionCoalescer } from '../../proxy/conversion-coalescer.js'
+import { requestsPerSecondOf, upstreamUrlOf, type WorkerEnv } from './env.js'
 
 /** The part of a Durable Object's state the object uses. */
 interface ObjectState {

@@ -12,21 +12,21 @@
  * - neither: each isolate paces and de-duplicates for itself (it says so once), which holds
  *   Conversion's limit only while one isolate serves the traffic.
  */
-import { LIMITS } from '../contract.js'
-import { createAcknowledgedIds } from '../core/acknowledged.js'
-import { createCoalescerPacer } from '../core/coalescer.js'
-import { createConversionCoalescer } from './conversion-coalescer.js'
+import { LIMITS } from '../../contract.js'
+import { createAcknowledgedIds } from '../../core/acknowledged.js'
+import { createCoalescerPacer } from '../../core/coalescer.js'
+import { createConversionCoalescer } from '../../proxy/conversion-coalescer.js'
 import { coalescerName } from './durable-object.js'
-import { bindingGuard } from './guard.js'
-import type { ProxyLogger } from './options.js'
-import { createProxy, type Proxy } from './proxy.js'
+import { bindingGuard } from './binding-guard.js'
+import type { ProxyLogger } from '../../proxy/options.js'
+import { createProxy, type Proxy } from '../../proxy/proxy.js'
 import { drainQueue, queueSubmitter, type QueueBatchLike } from './queue.js'
-import { scrub } from './upstream.js'
-import { requestsPerSecondOf, upstreamUrlOf, type CoalescerNamespace, type Submitter, type WorkerEnv } from './worker-env.js'
+import { scrub } from '../../proxy/upstream.js'
+import { requestsPerSecondOf, upstreamUrlOf, type CoalescerNamespace, type Submitter, type WorkerEnv } from './env.js'
 
 // workerd refuses a main module that exports anything but handlers, classes and functions.
 export { EngagementCoalescer } from './durable-object.js'
-export type { CoalescerNamespace, CoalescerStub, DeadLetter, QueuedEngagements, QueueProducer, WorkerEnv } from './worker-env.js'
+export type { CoalescerNamespace, CoalescerStub, DeadLetter, QueuedEngagements, QueueProducer, WorkerEnv } from './env.js'
 
 /** The Worker's handlers, as workerd calls them. */
 export interface WorkerHandlers {

@@ -1,10 +1,10 @@
 /** The proxy on Node: `serveProxy()` starts an HTTP server around `createProxy()`. */
 import type { IncomingMessage } from 'node:http'
-import { serve, type ListenOptions, type NodeHandler } from '../node/serve.js'
+import { serve, type ListenOptions, type NodeHandler } from './serve.js'
 import { createFileAcknowledgedIds, type FileAcknowledgedIds } from './acknowledged-file.js'
-import { corsHeaders, originMatcher } from './cors.js'
-import { createProxy, type Proxy } from './proxy.js'
-import { DEFAULT_PATH, type ProxyOptions } from './options.js'
+import { corsHeaders, originMatcher } from '../../proxy/cors.js'
+import { createProxy, type Proxy } from '../../proxy/proxy.js'
+import { DEFAULT_PATH, type ProxyOptions } from '../../proxy/options.js'
 
 export { createFileAcknowledgedIds, type FileAcknowledgedIds, type FileAcknowledgedIdsOptions } from './acknowledged-file.js'
 

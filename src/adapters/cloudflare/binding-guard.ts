@@ -1,0 +1,14 @@
+import type { ClientGuard } from '../../proxy/guard.js'
+
+/** Cloudflare's rate-limiting binding, as far as the guard uses it. */
+export interface RateLimitBinding {
+  limit(options: { key: string }): Promise<{ success: boolean }>
+}
+
+/**
+ * A guard on Cloudflare's rate-limiting binding: counted per location, approximately, which is
+ * what an ingress guard needs (the upstream limit is held elsewhere, by the Coalescer).
+ */
+export function bindingGuard(binding: RateLimitBinding, periodMs: number): ClientGuard {
+  return async (client) => ((await binding.limit({ key: client })).success ? { allowed: true } : { allowed: false, retryAfterMs: periodMs })
+}
