@@ -26,7 +26,7 @@ const ids = (list: readonly Engagement[]) => list.map((item) => item.id)
 type Answer = UpstreamOutcome | Error
 type Responder = (ids: string[], request: number) => Answer
 
-const ok: Responder = () => ({ kind: 'ok' })
+const ok: Responder = () => ({ kind: 'ok', status: 200 })
 
 /** The Coalescer's window at the defaults: 1,000 ms and a 5 ms margin. */
 const WINDOW_MS = 1_005
@@ -216,7 +216,7 @@ const refusing =
   (batchIds, request) => {
     if (!batchIds.includes(poison)) return then(batchIds, request)
     const reason = 'HTTP 400: contactEmail is invalid'
-    return batchIds.length > 1 ? { kind: 'split', reason } : { kind: 'reject', reason }
+    return { kind: 'refused', status: 400, reason }
   }
 
 describe('coalescer: packing', () => {
@@ -495,12 +495,12 @@ describe('coalescer: de-duplication', () => {
           // The storm passes after 60 requests, so that every client can finish.
           const byRoll: Responder = (_, request) => {
             const roll = request < 60 ? (plan.rolls[request % plan.rolls.length] as number) : 99
-            if (roll < 15) return { kind: 'retry', reason: 'HTTP 429', afterMs: roll * 100 }
-            if (roll < 30) return { kind: 'retry', reason: 'HTTP 429' }
-            if (roll < 45) return { kind: 'retry', reason: 'HTTP 500' }
+            if (roll < 15) return { kind: 'retry', status: 429, reason: 'HTTP 429', afterMs: roll * 100 }
+            if (roll < 30) return { kind: 'retry', status: 429, reason: 'HTTP 429' }
+            if (roll < 45) return { kind: 'retry', status: 500, reason: 'HTTP 500' }
             if (roll < 52) return new TypeError('fetch failed')
-            if (roll < 54) return { kind: 'halt', reason: 'HTTP 401: Invalid API key' }
-            return { kind: 'ok' }
+            if (roll < 54) return { kind: 'halt', status: 401, reason: 'HTTP 401: Invalid API key' }
+            return { kind: 'ok', status: 200 }
           }
           const upstream = new FakeUpstream(
             clock,
@@ -551,7 +551,7 @@ describe('coalescer: de-duplication', () => {
 
 describe('coalescer: failures', () => {
   it('obeys Retry-After, and no request at all starts before the backoff ends', async () => {
-    const respond: Responder = (_, request) => (request === 0 ? { kind: 'retry', reason: 'HTTP 429', afterMs: 3_000 } : { kind: 'ok' })
+    const respond: Responder = (_, request) => (request === 0 ? { kind: 'retry', status: 429, reason: 'HTTP 429', afterMs: 3_000 } : { kind: 'ok', status: 200 })
     const { submit, clock, settle, starts, upstream, coalescer, expectIdle } = scenario({ respond })
     const first = submit(engagements('a', 200))
     await clock.advance(200)
@@ -568,7 +568,7 @@ describe('coalescer: failures', () => {
   })
 
   it('backs off exponentially with full jitter when no Retry-After is given', async () => {
-    const respond: Responder = (_, request) => (request < 3 ? { kind: 'retry', reason: 'HTTP 500' } : { kind: 'ok' })
+    const respond: Responder = (_, request) => (request < 3 ? { kind: 'retry', status: 500, reason: 'HTTP 500' } : { kind: 'ok', status: 200 })
     // random() = 0.5: half of the ceiling, which doubles per failure from 1,000 ms.
     const { submit, settle, starts, coalescer, expectIdle } = scenario({ respond })
     const answer = submit(engagements('a', 10))
@@ -581,7 +581,7 @@ describe('coalescer: failures', () => {
 
   it('counts requests that fail together as one failure', async () => {
     // Ten requests leave together and all meet the same outage: the exponent rises once.
-    const respond: Responder = (_, request) => (request < 10 ? { kind: 'retry', reason: 'HTTP 503' } : { kind: 'ok' })
+    const respond: Responder = (_, request) => (request < 10 ? { kind: 'retry', status: 503, reason: 'HTTP 503' } : { kind: 'ok', status: 200 })
     const { submit, clock, coalescer, settle, expectIdle } = scenario({ respond })
     for (let i = 0; i < 10; i++) submit(engagements(`s${i}`, 200))
     await clock.advance(100)
@@ -593,11 +593,11 @@ describe('coalescer: failures', () => {
   it('delivers everything exactly once through a storm of 429s, 50% of 500s and network errors', async () => {
     const random = seededRandom(42)
     const respond: Responder = (_, request) => {
-      if (request < 10) return { kind: 'retry', reason: 'HTTP 429' }
+      if (request < 10) return { kind: 'retry', status: 429, reason: 'HTTP 429' }
       const roll = random()
-      if (roll < 0.5) return { kind: 'retry', reason: 'HTTP 500' }
+      if (roll < 0.5) return { kind: 'retry', status: 500, reason: 'HTTP 500' }
       if (roll < 0.6) return new TypeError('fetch failed')
-      return { kind: 'ok' }
+      return { kind: 'ok', status: 200 }
     }
     const { clock, coalescer, upstream, expectIdle } = scenario({ respond, random: seededRandom(7), latencyMs: () => 200 })
     const results: SubmitResult[] = []
@@ -646,7 +646,7 @@ describe('coalescer: halt', () => {
     const respond: Responder = (_, request) => {
       // The sender holds the key; whatever it throws must not reach a client.
       if (request === 0) return new Error('connect ECONNRESET while sending X-API-Key: sk_live_do_not_leak')
-      return keyValid ? { kind: 'ok' } : { kind: 'halt', reason: 'HTTP 401: Invalid API key' }
+      return keyValid ? { kind: 'ok', status: 200 } : { kind: 'halt', status: 401, reason: 'HTTP 401: Invalid API key' }
     }
     const { submit, clock, settle, upstream, coalescer, expectIdle } = scenario({ respond, maxRequestsPerSecond: 1 })
     const pending = [submit(engagements('a', 200)), submit(engagements('b', 200)), submit(engagements('c', 200))]
@@ -758,7 +758,7 @@ describe('coalescer: deadline and load shedding', () => {
   })
 
   it('refuses at once while Conversion asks to wait longer than the deadline', async () => {
-    const respond: Responder = (_, request) => (request === 0 ? { kind: 'retry', reason: 'HTTP 429', afterMs: 30_000 } : { kind: 'ok' })
+    const respond: Responder = (_, request) => (request === 0 ? { kind: 'retry', status: 429, reason: 'HTTP 429', afterMs: 30_000 } : { kind: 'ok', status: 200 })
     const { submit, clock, settle, expectIdle } = scenario({ respond })
     submit(engagements('a', 10))
     await clock.advance(100)

@@ -17,7 +17,8 @@ import { LIMITS, type Engagement, type Settlement } from '../contract.js'
 import { createAcknowledgedIds, type AcknowledgedIds } from './acknowledged.js'
 import { halve } from './batch.js'
 import { createPacer, type Flight, type Pacer } from './pacer.js'
-import { retryDelay, type BackoffPolicy, type Outcome } from './retry.js'
+import type { Outcome } from './outcome.js'
+import { retryDelay, type BackoffPolicy } from './retry.js'
 
 /**
  * What became of one upstream request (see `classify` in `retry.ts`): `ok` means Conversion
@@ -454,7 +455,7 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
     flights.add(flight)
     answer
       // Its message may quote anything (even a request); the client hears only that it failed.
-      .catch((): UpstreamOutcome => ({ kind: 'retry', reason: 'the upstream call failed' }))
+      .catch((): UpstreamOutcome => ({ kind: 'retry', status: undefined, reason: 'the upstream call failed' }))
       .then((outcome) => {
         flights.delete(flight)
         flight.land(clock.now())
@@ -462,29 +463,25 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
       })
   }
 
-  /** `split` and `reject` by what they mean, whatever the batch size the sender assumed. */
-  const normalize = (outcome: UpstreamOutcome, size: number): UpstreamOutcome => {
-    if (outcome.kind === 'split' && size === 1) return { kind: 'reject', reason: outcome.reason }
-    if (outcome.kind === 'reject' && size > 1) return { kind: 'split', reason: outcome.reason }
-    return outcome
-  }
 
   /** Acts on the answer to a request started at `startedAt`. */
   const land = (batch: Entry[], answer: UpstreamOutcome, startedAt: number): void => {
     inFlight -= batch.length
     requestsInFlight--
     const now = clock.now()
-    const outcome = normalize(answer, batch.length)
+    const outcome = answer
     switch (outcome.kind) {
       case 'ok':
         // Evidence newer than the last failure that upstream works again.
         if (startedAt >= lastFailureAt) failures = 0
         acknowledge(batch, now)
         break
-      case 'reject':
-        for (const entry of batch) reject(entry, outcome.reason)
-        break
-      case 'split':
+      case 'too-large':
+      case 'refused':
+        if (batch.length === 1) {
+          for (const entry of batch) reject(entry, outcome.reason)
+          break
+        }
         totals.splits++
         sendAgain(halve(batch), now)
         break

@@ -1,6 +1,6 @@
 import ky from 'ky'
 import type { Engagement } from '../contract.js'
-import { classify, type Outcome } from '../core/retry.js'
+import { classify, unanswered, type Outcome } from '../core/outcome.js'
 
 /** Where and how to reach Conversion. */
 export interface UpstreamOptions {
@@ -40,12 +40,11 @@ export function createUpstream({ apiKey, upstreamUrl, timeoutMs, fetch, now }: U
         status: response.status,
         retryAfter: response.headers.get('retry-after'),
         message: scrub(messageOf(text), apiKey),
-        batchSize: batch.length,
         now: now(),
       })
     } catch (error) {
       const timedOut = error instanceof Error && error.name === 'TimeoutError'
-      return { kind: 'retry', reason: timedOut ? `Conversion did not answer within ${timeoutMs} ms` : 'Conversion could not be reached' }
+      return unanswered(timedOut ? `Conversion did not answer within ${timeoutMs} ms` : 'Conversion could not be reached')
     }
   }
 }

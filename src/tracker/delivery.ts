@@ -165,7 +165,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
 
   /** Acts on one answer; returns the entries that stay reserved (halves awaiting their turn). */
   const settle = async (batch: OutboxEntry[], body: string): Promise<OutboxEntry[]> => {
-    const outcome = await sender.send(body, batch.length)
+    const outcome = await sender.send(body)
     switch (outcome.kind) {
       case 'ok': {
         const { accepted, duplicates, rejected } = outcome.settlement
@@ -180,18 +180,18 @@ export function createDelivery(context: DeliveryContext): Delivery {
       case 'retry':
         fail(batch, outcome)
         return []
-      case 'split': {
-        if (/^HTTP 413/.test(outcome.reason)) {
+      case 'too-large':
+      case 'refused': {
+        if (batch.length > 1) {
           // The proxy takes less than we thought: send smaller bodies from now on.
-          limits.maxBytes = Math.max(LIMITS.beaconBytes / 4, Math.floor(body.length / 2))
+          if (outcome.kind === 'too-large') limits.maxBytes = Math.max(LIMITS.beaconBytes / 4, Math.floor(body.length / 2))
+          splits.unshift(...halve(batch))
+          return batch
         }
-        splits.unshift(...halve(batch))
-        return batch
-      }
-      case 'reject':
         await remove(batch)
         for (const id of idsOf(batch)) emit({ type: 'rejected', id, reason: outcome.reason })
         return []
+      }
       case 'halt':
         halted = outcome.reason
         emit({

@@ -1,14 +1,14 @@
 import { isSettlement, type Settlement } from '../contract.js'
-import { classify, type Outcome } from '../core/retry.js'
+import { classify, unanswered, type Failure } from '../core/outcome.js'
 import type { Platform } from './options.js'
 
 /** What became of one fetch: the outcome class, with the settlement when the proxy gave one. */
-export type SendResult = { kind: 'ok'; settlement: Settlement } | Exclude<Outcome, { kind: 'ok' }>
+export type SendResult = { kind: 'ok'; settlement: Settlement } | Failure
 
 /** The two ways to reach the proxy. */
 export interface Sender {
   /** POSTs `body` as JSON and classifies the answer. Never rejects. */
-  send(body: string, batchSize: number): Promise<SendResult>
+  send(body: string): Promise<SendResult>
   /**
    * Hands `body` to the browser to deliver even if the page goes away: `sendBeacon` as
    * `text/plain` (no CORS preflight), else a keepalive fetch. False when the browser refused it.
@@ -20,7 +20,7 @@ const TEXT = 'text/plain;charset=UTF-8'
 
 export function createSender(endpoint: string, timeoutMs: number, platform: Platform): Sender {
   return {
-    async send(body, batchSize) {
+    async send(body) {
       const controller = new AbortController()
       const timer = platform.setTimeout(() => controller.abort(), timeoutMs)
       try {
@@ -37,15 +37,14 @@ export function createSender(endpoint: string, timeoutMs: number, platform: Plat
           status: response.status,
           retryAfter: response.headers.get('retry-after'),
           message: typeof json?.message === 'string' ? json.message : undefined,
-          batchSize,
           now: platform.now(),
         })
         if (outcome.kind !== 'ok') return outcome
         if (isSettlement(json)) return { kind: 'ok', settlement: json }
-        return { kind: 'retry', reason: `HTTP ${response.status} without a settlement body` }
+        return unanswered(`HTTP ${response.status} without a settlement body`)
       } catch {
         const reason = controller.signal.aborted ? `no answer within ${timeoutMs} ms` : 'network error'
-        return { kind: 'retry', reason }
+        return unanswered(reason)
       } finally {
         platform.clearTimeout(timer)
       }
