@@ -1,32 +1,31 @@
 /**
  * Cross-origin rules: only the customer's own origins may send, and the answer names the exact
- * origin (never `*`), with `Vary: Origin` so caches keep answers for different origins apart.
+ * origin (never `*`). Which origins those are is decided in `origins.ts`; this file says what
+ * every answer carries.
  */
+import { matchOrigin, parseAllowedOrigins } from './origins.js'
 
 /**
- * A test for allowed origins. Entries are exact origins (`https://app.example.com`) or one
- * leading wildcard label for subdomains (`https://*.example.com`, which does not match
- * `https://example.com` itself).
+ * Headers of EVERY answer, refusals and failures included. `Vary: Origin`: answers differ by
+ * origin (a 403 for one, an allowed answer for another), so a cache must not hand one origin's
+ * answer to another. `X-Content-Type-Options: nosniff`: a browser must never read a body as
+ * anything but its declared type.
  */
-export function originMatcher(allowed: readonly string[]): (origin: string) => boolean {
-  const exact = new Set<string>()
-  const suffixes: [scheme: string, suffix: string][] = []
-  for (const entry of allowed) {
-    const wildcard = /^(https?:\/\/)\*(\.[^*/]+)$/.exec(entry)
-    if (wildcard) suffixes.push([wildcard[1] as string, wildcard[2] as string])
-    else exact.add(entry.replace(/\/$/, ''))
-  }
-  return (origin) =>
-    exact.has(origin) ||
-    suffixes.some(([scheme, suffix]) => origin.startsWith(scheme) && origin.endsWith(suffix) && !origin.slice(scheme.length, -suffix.length).includes('/'))
+export function baseHeaders(): Record<string, string> {
+  return { vary: 'Origin', 'x-content-type-options': 'nosniff' }
 }
 
-/** Headers of every answer to an allowed origin. */
+/** Headers of every answer to an allowed origin: {@link baseHeaders} and the origin, as `matchOrigin` returned it. */
 export function corsHeaders(origin: string): Record<string, string> {
-  return { 'access-control-allow-origin': origin, vary: 'Origin' }
+  return { ...baseHeaders(), 'access-control-allow-origin': origin }
 }
 
-/** The answer to a preflight from an allowed origin: POST with a JSON body, cached for a day. */
+/**
+ * The answer to a preflight from an allowed origin: POST with a JSON body. The browser keeps it
+ * for `Access-Control-Max-Age` (a day; browsers may keep it less), which no `Cache-Control`
+ * changes; `no-store` only keeps shared caches, some of which ignore `Vary`, from handing it to
+ * another origin.
+ */
 export function preflight(origin: string): Response {
   return new Response(null, {
     status: 204,
@@ -35,6 +34,17 @@ export function preflight(origin: string): Response {
       'access-control-allow-methods': 'POST',
       'access-control-allow-headers': 'content-type',
       'access-control-max-age': '86400',
+      'cache-control': 'no-store',
     },
   })
+}
+
+/**
+ * A test for allowed origins, for callers that compare the header as sent. Throws at once, as
+ * {@link parseAllowedOrigins} does, for entries that cannot be allowed.
+ * @deprecated Parse once with `parseAllowedOrigins` and call `matchOrigin`, which returns the origin to echo.
+ */
+export function originMatcher(allowed: readonly string[]): (origin: string) => boolean {
+  const origins = parseAllowedOrigins(allowed)
+  return (origin) => matchOrigin(origins, origin) !== undefined
 }
