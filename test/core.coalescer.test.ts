@@ -1,223 +1,26 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Engagement } from '../src/contract.js'
-import { createAcknowledgedIds, type AcknowledgedIds } from '../src/core/acknowledged.js'
+import { createCoalescer, type SubmitResult } from '../src/core/coalescer/index.js'
+import { createMemory } from '../src/core/memory.js'
+import { FakeClock } from './helpers/clock.js'
 import {
-  createCoalescer,
-  type Coalescer,
-  type CoalescerOptions,
-  type SubmitResult,
-  type UpstreamOutcome,
-} from '../src/core/coalescer.js'
-import { busiestReceiverWindow, FakeClock, type Flight } from './helpers/clock.js'
-
-const engagement = (id: string): Engagement => ({
-  id,
-  contactEmail: 'ada@example.com',
-  type: 'report-exported',
-  createdAt: '2025-08-12T09:21:45Z',
-})
-
-/** `count` engagements with ids `prefix-0`, `prefix-1`, ... */
-const engagements = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => engagement(`${prefix}-${i}`))
-const ids = (list: readonly Engagement[]) => list.map((item) => item.id)
-
-/** What the fake upstream answers, or an error it throws (a network error, say). */
-type Answer = UpstreamOutcome | Error
-type Responder = (ids: string[], request: number) => Answer
-
-const ok: Responder = () => ({ kind: 'ok', status: 200 })
-
-/** The Coalescer's window at the defaults: 1,000 ms and a 5 ms margin. */
-const WINDOW_MS = 1_005
-
-/**
- * A stand-in for Conversion that records every request and flags any id it receives while the
- * same id is in flight, or after it acknowledged it: the "never twice" rule, checked at the door.
- */
-class FakeUpstream {
-  /** Every request: when it started, what it carried, and when its answer (or error) came back. */
-  requests: { at: number; ids: string[]; answeredAt: number | undefined }[] = []
-  /** How often each id was acknowledged (answered `ok`). */
-  acknowledged = new Map<string, number>()
-  problems: string[] = []
-  maxConcurrent = 0
-  private concurrent = 0
-  private inFlight = new Set<string>()
-
-  constructor(
-    private clock: FakeClock,
-    public respond: Responder = ok,
-    public latencyMs: (request: number) => number = () => 100,
-  ) {}
-
-  get starts(): number[] {
-    return this.requests.map((request) => request.at)
-  }
-
-  /**
-   * Each request as [start, answer]: Conversion received it at some moment in between. A request
-   * still unanswered may arrive at any time after its start.
-   */
-  get flights(): Flight[] {
-    return this.requests.map((request) => [request.at, request.answeredAt ?? Infinity])
-  }
-
-  /** The most requests Conversion may have received in one window of `windowMs`, wherever the network put them. */
-  busiestWindow(windowMs: number): number {
-    return busiestReceiverWindow(this.flights, windowMs)
-  }
-
-  send = async (batch: Engagement[]): Promise<UpstreamOutcome> => {
-    const request = this.requests.length
-    const batchIds = ids(batch)
-    const record = { at: this.clock.now(), ids: batchIds, answeredAt: undefined as number | undefined }
-    this.requests.push(record)
-    for (const id of batchIds) {
-      if (this.inFlight.has(id)) this.problems.push(`${id} sent while already in flight`)
-      if (this.acknowledged.has(id)) this.problems.push(`${id} sent after it was acknowledged`)
-      this.inFlight.add(id)
-    }
-    this.maxConcurrent = Math.max(this.maxConcurrent, ++this.concurrent)
-    await this.clock.sleep(this.latencyMs(request))
-    record.answeredAt = this.clock.now()
-    this.concurrent--
-    for (const id of batchIds) this.inFlight.delete(id)
-    const answer = this.respond(batchIds, request)
-    if (answer instanceof Error) throw answer
-    if (answer.kind === 'ok') for (const id of batchIds) this.acknowledged.set(id, (this.acknowledged.get(id) ?? 0) + 1)
-    return answer
-  }
-}
-
-/** A submit under observation: its result and when it was answered (ms since the scenario began). */
-interface Watched {
-  result: SubmitResult | undefined
-  at: number | undefined
-}
-
-interface ScenarioOptions extends Partial<CoalescerOptions> {
-  respond?: Responder
-  latencyMs?: (request: number) => number
-  /** Builds the memory of acknowledged ids on the scenario's clock. */
-  memory?: (clock: FakeClock) => AcknowledgedIds
-}
-
-function scenario(options: ScenarioOptions = {}) {
-  const clock = new FakeClock()
-  const t0 = clock.now()
-  const { respond, latencyMs, memory, ...rest } = options
-  const upstream = new FakeUpstream(clock, respond, latencyMs)
-  const coalescer = createCoalescer({
-    send: upstream.send,
-    clock,
-    // Every backoff is half its ceiling: predictable delays.
-    random: () => 0.5,
-    ...(memory ? { acknowledged: memory(clock) } : {}),
-    ...rest,
-  })
-  const watched: Watched[] = []
-  const submit = (list: readonly Engagement[], deadlineMs?: number): Watched => {
-    const watch: Watched = { result: undefined, at: undefined }
-    watched.push(watch)
-    void coalescer.submit(list, deadlineMs).then((result) => {
-      watch.result = result
-      watch.at = clock.now() - t0
-    })
-    return watch
-  }
-  const allAnswered = () => watched.every((watch) => watch.result !== undefined)
-  /** Nothing held, nothing waiting, no timer left: the Coalescer at rest. */
-  const expectIdle = () => {
-    const stats = coalescer.stats()
-    expect({ backlog: stats.backlog, inFlight: stats.inFlight, held: stats.held, open: stats.openSubmits }).toEqual({
-      backlog: 0,
-      inFlight: 0,
-      held: 0,
-      open: 0,
-    })
-    expect(clock.pending).toBe(0)
-    expect(upstream.problems).toEqual([])
-  }
-  return {
-    clock,
-    upstream,
-    coalescer,
-    submit,
-    allAnswered,
-    expectIdle,
-    /** Simulated ms since the scenario began. */
-    elapsedMs: () => clock.now() - t0,
-    /** Request start times relative to the start of the scenario. */
-    starts: () => upstream.starts.map((at) => at - t0),
-    /** Runs until every submit is answered and all work is done. */
-    settle: () => clock.runUntil(() => allAnswered() && coalescer.stats().held === 0 && clock.pending === 0),
-  }
-}
-
-/**
- * The starts the pacing rule allows when requests are always waiting, worked out from the answer
- * times alone: the first `limit` start at once; each later one waits until at most `limit - 1`
- * earlier requests were answered less than a window ago (an unanswered one counts too), that is
- * until a window after the `limit`-th latest answer among the earlier requests, and not a moment
- * longer.
- */
-function startsByTheRule(answers: readonly number[], limit: number, windowMs: number): number[] {
-  const starts: number[] = []
-  answers.forEach((_, k) => {
-    if (k < limit) return starts.push(0)
-    const latest = answers.slice(0, k).sort((a, b) => b - a)
-    starts.push(Math.max(starts[k - 1] as number, (latest[limit - 1] as number) + windowMs))
-  })
-  return starts
-}
-
-/** A browser tracker in miniature: re-sends the same engagements after `busy`/`unavailable` until settled. */
-async function client(coalescer: Coalescer, clock: FakeClock, list: readonly Engagement[], maxAttempts = 100) {
-  for (let attempt = 0; attempt < maxAttempts; attempt++) {
-    const result = await coalescer.submit(list)
-    if (result.kind === 'settled') return result
-    await clock.sleep(result.retryAfterMs)
-  }
-  throw new Error('the client gave up')
-}
-
-/** Deterministic [0, 1) numbers from a seed (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
-
-/** The in-memory memory behind promises that take simulated time, like storage. */
-function slowMemory(clock: FakeClock, hasDelayMs: number, addDelayMs: number): AcknowledgedIds {
-  const inner = createAcknowledgedIds({ now: clock.now })
-  return {
-    has: async (list) => {
-      await clock.sleep(hasDelayMs)
-      return inner.has(list)
-    },
-    add: async (list, at) => {
-      await clock.sleep(addDelayMs)
-      await inner.add(list, at)
-    },
-    size: inner.size,
-  }
-}
-
-/** An upstream that refuses with 400 any batch holding `poison`, as Conversion does for a malformed item. */
-const refusing =
-  (poison: string, then: Responder = ok): Responder =>
-  (batchIds, request) => {
-    if (!batchIds.includes(poison)) return then(batchIds, request)
-    const reason = 'HTTP 400: contactEmail is invalid'
-    return { kind: 'refused', status: 400, reason }
-  }
+  client,
+  engagement,
+  engagements,
+  FakeUpstream,
+  ids,
+  ok,
+  refusing,
+  scenario,
+  seededRandom,
+  slowMemory,
+  startsByTheRule,
+  WINDOW_MS,
+  type Responder,
+  type Watched,
+} from './helpers/coalescer.js'
+import { parcelsOf } from './helpers/parcels.js'
 
 describe('coalescer: packing', () => {
   it('packs submits FIFO into batches of up to 200 and answers each only when all of its engagements are settled', async () => {
@@ -377,8 +180,8 @@ describe('coalescer: throughput', () => {
 describe('coalescer: de-duplication', () => {
   it('answers ids acknowledged earlier as duplicates without sending them', async () => {
     const remembering = (clock: FakeClock) => {
-      const memory = createAcknowledgedIds({ now: clock.now })
-      memory.add(['x-0', 'x-1'], clock.now() - 3_600_000)
+      const memory = createMemory()
+      memory.acknowledge(parcelsOf([engagement('x-0'), engagement('x-1')]), clock.now() - 3_600_000)
       return memory
     }
     const { submit, settle, upstream, coalescer, expectIdle } = scenario({ memory: remembering })
@@ -386,7 +189,7 @@ describe('coalescer: de-duplication', () => {
     await settle()
     expect(answer.result).toEqual({ kind: 'settled', accepted: 1, duplicates: 2, rejected: [] })
     expect(upstream.requests.map((request) => request.ids)).toEqual([['y']])
-    expect(coalescer.stats().acknowledgedIds).toBe(3)
+    expect(coalescer.stats().remembered).toBe(3)
     expectIdle()
   })
 
@@ -439,7 +242,7 @@ describe('coalescer: de-duplication', () => {
       rejected: [{ id: 'e-2', reason: 'HTTP 400: contactEmail is invalid' }],
     })
     expect(upstream.requests.slice(requestsBefore).map((request) => request.ids)).toEqual([['f']])
-    expect(coalescer.stats().rejectedIds).toBe(1)
+    expect(coalescer.stats().refusals).toBe(1)
     expectIdle()
   })
 
@@ -507,7 +310,7 @@ describe('coalescer: de-duplication', () => {
             poison ? refusing(poison, byRoll) : byRoll,
             (request) => plan.latencies[request % plan.latencies.length] as number,
           )
-          const acknowledged = plan.memoryDelays && slowMemory(clock, ...plan.memoryDelays)
+          const memory = plan.memoryDelays && slowMemory(clock, ...plan.memoryDelays)
           const coalescer = createCoalescer({
             send: upstream.send,
             clock,
@@ -515,7 +318,7 @@ describe('coalescer: de-duplication', () => {
             batchSize: plan.batchSize,
             maxRequestsPerSecond: plan.maxRequestsPerSecond,
             deadlineMs: plan.deadlineMs,
-            ...(acknowledged ? { acknowledged } : {}),
+            ...(memory ? { memory } : {}),
           })
           const outcomes: { list: Engagement[]; result: SubmitResult }[] = []
           let failed: unknown
@@ -754,7 +557,8 @@ describe('coalescer: deadline and load shedding', () => {
     expect(scenario({ deadlineMs: 4_000, maxRequestsPerSecond: 5 }).coalescer.stats().maxBacklog).toBe(3_980)
     // Never below one client request, however slow the configuration.
     expect(scenario({ maxRequestsPerSecond: 1, batchSize: 1 }).coalescer.stats().maxBacklog).toBe(200)
-    expect(scenario({ maxBacklog: 5 }).coalescer.stats().maxBacklog).toBe(200)
+    // Below it, an option is refused rather than raised silently.
+    expect(() => scenario({ maxBacklog: 5 })).toThrow('`maxBacklog` must be a whole number of at least 200 (got 5)')
   })
 
   it('refuses at once while Conversion asks to wait longer than the deadline', async () => {
@@ -786,14 +590,14 @@ describe('coalescer: timers and close', () => {
     // An upstream that never answers: any timer left pending would be the Coalescer's.
     const coalescer = createCoalescer({ send: () => new Promise(() => {}), clock, random: () => 0.5, maxRequestsPerSecond: 1 })
     const answers: SubmitResult[] = []
-    for (let i = 0; i < 3; i++) void coalescer.submit(engagements(`s${i}`, 200)).then((result) => answers.push(result))
+    for (let i = 0; i < 3; i++) void coalescer.submit(parcelsOf(engagements(`s${i}`, 200))).then((result) => answers.push(result))
     await clock.advance(0)
     // Three deadlines and no wake-up: the only slot awaits an answer, and an answer pumps again.
     expect(clock.pending).toBe(3)
     expect(coalescer.stats().window.nextStartInMs).toBe(Infinity)
     coalescer.close()
     expect(clock.pending).toBe(0)
-    const later = await coalescer.submit(engagements('later', 1))
+    const later = await coalescer.submit(parcelsOf(engagements('later', 1)))
     expect(answers.map((answer) => answer.kind)).toEqual(['unavailable', 'unavailable', 'unavailable'])
     expect(later).toMatchObject({ kind: 'unavailable', reason: 'The proxy is shutting down' })
     expect(coalescer.stats()).toMatchObject({ backlog: 0, openSubmits: 0, requestsInFlight: 1 })
@@ -805,7 +609,7 @@ describe('coalescer: timers and close', () => {
     await clock.advance(10)
     coalescer.close()
     await clock.advance(1_000)
-    expect(coalescer.stats()).toMatchObject({ inFlight: 0, held: 0, acknowledgedIds: 5 })
+    expect(coalescer.stats()).toMatchObject({ inFlight: 0, held: 0, remembered: 5 })
     expect(clock.pending).toBe(0)
   })
 

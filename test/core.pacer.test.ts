@@ -65,14 +65,6 @@ describe('pacer', () => {
     )
   })
 
-  it('saturate() makes a new sender wait one full window', () => {
-    const pacer = createPacer({ limit: 10, windowMs: 1000 })
-    pacer.saturate(5000)
-    expect(pacer.delay(5000)).toBe(1000)
-    expect(pacer.take(5999)).toBe(false)
-    expect(pacer.take(6000)).toBe(true)
-  })
-
   it('recent() lists the starts inside the window', () => {
     const pacer = createPacer({ limit: 5, windowMs: 1000 })
     for (const t of [0, 100, 900, 1500]) pacer.take(t)

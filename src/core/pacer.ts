@@ -20,8 +20,6 @@ export interface Pacer {
    * each one spent on the way. The price is throughput: `limit` starts per window plus latency.
    */
   launch(now: number): Flight | undefined
-  /** Treats the window as full as of `now`: for a sender that cannot know what others started just before. */
-  saturate(now: number): void
   /** The starts that hold a slot at `now`, oldest first (answers awaited count as `now`). */
   recent(now: number): number[]
 }
@@ -85,9 +83,6 @@ export function createPacer({ limit, windowMs }: PacerOptions): Pacer {
           },
         }
       )
-    },
-    saturate(now) {
-      for (let i = 0; i < limit; i++) slots.push({ at: now, awaited: false })
     },
     recent: (now) => active(now).map((slot) => (slot.awaited ? now : slot.at)).sort((a, b) => a - b),
   }

@@ -1,0 +1,43 @@
+/** The Coalescer's internal records: one entry per id held, one waiter per occurrence in a client request. */
+import type { Parcel } from './types.js'
+
+/** How an engagement ended: acknowledged by our request, delivered before, or refused for good. */
+export type Fate = { kind: 'accepted' } | { kind: 'known' } | { kind: 'rejected'; reason: string }
+
+/** Upstream requests left for isolating the engagements one client request brought. */
+export interface IsolationBudget {
+  left: number
+}
+
+/** One id's journey, shared by every client request that carries it. */
+export interface Entry {
+  parcel: Parcel
+  /** The client that brought it (`''` when clients are not told apart). */
+  client: string
+  fate: Fate | undefined
+  /** Open submits waiting for this entry, one waiter per occurrence. */
+  waiters: Set<Waiter>
+  /** The isolation budget of the client request that brought it. */
+  budget: IsolationBudget
+  /** Whether the memory answered `new` for it: a claim to release if it is not delivered. */
+  claimed: boolean
+}
+
+/** One engagement of one open submit. */
+export interface Waiter {
+  submit: OpenSubmit
+  entry: Entry
+  /** Whether this occurrence brought the id in: it counts `accepted`; the others count `duplicates`. */
+  owner: boolean
+}
+
+/** A submit not answered yet. */
+export interface OpenSubmit {
+  id: number
+  waiters: Waiter[]
+  /** Occurrences whose entry has no fate yet. */
+  unsettled: number
+  /** Rejections decided at the door (a conflicting id inside the request). */
+  refused: { id: string; reason: string }[]
+  done: boolean
+}

@@ -1,0 +1,37 @@
+/**
+ * Refusals remembered, so that a refused engagement sent again is answered with the same
+ * rejection at once instead of being isolated out of a batch again: Conversion's refusal is
+ * permanent for the same engagement. Keyed by id AND content: another engagement under the same
+ * id is not refused for what the first one held.
+ */
+import type { Entry, IsolationBudget } from './entry.js'
+import type { Parcel } from './types.js'
+
+/** The newest refusals are kept; older ones are simply sent (and refused) again. */
+const KEPT = 10_000
+
+export class Refusals {
+  /** Id -> the refused content's digest and why, oldest first. */
+  private readonly byId = new Map<string, { digest: string; reason: string }>()
+
+  get size(): number {
+    return this.byId.size
+  }
+
+  has(parcel: Parcel): boolean {
+    return this.byId.get(parcel.id)?.digest === parcel.digest
+  }
+
+  remember(parcel: Parcel, reason: string): void {
+    this.byId.delete(parcel.id)
+    this.byId.set(parcel.id, { digest: parcel.digest, reason })
+    if (this.byId.size > KEPT) this.byId.delete(this.byId.keys().next().value as string)
+  }
+
+  /** A settled entry for this very engagement, when Conversion refused it before. */
+  entryFor(parcel: Parcel, client: string, budget: IsolationBudget): Entry | undefined {
+    const refusal = this.byId.get(parcel.id)
+    if (refusal?.digest !== parcel.digest) return undefined
+    return { parcel, client, fate: { kind: 'rejected', reason: refusal.reason }, waiters: new Set(), budget, claimed: false }
+  }
+}
