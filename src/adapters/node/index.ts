@@ -1,15 +1,22 @@
 /** The proxy on Node: `serveProxy()` starts an HTTP server around `createProxy()`. */
 import type { IncomingMessage } from 'node:http'
-import { serve, type ListenOptions, type NodeHandler } from './serve.js'
+import { serve, type ListenOptions } from './serve.js'
 import { createFileAcknowledgedIds, type FileAcknowledgedIds } from './acknowledged-file.js'
-import { corsHeaders, originMatcher } from '../../proxy/cors.js'
+import { withBodyDeadline } from './body-deadline.js'
+import { resolveServerLimits, type ServerLimitOptions } from './server-limits.js'
+import { baseHeaders } from '../../proxy/cors.js'
+import { parseAllowedOrigins } from '../../proxy/origins.js'
 import { createProxy, type Proxy } from '../../proxy/proxy.js'
 import { DEFAULT_PATH, type ProxyOptions } from '../../proxy/options.js'
 
 export { createFileAcknowledgedIds, type FileAcknowledgedIds, type FileAcknowledgedIdsOptions } from './acknowledged-file.js'
+export type { ServerLimitOptions } from './server-limits.js'
 
-/** Options of {@link serveProxy}: the proxy's, where to listen, and whom to trust for client addresses. */
-export interface ServeProxyOptions extends ProxyOptions, ListenOptions {
+/**
+ * Options of {@link serveProxy}: the proxy's, where to listen, whom to trust for client
+ * addresses, and what one client may hold (see {@link ServerLimitOptions}).
+ */
+export interface ServeProxyOptions extends ProxyOptions, ListenOptions, ServerLimitOptions {
   /**
    * Take the client's address from `X-Forwarded-For` (its last entry, added by your own reverse
    * proxy) instead of the socket. Only when a reverse proxy you run is in front: otherwise
@@ -25,13 +32,6 @@ export interface ServeProxyOptions extends ProxyOptions, ListenOptions {
    * @example serveProxy({ apiKey, allowedOrigins, stateFile: '/var/lib/relay/acknowledged.log' })
    */
   stateFile?: string
-  /**
-   * Milliseconds a client has, from the moment its request arrives, to send the whole body. A
-   * slower one gets 408 and its connection is closed, so clients that trickle a few bytes a
-   * second cannot hold the proxy's connections (Node's own limit is 5 minutes). Default `30000`:
-   * a 256 KiB batch, the tracker's default, at 70 kbit/s.
-   */
-  bodyTimeout?: number
 }
 
 /** A running proxy server. */
@@ -45,8 +45,6 @@ export interface RunningProxy {
   close(): Promise<void>
 }
 
-const DEFAULT_BODY_TIMEOUT_MS = 30_000
-
 /**
  * Serves the proxy on Node.
  * @example
@@ -54,8 +52,9 @@ const DEFAULT_BODY_TIMEOUT_MS = 30_000
  * console.log(`tracker endpoint: ${server.url}`)
  */
 export async function serveProxy(options: ServeProxyOptions): Promise<RunningProxy> {
-  const { port, host, trustProxy = false, stateFile, bodyTimeout = DEFAULT_BODY_TIMEOUT_MS, ...proxyOptions } = options
-  if (!(bodyTimeout > 0)) throw new TypeError('conversion-engagements proxy: `bodyTimeout` must be a positive number')
+  const { port, host, trustProxy = false, stateFile, headersTimeout, bodyTimeout, keepAliveTimeout, maxConnectionsPerClient, ...proxyOptions } = options
+  const limits = resolveServerLimits({ headersTimeout, bodyTimeout, keepAliveTimeout, maxConnectionsPerClient }, trustProxy)
+  const allowed = parseAllowedOrigins(proxyOptions.allowedOrigins)
   if (stateFile !== undefined && proxyOptions.acknowledged) {
     throw new TypeError('conversion-engagements proxy: give `stateFile` or `acknowledged`, not both')
   }
@@ -76,9 +75,11 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
       ...(acknowledged ? { acknowledged } : {}),
     })
     const running = proxy
-    const server = await serve(withBodyDeadline(running, bodyTimeout, originMatcher(proxyOptions.allowedOrigins)), {
+    const server = await serve(withBodyDeadline(running.fetch, limits.bodyTimeout, allowed), {
       ...(port === undefined ? {} : { port }),
       ...(host === undefined ? {} : { host }),
+      limits,
+      errorHeaders: baseHeaders(),
     })
     return {
       url: `${server.origin}${proxyOptions.path ?? DEFAULT_PATH}`,
@@ -96,43 +97,6 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
     acknowledged?.close()
     throw error
   }
-}
-
-/**
- * Answers 408 to a request whose body is still arriving `timeoutMs` after the request did. The
- * proxy may still be reading it: the answer closes the connection, which ends that read.
- */
-function withBodyDeadline(proxy: Proxy, timeoutMs: number, isAllowedOrigin: (origin: string) => boolean): NodeHandler {
-  return async (request, client) => {
-    const { incoming } = client
-    if (incoming.complete) return proxy.fetch(request, client)
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const late = new Promise<Response>((resolve) => {
-      timer = setTimeout(() => resolve(tooSlow(request, timeoutMs, isAllowedOrigin)), timeoutMs)
-    })
-    // Once the whole body is in, the request may take as long as settling it takes.
-    const received = () => clearTimeout(timer)
-    incoming.once('end', received)
-    try {
-      return await Promise.race([proxy.fetch(request, client), late])
-    } finally {
-      clearTimeout(timer)
-      incoming.off('end', received)
-    }
-  }
-}
-
-function tooSlow(request: Request, timeoutMs: number, isAllowedOrigin: (origin: string) => boolean): Response {
-  const origin = request.headers.get('origin')
-  return new Response(JSON.stringify({ message: `the request body must arrive within ${timeoutMs} ms; send it again` }), {
-    status: 408,
-    headers: {
-      'content-type': 'application/json',
-      'cache-control': 'no-store',
-      connection: 'close',
-      ...(origin && isAllowedOrigin(origin) ? corsHeaders(origin) : {}),
-    },
-  })
 }
 
 interface NodeClient {

@@ -2,6 +2,8 @@
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { getRequestListener, type HttpBindings } from '@hono/node-server'
+import { handleClientErrors } from './client-errors.js'
+import { capConnectionsPerAddress } from './connection-cap.js'
 
 /**
  * A fetch handler as Node serves it. `client` is the socket's address, for per-client limits;
@@ -15,6 +17,22 @@ export interface ListenOptions {
   port?: number
   /** Interface. Default `'127.0.0.1'`: loopback only. */
   host?: string
+}
+
+/** How the server treats its connections, beyond where it listens. */
+export interface ServeOptions extends ListenOptions {
+  /** Deadlines and a cap on connections per client address, all checked already. Default: Node's own deadlines and no cap. */
+  limits?: ConnectionLimits
+  /** Headers for the bare answers to requests that cannot be read (400, 408, 413, 431). Default: none. */
+  errorHeaders?: Record<string, string>
+}
+
+/** Node's deadlines, in ms (see `ServerLimitOptions` of `serveProxy`), and the cap on open connections per client address. */
+export interface ConnectionLimits {
+  headersTimeout: number
+  requestTimeout: number
+  keepAliveTimeout: number
+  maxConnectionsPerClient: number | false
 }
 
 /** A running server. */
@@ -32,7 +50,7 @@ export interface RunningServer {
  * headers, backpressure) that this small, widely used listener already handles; writing our own
  * would be more code to get wrong. Only its listener is used, not Hono itself.
  */
-export async function serve(handler: NodeHandler, { port = 0, host = '127.0.0.1' }: ListenOptions = {}): Promise<RunningServer> {
+export async function serve(handler: NodeHandler, { port = 0, host = '127.0.0.1', limits, errorHeaders = {} }: ServeOptions = {}): Promise<RunningServer> {
   // `overrideGlobalObjects: false`: serving must not replace the process's global Request and
   // Response, which the host application shares.
   const listener = getRequestListener(
@@ -50,7 +68,13 @@ export async function serve(handler: NodeHandler, { port = 0, host = '127.0.0.1'
     },
     { overrideGlobalObjects: false },
   )
-  const server = createServer(listener)
+  const clientErrors = handleClientErrors(errorHeaders)
+  const server = createServer(limits ? nodeDeadlines(limits) : {}, (request, response) => {
+    clientErrors.track(request, response)
+    void listener(request, response)
+  })
+  server.on('clientError', clientErrors.onClientError)
+  if (limits && limits.maxConnectionsPerClient !== false) capConnectionsPerAddress(server, limits.maxConnectionsPerClient)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => {
@@ -70,5 +94,18 @@ export async function serve(handler: NodeHandler, { port = 0, host = '127.0.0.1'
       })
       return closing
     },
+  }
+}
+
+function nodeDeadlines({ headersTimeout, requestTimeout, keepAliveTimeout }: ConnectionLimits) {
+  return {
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout,
+    // Node looks for requests past their deadlines every 30 s unless told otherwise, so a head
+    // could take 30 s longer than `headersTimeout`. Looking every fifth of the shortest deadline
+    // (at most every second) keeps the overrun small; each look walks only the connections
+    // with a request under way.
+    connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(Math.min(headersTimeout, requestTimeout) / 5))),
   }
 }
