@@ -74,3 +74,24 @@ describe('addressGroup: what counts as one client', () => {
 
   it('has none for a socket without an address', () => expect(addressGroup(undefined)).toBeUndefined())
 })
+
+describe('serveProxy: the per-client request limit counts clients as the cap does', () => {
+  it('counts an IPv6 /64 as one client, and an IPv4-mapped address as its IPv4 one', async () => {
+    const proxy = await stack.proxy(await stack.emulator(), { trustProxy: true, clientRateLimit: { requests: 2, windowMs: 60_000 } })
+    const status = (client: string) => postFrom(proxy, client)
+    expect(await status('2001:db8:1:2::a')).toBe(400)
+    expect(await status('2001:db8:1:2::b')).toBe(400)
+    expect(await status('2001:db8:1:2:ffff::c')).toBe(429)
+    expect(await status('2001:db8:1:3::a')).toBe(400)
+    expect(await status('203.0.113.9')).toBe(400)
+    expect(await status('::ffff:203.0.113.9')).toBe(400)
+    expect(await status('203.0.113.9')).toBe(429)
+  })
+})
+
+/** Posts an empty batch as `client` behind a trusted reverse proxy: 400 once past the per-client limit, 429 when refused by it. */
+async function postFrom(proxy: RunningProxy, client: string): Promise<number> {
+  const response = await fetch(proxy.url, { method: 'POST', headers: { origin: APP, 'content-type': 'application/json', 'x-forwarded-for': client }, body: '{"batch":[]}' })
+  await response.body?.cancel()
+  return response.status
+}

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http'
 import { serve, type ListenOptions } from './serve.js'
 import { createFileAcknowledgedIds, type FileAcknowledgedIds } from './acknowledged-file.js'
 import { withBodyDeadline } from './body-deadline.js'
+import { addressGroup } from './connection-cap.js'
 import { resolveServerLimits, type ServerLimitOptions } from './server-limits.js'
 import { baseHeaders } from '../../proxy/cors.js'
 import { parseAllowedOrigins } from '../../proxy/origins.js'
@@ -104,9 +105,10 @@ interface NodeClient {
   incoming: IncomingMessage
 }
 
+/** The client, for the per-client limits: its address, an IPv6 one as its /64 network, as the connection cap counts it. */
 function clientAddress({ address, incoming }: NodeClient, trustProxy: boolean): string | undefined {
-  if (!trustProxy) return address
+  if (!trustProxy) return addressGroup(address)
   // The last hop is the one our own reverse proxy appended; earlier ones are the client's word.
   const forwarded = String(incoming.headers['x-forwarded-for'] ?? '').split(',').at(-1)?.trim()
-  return forwarded || address
+  return addressGroup(forwarded || address)
 }
