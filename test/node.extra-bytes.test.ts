@@ -42,6 +42,18 @@ describe('serveProxy: a request followed by bytes that are not one', () => {
     expect(emulator.ids()).toEqual(['kept-alive'])
   })
 
+  it('answers a request whose follower is too slow to send its head, instead of cutting both with 408', async () => {
+    const emulator = await stack.emulator()
+    emulator.setFaults({ latencyMs: 1_500 })
+    const proxy = await stack.proxy(emulator, { headersTimeout: 500 })
+    const client = sockets.open(proxy.port)
+    client.socket.write(rawPost(APP, JSON.stringify({ batch: [engagement('before-slow')] })) + 'POST /api/relay HTTP/1.1\r\nHost: pro')
+    const { text } = await client.closed
+    expect(text).toMatch(/^HTTP\/1\.1 200 /)
+    expect(text).toContain('{"accepted":1,"duplicates":0,"rejected":[]}')
+    expect(text.match(/HTTP\/1\.1 /g)).toHaveLength(1)
+  })
+
   it('still answers 400 (with the headers of every answer) to a malformed request that nothing precedes, and serves pipelined requests in order', async () => {
     const proxy = await stack.proxy(await stack.emulator())
     const refused = await exchange(proxy.port, 'NOT A REQUEST\r\n\r\n')

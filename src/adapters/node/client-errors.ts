@@ -19,34 +19,48 @@ export interface ClientErrorHandling {
 
 /** `headers` go on the bare answers to requests that could not be read. */
 export function handleClientErrors(headers: Record<string, string>): ClientErrorHandling {
-  /** Per connection, the last request handed to the application, with its answer. */
-  const latest = new WeakMap<Duplex, { request: IncomingMessage; response: ServerResponse }>()
+  /** Per connection, the requests handed to the application and not yet answered, in order (HTTP/1.1 may pipeline). */
+  const pending = new WeakMap<Duplex, Exchange[]>()
   /** Answers after which their connection closes; every later chunk of bytes is a new error. */
   const closing = new WeakSet<ServerResponse>()
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')
 
   return {
     track(request, response) {
-      latest.set(request.socket, { request, response })
+      const socket = request.socket
+      const exchanges = pending.get(socket) ?? []
+      pending.set(socket, exchanges)
+      const exchange = { request, response }
+      exchanges.push(exchange)
+      response.once('close', () => {
+        const index = exchanges.indexOf(exchange)
+        if (index >= 0) exchanges.splice(index, 1)
+      })
     },
     onClientError(error, socket) {
       const status = statusOf(error.code)
-      const last = latest.get(socket)
-      const answering = last !== undefined && !last.response.writableFinished
+      // An answer that is out is no longer being given, though its `close` is yet to come.
+      const exchanges = (pending.get(socket) ?? []).filter(({ response }) => !response.writableFinished)
+      const last = exchanges.at(-1)
       // A socket error (the client left) ends everything; so does a parse error inside a
       // request's own body, which cannot be answered.
-      if (status !== undefined && answering && last.request.complete) {
+      if (status !== undefined && last?.request.complete) {
         if (!closing.has(last.response)) closeAfter(last.response, socket)
         closing.add(last.response)
         return
       }
-      // Bytes written after an answer's head has gone would corrupt it.
-      if (status !== undefined && socket.writable && !(answering && last.response.headersSent)) {
+      // Bytes written after the head of the answer on the wire would corrupt it.
+      if (status !== undefined && socket.writable && !exchanges[0]?.response.headersSent) {
         socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n${lines}\r\n`)
       }
       socket.destroy()
     },
   }
+}
+
+interface Exchange {
+  request: IncomingMessage
+  response: ServerResponse
 }
 
 /** The status Node answers a client error with, or undefined for errors of the socket itself. */
