@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { requestBody } from '../src/tracker/delivery.js'
-import { toEntry } from '../src/tracker/engagement.js'
+import { createEntry } from '../src/tracker/outbox.js'
 import { uuidFrom } from '../src/tracker/platform.js'
+import { requestBody } from '../src/tracker/request.js'
 import { demo, World } from './helpers/tracker.js'
 
 describe('tracker: input scripts get wrong', () => {
@@ -43,8 +43,8 @@ describe('tracker: small pieces', () => {
 
   it('sends identity only when a signature is known, in the body shape the proxy expects', () => {
     const engagement = { id: 'e-1', type: 'T', createdAt: '2025-08-12T09:21:45Z', contactEmail: 'john@example.com' }
-    expect(requestBody([toEntry('s1', engagement, undefined)])).toBe(JSON.stringify({ batch: [engagement] }))
-    expect(requestBody([toEntry('s1', engagement, 'sig'), toEntry('s2', { ...engagement, id: 'e-2' }, undefined)])).toBe(
+    expect(requestBody([createEntry(engagement, undefined, 1, 0)])).toBe(JSON.stringify({ batch: [engagement] }))
+    expect(requestBody([createEntry(engagement, 'sig', 1, 0), createEntry({ ...engagement, id: 'e-2' }, undefined, 1, 1)])).toBe(
       JSON.stringify({ batch: [engagement, { ...engagement, id: 'e-2' }], identity: { 'john@example.com': 'sig' } }),
     )
   })

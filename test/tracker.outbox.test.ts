@@ -1,28 +1,27 @@
 import { describe, expect, it } from 'vitest'
-import { createOutbox, entryKey, releasedKey, type OutboxEntry } from '../src/tracker/outbox.js'
-import { indexedDbStore } from '../src/tracker/store.js'
+import { createEntry, createOutbox, type OutboxEntry } from '../src/tracker/outbox.js'
+import { indexedDbStore, withFallback } from '../src/tracker/store.js'
 import { FakeOrigin } from './helpers/platform.js'
 
 const nextTask = () => new Promise((resolve) => setImmediate(resolve))
 
-function entries(tick: number, count: number): OutboxEntry[] {
+/** Entries of one tick; `held` ones have no contact yet. */
+function entries(tick: number, count: number, held = false): OutboxEntry[] {
   return Array.from({ length: count }, (_, i) => {
-    const id = `t${tick}-${i}`
-    const engagement = { id, type: 'PRODUCT_ACTIVITY', contactEmail: 'john@example.com', createdAt: '2025-08-12T09:21:45Z' }
-    return { key: entryKey(false, 1_000 + tick, i, id), engagement, bytes: 100 }
+    const engagement = { id: `t${tick}-${i}`, type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z', ...(!held && { contactEmail: 'john@example.com' }) }
+    return createEntry(engagement, undefined, 1_000 + tick, i)
   })
 }
 
 function outboxOn(origin: FakeOrigin) {
   return createOutbox({
-    durable: indexedDbStore(origin.createStore('outbox-test', 'outbox')),
+    store: withFallback(indexedDbStore(origin.createStore('outbox-test', 'outbox')), (error) => {
+      throw error
+    }),
     maxQueueSize: 100_000,
     maxHeld: 1_000,
     now: () => Date.now(),
     onDrop: () => {},
-    onFallback: (error) => {
-      throw error
-    },
   })
 }
 
@@ -38,7 +37,7 @@ describe('outbox: a burst written while the sender reads', () => {
     }
     await appends[0]
     // The sender hears of the first append and reads its first batch.
-    const head = outbox.head('', 200).then((rows) => {
+    const head = outbox.head(undefined, 200).then((rows) => {
       settled.push('head')
       return rows
     })
@@ -65,11 +64,11 @@ describe('outbox: a burst written while the sender reads', () => {
 
     expect(await outbox.count()).toEqual({ queued: 1_500, held: 0 })
     const stored: string[] = []
-    for (let after = ''; ; ) {
+    for (let after: OutboxEntry | undefined; ; ) {
       const rows = await outbox.head(after, 200)
       if (rows.length === 0) break
       stored.push(...rows.map((row) => row.engagement.id))
-      after = (rows.at(-1) as OutboxEntry).key
+      after = rows.at(-1)
     }
     expect(stored).toEqual([0, 1, 2].flatMap((tick) => entries(tick, 500).map((entry) => entry.engagement.id)))
     // Slices of at most a few hundred entries: more transactions than appends, far fewer than entries.
@@ -81,11 +80,11 @@ describe('outbox: a burst written while the sender reads', () => {
 describe('outbox: held entries released while a burst of them is being written', () => {
   it('releases every one of them, not only the slices already stored', async () => {
     const outbox = outboxOn(new FakeOrigin())
-    const held = entries(0, 1_000).map((entry) => ({ ...entry, key: `h${entry.key.slice(1)}` }))
+    const held = entries(0, 1_000, true)
     const appended = outbox.append(held)
     // The contact becomes known while the burst's first slice is being stored.
     await nextTask()
-    const released = await outbox.release((entry) => ({ ...entry, key: releasedKey(entry.key) }))
+    const released = await outbox.release({ email: 'john@example.com' })
     await appended
 
     expect(released).toHaveLength(1_000)

@@ -1,8 +1,11 @@
 import { checkEngagement, isRealDate, type DraftEngagement } from '../contract.js'
-import { utf8Length } from '../core/json.js'
-import type { Contact } from './channel.js'
-import { releasedKey, type OutboxEntry } from './outbox.js'
-import type { TrackerError, TrackInput } from './types.js'
+import { invalid, type TrackerError, type TrackInput } from './types.js'
+
+/** The contact engagements are attributed to, as `identify()` gave it. */
+export interface Contact {
+  email: string
+  signature?: string
+}
 
 /** ISO 8601 with an offset, which the tracker turns into UTC. */
 const ISO_WITH_ZONE = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/
@@ -34,26 +37,6 @@ export function buildEngagement(
   const engagement = draft as DraftEngagement
   const signature = contact && engagement.contactEmail === contact.email ? contact.signature : undefined
   return { engagement, signature }
-}
-
-/** An outbox entry, with the bytes it will add to a request. */
-export function toEntry(key: string, engagement: DraftEngagement, signature: string | undefined): OutboxEntry {
-  const entry: OutboxEntry = { key, engagement, bytes: utf8Length(JSON.stringify(engagement)) }
-  if (signature && engagement.contactEmail) {
-    entry.signature = signature
-    // `"email":"signature",` in the request's identity map.
-    entry.bytes += engagement.contactEmail.length + signature.length + 6
-  }
-  return entry
-}
-
-/** A held entry, now that its contact is known. */
-export function withContact(entry: OutboxEntry, contact: Contact): OutboxEntry {
-  return toEntry(releasedKey(entry.key), { ...entry.engagement, contactEmail: contact.email }, contact.signature)
-}
-
-export function invalid(field: string, rule: string, message: string): TrackerError {
-  return { code: 'invalid', field, rule, message }
 }
 
 /** Dates, epoch ms and ISO strings with any offset become ISO 8601 UTC; anything else is left for the contract to refuse. */

@@ -3,7 +3,8 @@ import type { TrackerEvent } from './types.js'
 
 /** Hands events to subscribers, `onError` and, in debug mode, the console. */
 export interface Emitter {
-  emit(event: TrackerEvent): void
+  /** `loud`: an error that needs a person's attention, printed even without debug mode. */
+  emit(event: TrackerEvent, loud?: boolean): void
   subscribe(listener: (event: TrackerEvent) => void): () => void
 }
 
@@ -13,13 +14,12 @@ export function createEmitter({ debug, onError, platform }: ResolvedOptions): Em
   const listeners = new Set<(event: TrackerEvent) => void>()
   const { console } = platform
   return {
-    emit(event) {
+    emit(event, loud) {
       if (event.type === 'error') {
         const { code, message } = event.error
         // These need a person's attention even without debug mode.
         if (code === 'halted') console.error(PREFIX, message)
-        else if (code === 'storage') console.warn(PREFIX, message)
-        else if (debug) console.warn(PREFIX, message)
+        else if (loud || debug || code === 'storage') console.warn(PREFIX, message)
         guard(() => onError?.(event.error))
       } else if (debug) {
         console.debug(PREFIX, event.type, event)
@@ -31,6 +31,18 @@ export function createEmitter({ debug, onError, platform }: ResolvedOptions): Em
       return () => void listeners.delete(listener)
     },
   }
+}
+
+/** Engagements counted since the page loaded, by what became of them: for `stats()`. */
+export function countOutcomes(subscribe: Emitter['subscribe']): { sent: number; retried: number; rejected: number; dropped: number } {
+  const counters = { sent: 0, retried: 0, rejected: 0, dropped: 0 }
+  subscribe((event) => {
+    if (event.type === 'rejected') counters.rejected++
+    else if (event.type === 'sent' || event.type === 'retried' || event.type === 'dropped') {
+      counters[event.type] += event.ids.length
+    }
+  })
+  return counters
 }
 
 /** A listener's bug must not break the tracker or the page. */

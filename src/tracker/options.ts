@@ -1,6 +1,7 @@
 import type { UseStore } from 'idb-keyval'
 import { LIMITS } from '../contract.js'
-import type { TrackerError } from './types.js'
+import type { BackoffPolicy } from '../core/retry.js'
+import { invalid, type TrackerError } from './types.js'
 
 /** The host facilities the tracker uses. Each defaults to the browser's own; tests pass fakes. */
 export interface Platform {
@@ -35,7 +36,9 @@ export interface Platform {
 }
 
 /**
- * Options of `createTracker()`. Only `endpoint` is required.
+ * Options of `createTracker()`. Only `endpoint` is required. Any other option given with the
+ * wrong type or out of its range is reported (an `error` event with code `invalid` and `field`
+ * the option's name, and a console warning), and its default is used instead.
  * @example createTracker({ endpoint: '/engagements', flushAt: 10, debug: true })
  */
 export interface TrackerOptions {
@@ -47,7 +50,7 @@ export interface TrackerOptions {
   flushInterval?: number
   /** Most engagements in one request, 1 to 200. Default `200`. */
   maxBatchSize?: number
-  /** Most bytes in one request body. Default `262144` (256 KiB). */
+  /** Most bytes in one request body, 1024 to 1048576. Default `262144` (256 KiB). */
   maxBatchBytes?: number
   /** Most request starts in any sliding second, for all tabs of the origin together, 1 to 10. Default `10`. */
   maxRequestsPerSecond?: number
@@ -88,41 +91,102 @@ export interface ResolvedOptions {
   maxQueueSize: number
   maxHeld: number
   maxAge: number
-  retry: { baseMs: number; maxMs: number }
+  retry: BackoffPolicy
   name: string
   debug: boolean
   onError: ((error: TrackerError) => void) | undefined
   platform: Platform
 }
 
-const DAY = 86_400_000
+const DAY_MS = 86_400_000
+/** The longest delay a browser timer takes; a longer one fires at once. */
+const TIMER_MAX_MS = 2_147_483_647
+
+/** The default of every option that has one (the README's option table is checked against these). */
+export const TRACKER_DEFAULTS = {
+  flushAt: 20,
+  flushInterval: 5_000,
+  maxBatchSize: LIMITS.batchSize,
+  maxBatchBytes: 262_144,
+  maxRequestsPerSecond: LIMITS.requestsPerSecond,
+  maxConcurrentRequests: 3,
+  requestTimeout: 15_000,
+  maxQueueSize: 10_000,
+  maxHeld: 100,
+  maxAge: 7 * DAY_MS,
+  retryBaseDelay: 1_000,
+  retryMaxDelay: 300_000,
+  name: 'default',
+  debug: false,
+}
+
+type NumericOption = Exclude<keyof typeof TRACKER_DEFAULTS, 'name' | 'debug'>
 
 /**
- * Fills in defaults and clamps numbers into their ranges, once, so nothing downstream needs a
- * fallback. Throws only for a missing endpoint: without one nothing can work.
+ * What each numeric option accepts: from `least` to `most`, and only whole numbers where it
+ * counts things (a fraction there would slip past a cap or make IndexedDB throw). Timers take
+ * at most {@link TIMER_MAX_MS}.
  */
-export function resolveOptions(options: TrackerOptions, platform: Platform): ResolvedOptions {
+const RANGES: Record<NumericOption, [least: number, most: number, whole?: true]> = {
+  flushAt: [1, Infinity, true],
+  flushInterval: [0, TIMER_MAX_MS],
+  maxBatchSize: [1, LIMITS.batchSize, true],
+  maxBatchBytes: [1_024, LIMITS.requestBytes],
+  maxRequestsPerSecond: [1, LIMITS.requestsPerSecond, true],
+  maxConcurrentRequests: [1, Infinity, true],
+  requestTimeout: [1, TIMER_MAX_MS],
+  maxQueueSize: [1, Infinity, true],
+  maxHeld: [0, Infinity, true],
+  maxAge: [1, Infinity],
+  retryBaseDelay: [1, TIMER_MAX_MS],
+  retryMaxDelay: [1, TIMER_MAX_MS],
+}
+
+/**
+ * Fills in defaults and checks every option, once, so nothing downstream needs a fallback.
+ * Throws only for a missing endpoint: without one nothing can work. Any other invalid option
+ * (wrong type, NaN, out of range) goes to `reportInvalid`, naming the option, the value and
+ * what it accepts, and its default is used: the tracker never throws into the page for less.
+ */
+export function resolveOptions(
+  options: TrackerOptions,
+  platform: Platform,
+  reportInvalid: (error: TrackerError) => void = () => undefined,
+): ResolvedOptions {
   if (typeof options?.endpoint !== 'string' || !options.endpoint) {
     throw new TypeError('conversion-engagements: createTracker needs an `endpoint`, the URL of your proxy')
   }
-  const number = (value: number | undefined, fallback: number, min: number, max = Infinity): number =>
-    typeof value === 'number' && value === value ? Math.min(max, Math.max(min, value)) : fallback
-  return {
+  const given = options as unknown as Record<string, unknown>
+  const check = <T>(name: string, fallback: T, fits: (value: never) => boolean, expected: string): T => {
+    const value = given[name]
+    if (value === undefined || fits(value as never)) return (value ?? fallback) as T
+    let shown: string
+    try {
+      shown = typeof value === 'string' ? JSON.stringify(value) : String(value)
+    } catch {
+      // An object without a prototype has no toString.
+      shown = typeof value
+    }
+    const rule = typeof value === typeof fallback ? 'range' : 'type'
+    reportInvalid(invalid(name, rule, `option ${name} must be ${expected}, not ${shown}: the default is used`))
+    return fallback
+  }
+  const resolved: Record<string, unknown> = {
     endpoint: options.endpoint,
-    flushAt: number(options.flushAt, 20, 1),
-    flushInterval: number(options.flushInterval, 5_000, 0),
-    maxBatchSize: number(options.maxBatchSize, LIMITS.batchSize, 1, LIMITS.batchSize),
-    maxBatchBytes: number(options.maxBatchBytes, 262_144, 1_024, LIMITS.requestBytes),
-    maxRequestsPerSecond: number(options.maxRequestsPerSecond, LIMITS.requestsPerSecond, 1, LIMITS.requestsPerSecond),
-    maxConcurrentRequests: number(options.maxConcurrentRequests, 3, 1),
-    requestTimeout: number(options.requestTimeout, 15_000, 1),
-    maxQueueSize: number(options.maxQueueSize, 10_000, 1),
-    maxHeld: number(options.maxHeld, 100, 0),
-    maxAge: number(options.maxAge, 7 * DAY, 1),
-    retry: { baseMs: number(options.retryBaseDelay, 1_000, 1), maxMs: number(options.retryMaxDelay, 300_000, 1) },
-    name: options.name || 'default',
-    debug: !!options.debug,
-    onError: options.onError,
+    name: check('name', TRACKER_DEFAULTS.name, (value: unknown) => typeof value === 'string' && value !== '', 'a non-empty string'),
+    debug: check('debug', TRACKER_DEFAULTS.debug, (value: unknown) => typeof value === 'boolean', 'true or false'),
+    onError: check('onError', undefined, (value: unknown) => typeof value === 'function', 'a function'),
     platform,
   }
+  for (const name in RANGES) {
+    const [least, most, whole] = RANGES[name as NumericOption]
+    resolved[name] = check(
+      name,
+      TRACKER_DEFAULTS[name as NumericOption],
+      (value: number) => typeof value === 'number' && value >= least && value <= most && (!whole || Number.isInteger(value)),
+      `a ${whole ? 'whole ' : ''}number from ${least} to ${most}`,
+    )
+  }
+  resolved['retry'] = { baseMs: resolved['retryBaseDelay'], maxMs: resolved['retryMaxDelay'] }
+  return resolved as unknown as ResolvedOptions
 }

@@ -1,24 +1,53 @@
 import type { DraftEngagement } from '../contract.js'
-import { memoryStore, type KeySpan, type Store, type StoreTransaction } from './store.js'
+import type { Contact } from './engagement.js'
+import { carriedBytes, type Carried } from './request.js'
+import type { FallbackStore, KeySpan, StoreTransaction } from './store.js'
 import type { DropReason } from './types.js'
 
-/** One queued engagement and what the sender needs to know of it. */
-export interface OutboxEntry {
-  /** See {@link entryKey}. */
+/**
+ * One queued engagement and what the sender needs to know of it. Its `key` is the outbox's
+ * business: others may compare keys and pass them around, never read into them.
+ */
+export interface OutboxEntry extends Carried {
+  /** Unique within the origin; its string order is the outbox's order. */
   key: string
-  engagement: DraftEngagement
-  /** Identity signature for the engagement's contact, if the page gave one. */
-  signature?: string
   /** Bytes of the engagement as JSON, its signature included: what it adds to a request. */
   bytes: number
   /** When a beacon carried it; a beacon brings no answer, so it stays until one does. */
   beaconAt?: number
 }
 
+/*
+ * The key of an entry: `s` (sendable) or `h` (held until a contact is known), the time it was
+ * tracked and the tracking tab's call counter in fixed-width base 36, then the engagement id,
+ * which keeps tabs that track in the same millisecond apart.
+ */
 const SENDABLE = { from: 's', to: 't' } as const satisfies KeySpan
 const HELD = { from: 'h', to: 'i' } as const satisfies KeySpan
-/** Where the id starts in a key. */
+/** Where the time ends and the id starts in a key. */
+const TIME_END = 10
 const ID_OFFSET = 16
+
+/** A new entry for `engagement`, tracked at `time` as this tab's `sequence`th call; held while it has no contact. */
+export function createEntry(engagement: DraftEngagement, signature: string | undefined, time: number, sequence: number): OutboxEntry {
+  const place = time.toString(36).padStart(9, '0') + sequence.toString(36).padStart(6, '0') + engagement.id
+  return entryAt((engagement.contactEmail ? SENDABLE : HELD).from + place, engagement, signature)
+}
+
+function entryAt(key: string, engagement: DraftEngagement, signature: string | undefined): OutboxEntry {
+  const entry: OutboxEntry = { key, engagement, bytes: carriedBytes(engagement, signature) }
+  if (signature && engagement.contactEmail) entry.signature = signature
+  return entry
+}
+
+/** When the entry was tracked, in epoch ms. */
+export const trackedAt = (entry: OutboxEntry): number => parseInt(entry.key.slice(1, TIME_END), 36)
+
+/** Whether the entry waits for a contact (and may not be sent yet). */
+export const isHeld = (entry: OutboxEntry): boolean => entry.key[0] === HELD.from
+
+const idOf = (key: string) => key.slice(ID_OFFSET)
+
 /** Entries kept in memory for the page-hide path: more than one beacon quota can carry. */
 const MIRROR_LIMIT = 1_000
 /**
@@ -37,33 +66,16 @@ const WRITE_SLICE = 400
  */
 const COUNT_TTL_MS = 1_000
 
-/**
- * The key of an entry, whose string order is the outbox's order: `s` (sendable) or `h` (held
- * until a contact is known), the time it was tracked and this tab's call counter in fixed-width
- * base 36, then the engagement id, which keeps tabs that track in the same millisecond apart.
- */
-export function entryKey(held: boolean, time: number, sequence: number, id: string): string {
-  return (held ? 'h' : 's') + time.toString(36).padStart(9, '0') + sequence.toString(36).padStart(6, '0') + id
-}
-
-/** When the entry was tracked, in epoch ms. */
-export const trackedAt = (key: string): number => parseInt(key.slice(1, 10), 36)
-
-/** The key a held entry takes once its contact is known. */
-export const releasedKey = (key: string): string => `s${key.slice(1)}`
-
 /** What {@link createOutbox} needs. */
 export interface OutboxOptions {
-  /** The durable store, or undefined where IndexedDB is missing. */
-  durable: Store | undefined
+  /** Where entries live, shared with the settings. */
+  store: FallbackStore
   maxQueueSize: number
   maxHeld: number
   /** Current time in epoch ms. */
   now: () => number
   /** Told which engagements a cap pushed out. */
   onDrop: (ids: string[], reason: DropReason) => void
-  /** Told once when the durable store failed and memory took over. */
-  onFallback: (error: unknown) => void
 }
 
 /** The durable FIFO of engagements, with a synchronous mirror of its head for the page-hide path. */
@@ -78,14 +90,14 @@ export interface Outbox {
   append(entries: OutboxEntry[]): Promise<void>
   /** Resolves when every append made so far is stored. */
   written(): Promise<void>
-  /** Up to `limit` sendable entries after the key `after` (or from the oldest), oldest first. */
-  head(after: string, limit: number): Promise<OutboxEntry[]>
-  /** Removes settled entries. */
+  /** Up to `limit` sendable entries after `after` (or from the oldest), oldest first. */
+  head(after: OutboxEntry | undefined, limit: number): Promise<OutboxEntry[]>
+  /** Removes entries delivered or given up. */
   remove(entries: readonly OutboxEntry[]): Promise<void>
-  /** Stores changed entries (beacon marks). */
-  update(entries: readonly OutboxEntry[]): Promise<void>
-  /** Makes every held entry sendable, in order, as `stamp` rewrites it (with its contact and released key). */
-  release(stamp: (entry: OutboxEntry) => OutboxEntry): Promise<OutboxEntry[]>
+  /** Notes that a beacon carried `entries` at `at`, so they are not sent again at once. */
+  markBeaconed(entries: readonly OutboxEntry[], at: number): Promise<void>
+  /** Makes every held entry sendable, in order, with `contact`; returns them as they are now. */
+  release(contact: Contact): Promise<OutboxEntry[]>
   /** Deletes every entry and returns their ids. */
   clear(): Promise<string[]>
   /**
@@ -94,21 +106,19 @@ export interface Outbox {
    * is this page's own. Returns the ids deleted.
    */
   clearedElsewhere(late: readonly OutboxEntry[]): Promise<string[]>
+  /** Another tab removed the entries of these keys (from memory storage too: it is this page's own). */
+  removedElsewhere(keys: readonly string[]): void
   /** How many entries wait, held ones included, and how many are held. */
   count(): Promise<{ queued: number; held: number }>
-  readMeta<T>(name: string): Promise<T | undefined>
-  writeMeta(name: string, value: unknown): Promise<void>
   /** Remembers entries another tab stored, for the page-hide path. */
   keep(entries: readonly OutboxEntry[]): void
-  /** Entries this page knows to be unsettled, oldest first, synchronously: what a beacon can still carry. */
-  recent(): OutboxEntry[]
-  /** Forgets entries another tab settled (and deletes them from memory storage). */
-  settled(keys: readonly string[]): void
+  /** Sendable entries this page knows to be in the outbox, oldest first, synchronously: what a beacon can still carry. */
+  unsent(): OutboxEntry[]
 }
 
 export function createOutbox(options: OutboxOptions): Outbox {
-  let store = options.durable ?? memoryStore()
-  let storage: Outbox['storage'] = options.durable ? 'indexeddb' : 'memory'
+  const { store } = options
+  const run = store.run
   const mirror = new Map<string, OutboxEntry>()
   let pending: OutboxEntry[] = []
   /** The write that will take what `append` collects until it starts, if one is scheduled. */
@@ -123,24 +133,6 @@ export function createOutbox(options: OutboxOptions): Outbox {
    */
   let sizes = { s: 0, h: 0 }
   let countedAt = -Infinity
-
-  /** Runs in the durable store; on its first failure, switches to memory for good and runs there. */
-  const run: Store = async (mode, work) => {
-    const used = store
-    try {
-      return await used(mode, work)
-    } catch (error) {
-      if (storage === 'memory' && store === used) throw error
-      // Another transaction may have switched already.
-      if (store === used) {
-        storage = 'memory'
-        store = memoryStore()
-        countedAt = -Infinity
-        options.onFallback(error)
-      }
-      return store(mode, work)
-    }
-  }
 
   /**
    * Resolves once every write scheduled so far is done, however it ended. A transaction that must
@@ -191,10 +183,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       })
       for (const [keys, reason] of dropped) {
         keys.forEach(forget)
-        options.onDrop(
-          keys.map((key) => key.slice(ID_OFFSET)),
-          reason,
-        )
+        options.onDrop(keys.map(idOf), reason)
       }
     }
   }
@@ -207,13 +196,15 @@ export function createOutbox(options: OutboxOptions): Outbox {
     return run('readwrite', async (tx) => {
       const keys = [...(await tx.getAllKeys(HELD)), ...(await tx.getAllKeys(SENDABLE))]
       keys.forEach((key) => tx.delete(key))
-      return keys.map((key) => key.slice(ID_OFFSET))
+      return keys.map(idOf)
     })
   }
 
+  const deleteKeys = (keys: readonly string[]) => run('readwrite', async (tx) => keys.forEach((key) => tx.delete(key)))
+
   return {
     get storage() {
-      return storage
+      return store.storage
     },
     append(entries) {
       entries.forEach(remember)
@@ -223,24 +214,29 @@ export function createOutbox(options: OutboxOptions): Outbox {
     },
     written: () => lastWrite,
     async head(after, limit) {
-      // `after + '\0'` is the first key above `after`.
-      const entries = await run('readonly', (tx) => tx.getAll<OutboxEntry>({ ...SENDABLE, from: after ? `${after}\0` : 's' }, limit))
+      // `key + '\0'` is the first key above `key`.
+      const entries = await run('readonly', (tx) =>
+        tx.getAll<OutboxEntry>(after ? { ...SENDABLE, from: `${after.key}\0` } : SENDABLE, limit),
+      )
       entries.forEach(remember)
       return entries
     },
     async remove(entries) {
-      entries.forEach((entry) => forget(entry.key))
-      await run('readwrite', async (tx) => entries.forEach((entry) => tx.delete(entry.key)))
+      const keys = entries.map((entry) => entry.key)
+      keys.forEach(forget)
+      await deleteKeys(keys)
     },
-    async update(entries) {
+    async markBeaconed(entries, at) {
+      for (const entry of entries) entry.beaconAt = at
       await run('readwrite', async (tx) => entries.forEach((entry) => tx.put(entry.key, entry)))
     },
-    release: async (stamp) => {
+    async release(contact) {
       // Every write scheduled first, or what it holds would stay held.
       await everyWriteScheduled()
       return run('readwrite', async (tx) => {
         const released = (await tx.getAll<OutboxEntry>(HELD)).map((held) => {
-          const entry = stamp(held)
+          // The same place in the order, now sendable.
+          const entry = entryAt(SENDABLE.from + held.key.slice(1), { ...held.engagement, contactEmail: contact.email }, contact.signature)
           tx.delete(held.key)
           tx.put(entry.key, entry)
           forget(held.key)
@@ -253,25 +249,22 @@ export function createOutbox(options: OutboxOptions): Outbox {
     },
     clear,
     async clearedElsewhere(late) {
-      if (storage === 'memory') return clear()
+      if (store.storage === 'memory') return clear()
       mirror.clear()
       await everyWriteScheduled()
-      await run('readwrite', async (tx) => late.forEach((entry) => tx.delete(entry.key)))
+      await deleteKeys(late.map((entry) => entry.key))
       return late.map((entry) => entry.engagement.id)
+    },
+    removedElsewhere(keys) {
+      keys.forEach(forget)
+      if (store.storage === 'memory') void deleteKeys(keys)
     },
     count: () =>
       run('readonly', async (tx) => {
         const held = await tx.count(HELD)
         return { queued: held + (await tx.count(SENDABLE)), held }
       }),
-    readMeta: (name) => run('readonly', (tx) => tx.get(`m${name}`)),
-    writeMeta: (name, value) =>
-      run('readwrite', async (tx) => (value === undefined ? tx.delete(`m${name}`) : tx.put(`m${name}`, value))),
     keep: (entries) => entries.forEach(remember),
-    recent: () => [...mirror.values()].sort((a, b) => (a.key < b.key ? -1 : 1)),
-    settled(keys) {
-      keys.forEach(forget)
-      if (storage === 'memory') void run('readwrite', async (tx) => keys.forEach((key) => tx.delete(key)))
-    },
+    unsent: () => [...mirror.values()].filter((entry) => !isHeld(entry)).sort((a, b) => (a.key < b.key ? -1 : 1)),
   }
 }

@@ -82,3 +82,40 @@ export function memoryStore(): Store {
     return run
   }
 }
+
+/** A {@link Store} that moves to memory for good on the durable store's first failure. */
+export interface FallbackStore {
+  run: Store
+  /** Where data lives now. */
+  readonly storage: 'indexeddb' | 'memory'
+}
+
+/**
+ * Runs in `durable` (memory where it is undefined); on its first failure, tells `onFallback`,
+ * switches to memory for good and runs the work there. What was stored durably stays there
+ * for a later page; this one carries on without it.
+ */
+export function withFallback(durable: Store | undefined, onFallback: (error: unknown) => void): FallbackStore {
+  let store = durable ?? memoryStore()
+  let durableNow = !!durable
+  return {
+    async run(mode, work) {
+      const used = store
+      try {
+        return await used(mode, work)
+      } catch (error) {
+        if (!durableNow && store === used) throw error
+        // Another transaction may have switched already.
+        if (store === used) {
+          durableNow = false
+          store = memoryStore()
+          onFallback(error)
+        }
+        return store(mode, work)
+      }
+    },
+    get storage() {
+      return durableNow ? 'indexeddb' : 'memory'
+    },
+  }
+}

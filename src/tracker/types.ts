@@ -42,6 +42,11 @@ export interface TrackerError {
   rule?: string
 }
 
+/** An `invalid` error: `field` breaks `rule`, as `message` says. */
+export function invalid(field: string, rule: string, message: string): TrackerError {
+  return { code: 'invalid', field, rule, message }
+}
+
 /** What `track()` returns: the engagement's id once it is queued, or why it was not. */
 export type TrackResult = { ok: true; id: string } | { ok: false; error: TrackerError }
 

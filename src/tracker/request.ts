@@ -1,0 +1,28 @@
+import type { DraftEngagement } from '../contract.js'
+import { utf8Length } from '../core/json.js'
+
+/** What a request carries of one engagement: the engagement, and its contact's identity signature if known. */
+export interface Carried {
+  engagement: DraftEngagement
+  signature?: string
+}
+
+/** `{"batch":` + `,"identity":{}` + `}`: what a body spends outside its engagements. */
+export const ENVELOPE_BYTES = 24
+
+/** The JSON body of a request: the engagements, and the identity signatures of their contacts. */
+export function requestBody(items: readonly Carried[]): string {
+  let identity: Record<string, string> | undefined
+  for (const { engagement, signature } of items) {
+    if (signature && engagement.contactEmail) (identity ??= {})[engagement.contactEmail] = signature
+  }
+  // JSON leaves `identity` out while it is undefined.
+  return JSON.stringify({ batch: items.map((item) => item.engagement), identity })
+}
+
+/** The bytes an engagement adds to a request body, its identity signature included. */
+export function carriedBytes(engagement: DraftEngagement, signature: string | undefined): number {
+  const bytes = utf8Length(JSON.stringify(engagement))
+  // `"email":"signature",` in the request's identity map.
+  return signature && engagement.contactEmail ? bytes + engagement.contactEmail.length + signature.length + 6 : bytes
+}
