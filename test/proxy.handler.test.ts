@@ -285,19 +285,14 @@ describe('proxy: malformed and hostile requests', () => {
     ['data too deep', engagement(1, { data: JSON.parse('{"a":'.repeat(12) + '1' + '}'.repeat(12)) }), /deeper than 10 levels/],
     ['data too large', engagement(1, { data: { blob: 'x'.repeat(17_000) } }), /data must be at most 16384 bytes/],
     ['an unknown field', engagement(1, { createAt: 'x' }), 'createAt is not a known field'],
-    ['header injection in type', engagement(1, { type: 'A\r\nX-Api-Key: stolen' }), ''],
+    // Refused rather than forwarded: no one means a line break in a type, and a receiver that logs it could be fooled.
+    ['header injection in type', engagement(1, { type: 'A\r\nX-Api-Key: stolen' }), /type must not contain U\+000D/],
   ]
 
   it.each(items)('an engagement that is %s is rejected alone, with its reason', async (_, item, reason) => {
     const { proxy, emulator } = setup()
     const response = await send(proxy, { body: { batch: [engagement(100), item] } })
     expect(response.status).toBe(200)
-    if (reason === '') {
-      // Text is data, not a header: forwarded as JSON, it can inject nothing.
-      expect(response.body).toMatchObject({ accepted: 2, rejected: [] })
-      expect(emulator.engagements()[1]?.engagement.type).toBe('A\r\nX-Api-Key: stolen')
-      return
-    }
     expect(response.body).toMatchObject({ accepted: 1, rejected: [{ reason: expect.stringMatching(reason) }] })
     expect(emulator.ids()).toEqual(['e-100'])
   })

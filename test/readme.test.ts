@@ -98,7 +98,7 @@ describe('README option tables', () => {
 
   it('lists every proxy option but the injection points, with the default the code applies', () => {
     const rows = optionTable('proxy')
-    const injected = ['clientKey', 'guard', 'coalescer', 'acknowledged', 'fetch', 'now', 'random']
+    const injected = ['clientKey', 'guard', 'coalescer', 'memory', 'pacer', 'sha256', 'fetch', 'now', 'random']
     expect(rows.map((row) => row.option).sort()).toEqual(
       declaredOptions('src/proxy/options.ts', 'ProxyOptions').filter((name) => !injected.includes(name)).sort(),
     )

@@ -99,7 +99,7 @@ for (const remembers of [true, false]) {
         const recorded = new Set(stack.emulator.ids()).size
         if (recorded < 100) return false
         const proxy = await first.stats()
-        return proxy.inFlight === 0 && proxy.backlog === 0 && proxy.acknowledgedIds === recorded
+        return proxy.inFlight === 0 && proxy.backlog === 0 && proxy.remembered === recorded
       }, 'acknowledged upstream, and remembered')
       await first.kill()
       stack.gate.refuse()

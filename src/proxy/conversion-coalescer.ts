@@ -2,8 +2,8 @@
  * A Coalescer that sends to Conversion on the platform's own fetch, timers and randomness: the one
  * the Node proxy, the Durable Object and the per-isolate Worker each run.
  */
-import { createCoalescer, type Coalescer, type CoalescerOptions } from '../core/coalescer.js'
-import { DEFAULT_UPSTREAM_TIMEOUT_MS } from './options.js'
+import { createCoalescer, type Coalescer, type CoalescerOptions } from '../core/coalescer/index.js'
+import { PROXY_DEFAULTS } from './options.js'
 import { createUpstream } from './upstream.js'
 
 /** Options of {@link createConversionCoalescer}: the Coalescer's, with Conversion in place of `send`. */
@@ -25,7 +25,7 @@ export function createConversionCoalescer(options: ConversionCoalescerOptions): 
   const {
     apiKey,
     upstreamUrl,
-    upstreamTimeout = DEFAULT_UPSTREAM_TIMEOUT_MS,
+    upstreamTimeout = PROXY_DEFAULTS.upstreamTimeout,
     fetch: send = (input, init) => fetch(input, init),
     now = () => Date.now(),
     random = Math.random,

@@ -4,9 +4,8 @@
  */
 export { createProxy, type Proxy } from './proxy.js'
 export { signIdentity, verifyIdentity, type SignIdentityOptions } from './identity.js'
-export { DEFAULT_PATH, DEFAULT_UPSTREAM_URL, type ProxyLogger, type ProxyOptions } from './options.js'
-export { createMemoryGuard, type ClientGuard, type GuardVerdict } from './guard.js'
-export { createCoalescer, type Coalescer, type CoalescerOptions, type CoalescerStats, type SubmitResult } from '../core/coalescer.js'
-export { createAcknowledgedIds, type AcknowledgedIds } from '../core/acknowledged.js'
+export { DEFAULT_PATH, DEFAULT_UPSTREAM_URL, PROXY_DEFAULTS, type ClientRateLimit, type ProxyLogger, type ProxyOptions } from './options.js'
+export type { ClientGuard, GuardVerdict } from './guard.js'
+export type { CoalescerStats, DeliveryMemory, MemoryKey, PacerSlot, Recall, Reservation, SharedPacer, SubmitResult } from '../core/coalescer/index.js'
 export { checkEngagement, LIMITS, type ClientRequest, type Engagement, type Settlement } from '../contract.js'
 export { clientRequestSchema, engagementSchema, upstreamRequestSchema } from '../schemas.js'

@@ -1,10 +1,23 @@
+/** The proxy's options, checked and completed once into {@link ProxySettings}. */
 import { LIMITS } from '../contract.js'
-import type { AcknowledgedIds } from '../core/acknowledged.js'
-import type { Coalescer } from '../core/coalescer.js'
+import { COALESCER_DEFAULTS, type Coalescer, type DeliveryMemory, type SharedPacer } from '../core/coalescer/index.js'
+import { optionReader } from '../core/options.js'
+import { defaultSha256, type Sha256Hex } from './fingerprint.js'
 import type { ClientGuard } from './guard.js'
+import { parseAllowedOrigins, type AllowedOrigins } from './origins.js'
 
 /** Where the proxy writes what an operator should know. Never receives the API key. */
 export type ProxyLogger = Pick<Console, 'info' | 'warn' | 'error'>
+
+/** The per-client limit at the door; each value defaults as `PROXY_DEFAULTS.clientRateLimit` says. */
+export interface ClientRateLimit {
+  /** Requests one client may make per window. Default `200`. */
+  requests?: number
+  /** Engagements one client may send per window. Default `10000`. */
+  engagements?: number
+  /** Default `10000` ms. */
+  windowMs?: number
+}
 
 /**
  * Options of `createProxy()`. `apiKey` and `allowedOrigins` are required.
@@ -22,63 +35,69 @@ export interface ProxyOptions {
   /** Conversion's API base; `/v1/activities/batch` is appended. Default `https://pub-api.conversion.ai/api`. */
   upstreamUrl?: string
   /**
-   * The path the proxy answers on; anything else gets 404. Default `/api/relay`: ad blockers
-   * drop requests whose URL looks like analytics (`/track`, `/collect`, `/events`, ...).
+   * The path the proxy answers on; anything else gets 404. Default `/api/relay`: ad blockers drop
+   * requests whose URL looks like analytics (`/track`, `/collect`, `/events`, ...).
    */
   path?: string
-  /**
-   * When set, an engagement is accepted only if `identity[contactEmail]` in the request is a
-   * valid signature made with this secret by `signIdentity()`. Default: not checked.
-   */
+  /** When set, an engagement is accepted only with a valid identity signature (see `signIdentity()`). */
   identitySecret?: string
   /** When set, engagements of other types are rejected. Default: any type. */
   allowedTypes?: readonly string[]
   /** Largest request body, in bytes; larger ones get 413. Default `1048576` (1 MiB). */
   maxBodyBytes?: number
   /**
-   * Requests one client may make per window before getting 429, or `false` for no limit.
-   * Default `{ requests: 200, windowMs: 10000 }`: twice what one browser's tracker ever sends,
-   * so that a few users behind one address are not refused. Needs `clientKey` (the adapters set it).
+   * What one client (an address) may send per window before getting 429, or `false` for no limit.
+   * Default `{ requests: 200, engagements: 10000, windowMs: 10000 }`: twice what one browser's
+   * tracker sends at most, and half of Conversion's capacity in engagements. Needs `clientKey`.
    */
-  clientRateLimit?: { requests: number; windowMs: number } | false
+  clientRateLimit?: ClientRateLimit | false
   /** Upstream request starts in any sliding second, 1 to 10. Default `10` (Conversion's limit). */
   maxRequestsPerSecond?: number
+  /** Most bytes of one upstream request body; a 413 from Conversion lowers it. Default `1000000`. */
+  maxBatchBytes?: number
   /**
-   * How long a client's request may wait for its engagements to be settled upstream before it
-   * gets 503 with `Retry-After` (the browser keeps them and retries), in ms. Default `8000`,
-   * well inside the tracker's 15 s request timeout.
+   * Most bytes of memory the engagements waiting for Conversion may take (their JSON text and
+   * bookkeeping). Beyond it requests get 503 with `Retry-After`. Default 64 MiB.
+   */
+  maxHeldBytes?: number
+  /**
+   * Most bytes of request bodies being read and checked at once. Beyond it requests get 503 with
+   * `Retry-After`. Default 32 MiB.
+   */
+  maxIntakeBytes?: number
+  /**
+   * The share of the proxy (engagements held, their bytes, bodies being read) one client may take,
+   * above 0 and at most 1; beyond it that client gets 429 with `Retry-After`. Default `0.25`.
+   */
+  clientShare?: number
+  /**
+   * Upstream requests that finding what Conversion refused in a client request may cost; past it,
+   * the engagements still suspected are rejected with a reason that says so. Default `20`.
+   */
+  isolationBudget?: number
+  /**
+   * How long a client's request may wait for its engagements to be settled upstream before it gets
+   * 503 with `Retry-After` (the browser keeps them and retries), in ms. Default `8000`.
    */
   settleTimeout?: number
   /** Abandon an upstream request after this many ms (and retry it). Default `10000`. */
   upstreamTimeout?: number
-  /**
-   * Ceiling of the first upstream retry's random delay, in ms; it doubles per failure in a row
-   * (full jitter). Default `1000`. A `Retry-After` from Conversion is obeyed instead.
-   */
+  /** Ceiling of the first upstream retry's random delay, in ms; it doubles per failure in a row. Default `1000`. */
   retryBaseDelay?: number
   /** Ceiling of any upstream retry delay, in ms. Default `30000`. */
   retryMaxDelay?: number
-  /**
-   * Names the client of a request, for the per-client limit. Default: none, so no per-client
-   * limit. The Node host passes the socket's address (or a trusted proxy's header); the
-   * Cloudflare Worker passes `CF-Connecting-IP`.
-   */
+  /** Names the client of a request (an address); the Node and Cloudflare hosts set it. Default: none. */
   clientKey?: (request: Request, env: unknown) => string | undefined
   /** The per-client limit itself, instead of the in-memory one (Cloudflare's rate-limit binding). */
   guard?: ClientGuard
-  /**
-   * Where validated engagements go. Default: a Coalescer in this process, which paces and
-   * de-duplicates for it alone. The Cloudflare Worker passes a Durable Object that does it for
-   * every isolate.
-   */
+  /** Where validated engagements go. Default: a Coalescer in this process. */
   coalescer?: Pick<Coalescer, 'submit'>
-  /**
-   * The in-process Coalescer's memory of the ids Conversion acknowledged, which answers a
-   * browser's re-send as a duplicate instead of forwarding it again. Default: in memory, 24 hours,
-   * forgotten when the process stops. On Node, `serveProxy({ stateFile })` keeps it in a file so a
-   * restart forgets nothing (see `createFileAcknowledgedIds`). Unused with `coalescer`.
-   */
-  acknowledged?: AcknowledgedIds
+  /** The in-process Coalescer's memory of delivered engagements. Default: in memory (see `createMemory`). */
+  memory?: DeliveryMemory
+  /** The in-process Coalescer's pacer, shared with the key's other senders. Default: its own. */
+  pacer?: SharedPacer
+  /** SHA-256 as hex, for the digests that bind ids to content. Default: Node's `crypto.hash` where present, else WebCrypto. */
+  sha256?: Sha256Hex
   /** Default `console`. */
   logger?: ProxyLogger
   /** For calls to Conversion. Default the global `fetch`. */
@@ -90,77 +109,82 @@ export interface ProxyOptions {
 }
 
 /** Options after normalization: every value present and checked. */
-export interface ProxySettings {
-  apiKey: string
-  allowedOrigins: readonly string[]
-  upstreamUrl: string
-  path: string
+export interface ProxySettings
+  extends Required<Omit<ProxyOptions, 'allowedOrigins' | 'clientRateLimit' | 'identitySecret' | 'allowedTypes' | 'guard' | 'coalescer' | 'memory' | 'pacer' | 'retryBaseDelay' | 'retryMaxDelay'>> {
+  allowedOrigins: AllowedOrigins
+  clientRateLimit: Required<ClientRateLimit> | false
   identitySecret: string | undefined
   allowedTypes: ReadonlySet<string> | undefined
-  maxBodyBytes: number
-  clientRateLimit: { requests: number; windowMs: number } | false
-  maxRequestsPerSecond: number
-  settleTimeout: number
-  upstreamTimeout: number
-  retry: { baseMs: number; maxMs: number }
-  clientKey: (request: Request, env: unknown) => string | undefined
   guard: ClientGuard | undefined
   coalescer: Pick<Coalescer, 'submit'> | undefined
-  acknowledged: AcknowledgedIds | undefined
-  logger: ProxyLogger
-  fetch: typeof fetch
-  now: () => number
-  random: () => number
+  memory: DeliveryMemory | undefined
+  pacer: SharedPacer | undefined
+  retry: { baseMs: number; maxMs: number }
 }
 
 export const DEFAULT_UPSTREAM_URL = 'https://pub-api.conversion.ai/api'
-export const DEFAULT_UPSTREAM_TIMEOUT_MS = 10_000
 export const DEFAULT_PATH = '/api/relay'
 
+/** Defaults of the proxy, written once (the README's option table is tested against them). */
+export const PROXY_DEFAULTS = {
+  upstreamUrl: DEFAULT_UPSTREAM_URL,
+  path: DEFAULT_PATH,
+  maxBodyBytes: LIMITS.requestBytes,
+  clientRateLimit: { requests: 200, engagements: 10_000, windowMs: 10_000 },
+  maxRequestsPerSecond: COALESCER_DEFAULTS.maxRequestsPerSecond,
+  maxBatchBytes: COALESCER_DEFAULTS.maxBatchBytes,
+  maxHeldBytes: COALESCER_DEFAULTS.maxHeldBytes,
+  maxIntakeBytes: 32 * 1_048_576,
+  clientShare: COALESCER_DEFAULTS.clientShare,
+  isolationBudget: COALESCER_DEFAULTS.isolationBudget,
+  settleTimeout: COALESCER_DEFAULTS.deadlineMs,
+  upstreamTimeout: 10_000,
+  retryBaseDelay: COALESCER_DEFAULTS.retry.baseMs,
+  retryMaxDelay: COALESCER_DEFAULTS.retry.maxMs,
+} as const
+
+const read = optionReader('conversion-engagements proxy')
+
 /**
- * Checks and completes the options once. Throws a TypeError naming the option for what cannot
- * work; the message never holds the key's value.
+ * Checks and completes the options once. Throws a TypeError naming the option, the value and the
+ * accepted range; the message never holds the key's value.
  */
 export function resolveProxyOptions(options: ProxyOptions): ProxySettings {
-  const fail = (message: string): never => {
-    throw new TypeError(`conversion-engagements proxy: ${message}`)
-  }
-  if (typeof options?.apiKey !== 'string' || options.apiKey.trim() === '') fail('`apiKey` is required (your Conversion API key)')
-  const origins = options.allowedOrigins
-  if (!Array.isArray(origins) || origins.length === 0 || origins.some((origin) => typeof origin !== 'string' || !/^https?:\/\/./.test(origin))) {
-    fail('`allowedOrigins` must list at least one origin, such as https://app.example.com')
-  }
-  const path = options.path ?? DEFAULT_PATH
-  if (!path.startsWith('/')) fail('`path` must start with "/"')
-  const positive = (value: number | undefined, fallback: number, name: string): number => {
-    if (value === undefined) return fallback
-    if (!(value > 0)) fail(`\`${name}\` must be a positive number`)
-    return value
-  }
-  const limit = options.clientRateLimit ?? { requests: 200, windowMs: 10_000 }
+  const D = PROXY_DEFAULTS
+  if (typeof options?.apiKey !== 'string' || options.apiKey.trim() === '') read.fail('apiKey', 'your Conversion API key (it is required)')
+  const path = options.path ?? D.path
+  if (typeof path !== 'string' || !path.startsWith('/')) read.fail('path', 'a path starting with "/"', path)
+  const positive = (name: keyof typeof D, value: number | undefined) => read.number(name, value, D[name] as number, { min: 1 })
+  const share = read.number('clientShare', options.clientShare, D.clientShare, { min: 0.01, max: 1 })
+  const limit = options.clientRateLimit ?? D.clientRateLimit
   return {
     apiKey: options.apiKey,
-    allowedOrigins: origins,
-    upstreamUrl: options.upstreamUrl ?? DEFAULT_UPSTREAM_URL,
+    allowedOrigins: parseAllowedOrigins(options.allowedOrigins),
+    upstreamUrl: options.upstreamUrl ?? D.upstreamUrl,
     path,
     identitySecret: options.identitySecret || undefined,
     allowedTypes: options.allowedTypes ? new Set(options.allowedTypes) : undefined,
-    maxBodyBytes: positive(options.maxBodyBytes, LIMITS.requestBytes, 'maxBodyBytes'),
+    maxBodyBytes: positive('maxBodyBytes', options.maxBodyBytes),
     clientRateLimit: limit && {
-      requests: positive(limit.requests, 200, 'clientRateLimit.requests'),
-      windowMs: positive(limit.windowMs, 10_000, 'clientRateLimit.windowMs'),
+      requests: read.number('clientRateLimit.requests', limit.requests, D.clientRateLimit.requests, { min: 1 }),
+      engagements: read.number('clientRateLimit.engagements', limit.engagements, D.clientRateLimit.engagements, { min: LIMITS.batchSize }),
+      windowMs: read.number('clientRateLimit.windowMs', limit.windowMs, D.clientRateLimit.windowMs, { min: 1 }),
     },
-    maxRequestsPerSecond: Math.min(LIMITS.requestsPerSecond, positive(options.maxRequestsPerSecond, LIMITS.requestsPerSecond, 'maxRequestsPerSecond')),
-    settleTimeout: positive(options.settleTimeout, 8_000, 'settleTimeout'),
-    upstreamTimeout: positive(options.upstreamTimeout, DEFAULT_UPSTREAM_TIMEOUT_MS, 'upstreamTimeout'),
-    retry: {
-      baseMs: positive(options.retryBaseDelay, 1_000, 'retryBaseDelay'),
-      maxMs: positive(options.retryMaxDelay, 30_000, 'retryMaxDelay'),
-    },
+    maxRequestsPerSecond: read.number('maxRequestsPerSecond', options.maxRequestsPerSecond, D.maxRequestsPerSecond, { min: 1, max: LIMITS.requestsPerSecond, integer: true }),
+    maxBatchBytes: read.number('maxBatchBytes', options.maxBatchBytes, D.maxBatchBytes, { min: 1_024, integer: true }),
+    maxHeldBytes: read.number('maxHeldBytes', options.maxHeldBytes, D.maxHeldBytes, { min: 1_048_576 }),
+    maxIntakeBytes: read.number('maxIntakeBytes', options.maxIntakeBytes, D.maxIntakeBytes, { min: 1_048_576 }),
+    clientShare: share,
+    isolationBudget: read.number('isolationBudget', options.isolationBudget, D.isolationBudget, { min: 0, integer: true }),
+    settleTimeout: positive('settleTimeout', options.settleTimeout),
+    upstreamTimeout: positive('upstreamTimeout', options.upstreamTimeout),
+    retry: { baseMs: positive('retryBaseDelay', options.retryBaseDelay), maxMs: positive('retryMaxDelay', options.retryMaxDelay) },
     clientKey: options.clientKey ?? (() => undefined),
     guard: options.guard,
     coalescer: options.coalescer,
-    acknowledged: options.acknowledged,
+    memory: options.memory,
+    pacer: options.pacer,
+    sha256: options.sha256 ?? defaultSha256(),
     logger: options.logger ?? console,
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
     now: options.now ?? Date.now,

@@ -1,5 +1,6 @@
 import ky from 'ky'
-import type { Engagement } from '../contract.js'
+import type { Parcel } from '../core/coalescer/index.js'
+import { batchBody } from '../core/parcel.js'
 import { classify, unanswered, type Outcome } from '../core/outcome.js'
 
 /** Where and how to reach Conversion. */
@@ -25,11 +26,12 @@ export const BATCH_ROUTE = '/v1/activities/batch'
  */
 export function createUpstream({ apiKey, upstreamUrl, timeoutMs, fetch, now }: UpstreamOptions) {
   const url = `${upstreamUrl.replace(/\/+$/, '')}${BATCH_ROUTE}`
-  return async (batch: Engagement[]): Promise<Outcome> => {
+  return async (batch: readonly Parcel[]): Promise<Outcome> => {
     try {
+      // The engagements travel as the texts the proxy checked: joined, never parsed again.
       const response = await ky.post(url, {
-        json: { batch },
-        headers: { 'x-api-key': apiKey },
+        body: batchBody(batch),
+        headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
         timeout: timeoutMs,
         retry: 0,
         throwHttpErrors: false,

@@ -1,6 +1,9 @@
 import { env } from 'cloudflare:workers'
 import { inject } from 'vitest'
 import type { Engagement } from '../../src/contract.js'
+import type { Parcel } from '../../src/core/coalescer/index.js'
+import { toParcel } from '../../src/core/parcel.js'
+import { digestOf, webCryptoSha256 } from '../../src/proxy/fingerprint.js'
 import { coalescerName } from '../../src/adapters/cloudflare/durable-object.js'
 import type { WorkerEnv } from '../../src/adapters/cloudflare/env.js'
 import { emulatorControl, emulatorPages, emulatorSummary, type EmulatorSummary } from './load/emulator-routes.js'
@@ -16,6 +19,14 @@ export const engagement = (id: string): Engagement => ({
   type: 'PRODUCT_ACTIVITY',
   createdAt: '2025-08-12T09:21:45Z',
 })
+
+/** An engagement as the ingress hands it on: its JSON text, digested. */
+export async function parcelOf(item: Engagement): Promise<Parcel> {
+  const json = JSON.stringify(item)
+  return toParcel(item.id, await digestOf(webCryptoSha256, item.id, json), json)
+}
+
+export const parcelsOf = (items: readonly Engagement[]): Promise<Parcel[]> => Promise.all(items.map(parcelOf))
 
 /** A client request to the proxy, as a browser page of `origin` sends it. */
 export function relayRequest(batch: unknown[], origin = APP): Request {

@@ -2,10 +2,11 @@ import { createExecutionContext, createMessageBatch, getQueueResult, SELF } from
 import { env } from 'cloudflare:workers'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { Engagement } from '../../src/contract.js'
-import type { SubmitResult } from '../../src/core/coalescer.js'
+import type { Parcel } from '../../src/core/coalescer/index.js'
+import type { SubmitResult } from '../../src/core/coalescer/index.js'
 import { drainQueue, queueSubmitter, retryDelaySeconds } from '../../src/adapters/cloudflare/queue.js'
 import worker, { type DeadLetter, type QueuedEngagements, type QueueProducer } from '../../src/adapters/cloudflare/worker.js'
-import { engagement, eventually, keyObject, recorded, relayRequest, resetEmulator, summary } from './helpers.js'
+import { engagement, eventually, keyObject, parcelsOf, recorded, relayRequest, resetEmulator, summary } from './helpers.js'
 
 /** What the test-only consumer of the dead-letter queue received. */
 async function deadLetters(): Promise<unknown[]> {
@@ -48,9 +49,10 @@ describe('queue mode (the configured mode: SELF has the queue)', () => {
   })
 
   it('writes what Conversion refuses for good to the dead-letter queue, with the reason', async () => {
-    // Past the ingress's checks only by a bug or an older version: the emulator refuses it.
+    // Past the ingress's checks only by a bug or an older version (whose messages hold
+    // engagements, not parcels: they are still read): the emulator refuses it.
     const refused = { ...engagement('q-refused'), createdAt: 'yesterday' }
-    await env.ENGAGEMENTS_QUEUE.send({ engagements: [engagement('q-ok'), refused] }, { contentType: 'json' })
+    await env.ENGAGEMENTS_QUEUE.send({ engagements: [engagement('q-ok'), refused] } as unknown as QueuedEngagements, { contentType: 'json' })
     const [letter] = (await eventually(async () => {
       const letters = await deadLetters()
       return letters.length > 0 ? letters : undefined
@@ -85,10 +87,10 @@ function fakeBatch(bodies: unknown[], attempts = 1) {
 describe('the queue consumer', () => {
   const message = (id: string, body: unknown, attempts = 1) => ({ id, timestamp: new Date(), attempts, body })
 
-  it('acks the messages the object settled', async () => {
+  it('acks the messages the object settled (and reads those an earlier version queued)', async () => {
     const batch = createMessageBatch<QueuedEngagements>('conversion-engagements', [
-      message('m-1', { engagements: [engagement('qc-1'), engagement('qc-2')] }),
-      message('m-2', { engagements: [engagement('qc-3')] }),
+      message('m-1', { parcels: await parcelsOf([engagement('qc-1'), engagement('qc-2')]) }),
+      message('m-2', { engagements: [engagement('qc-3')] } as unknown as QueuedEngagements),
     ])
     const ctx = createExecutionContext()
     await worker.queue(batch, env as never)
@@ -110,12 +112,12 @@ describe('the queue consumer', () => {
       sendBatch: async (messages) => void written.push(...[...messages].map((item) => item.body)),
     }
     const batch = fakeBatch([
-      { engagements: [engagement('qd-busy')] },
-      { engagements: [engagement('qd-down')] },
-      { engagements: [engagement('qd-mixed')] },
+      { parcels: await parcelsOf([engagement('qd-busy')]) },
+      { parcels: await parcelsOf([engagement('qd-down')]) },
+      { parcels: await parcelsOf([engagement('qd-mixed')]) },
     ])
     await drainQueue(batch, {
-      coalescer: { submit: async (engagements) => answers[(engagements[0] as Engagement).id] as SubmitResult },
+      coalescer: { submit: async (parcels) => answers[(parcels[0] as Parcel).id] as SubmitResult },
       deadLetters: letters,
       logger: console,
       now: () => Date.parse('2025-08-12T09:00:00Z'),
@@ -125,7 +127,7 @@ describe('the queue consumer', () => {
   })
 
   it('retries a message whose dead letters could not be written', async () => {
-    const batch = fakeBatch([{ engagements: [engagement('qe-1')] }])
+    const batch = fakeBatch([{ parcels: await parcelsOf([engagement('qe-1')]) }])
     await drainQueue(batch, {
       coalescer: { submit: async () => ({ kind: 'settled', accepted: 0, duplicates: 0, rejected: [{ id: 'qe-1', reason: 'HTTP 400' }] }) },
       deadLetters: { send: () => Promise.reject(new Error('down')), sendBatch: () => Promise.reject(new Error('down')) },
@@ -143,22 +145,23 @@ describe('the queue consumer', () => {
 })
 
 describe('the queue producer', () => {
-  it('splits a request too large for one message, and counts repeated ids once', async () => {
+  it('splits a request too large for one message, counts repeated ids once, and rejects an id reused for other content', async () => {
     const sent: QueuedEngagements[] = []
     const queue: QueueProducer<QueuedEngagements> = {
       send: async (body) => void sent.push(body),
       sendBatch: async (messages) => void sent.push(...[...messages].map((item) => item.body)),
     }
     const big = Array.from({ length: 200 }, (_, i) => ({ ...engagement(`big-${i}`), description: 'x'.repeat(4_000) }))
-    const result = await queueSubmitter(queue).submit([...big, big[0] as Engagement])
-    expect(result).toEqual({ kind: 'settled', accepted: 200, duplicates: 1, rejected: [] })
+    const reused = { ...(big[1] as Engagement), type: 'OTHER' }
+    const result = await queueSubmitter(queue).submit(await parcelsOf([...big, big[0] as Engagement, reused]))
+    expect(result).toEqual({ kind: 'settled', accepted: 200, duplicates: 1, rejected: [{ id: 'big-1', reason: expect.stringContaining('different content') }] })
     expect(sent.length).toBeGreaterThan(1)
     for (const body of sent) expect(new TextEncoder().encode(JSON.stringify(body)).length).toBeLessThanOrEqual(120_000)
-    expect(sent.flatMap((body) => body.engagements.map((item) => item.id))).toEqual(big.map((item) => item.id))
+    expect(sent.flatMap((body) => body.parcels.map((item) => item.id))).toEqual(big.map((item) => item.id))
   })
 
   it('answers busy when the queue refuses, so the client keeps its engagements', async () => {
     const queue: QueueProducer<QueuedEngagements> = { send: () => Promise.reject(new Error('full')), sendBatch: () => Promise.reject(new Error('full')) }
-    expect(await queueSubmitter(queue).submit([engagement('qp-1')])).toMatchObject({ kind: 'busy' })
+    expect(await queueSubmitter(queue).submit(await parcelsOf([engagement('qp-1')]))).toMatchObject({ kind: 'busy' })
   })
 })

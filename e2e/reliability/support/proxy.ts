@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import type { CoalescerStats } from '../../../src/core/coalescer.js'
+import type { CoalescerStats } from '../../../src/core/coalescer/index.js'
 import type { ServeProxyOptions } from '../../../src/adapters/node/index.js'
 import type { Capture } from './capture.js'
 
@@ -15,7 +15,7 @@ const ENTRY = fileURLToPath(new URL('./proxy-process.mjs', import.meta.url))
 const PROCESS_TIMEOUT_MS = 15_000
 
 /** The options a proxy process takes: JSON-serializable, the key excepted (it travels in the environment). */
-export type ProxyProcessOptions = Partial<Omit<ServeProxyOptions, 'apiKey' | 'logger' | 'fetch' | 'now' | 'random' | 'clientKey' | 'guard' | 'coalescer' | 'acknowledged'>>
+export type ProxyProcessOptions = Partial<Omit<ServeProxyOptions, 'apiKey' | 'logger' | 'fetch' | 'now' | 'random' | 'clientKey' | 'guard' | 'coalescer' | 'memory' | 'pacer' | 'sha256'>>
 
 let started = 0
 

@@ -6,9 +6,12 @@ export interface RateLimitBinding {
 }
 
 /**
- * A guard on Cloudflare's rate-limiting binding: counted per location, approximately, which is
- * what an ingress guard needs (the upstream limit is held elsewhere, by the Coalescer).
+ * A guard on Cloudflare's rate-limiting binding: requests counted per location, approximately,
+ * which is what an ingress guard needs (the upstream limit and the fair sharing of it are the
+ * Durable Object's).
  */
 export function bindingGuard(binding: RateLimitBinding, periodMs: number): ClientGuard {
-  return async (client) => ((await binding.limit({ key: client })).success ? { allowed: true } : { allowed: false, retryAfterMs: periodMs })
+  return {
+    request: async (client) => ((await binding.limit({ key: client })).success ? { allowed: true } : { allowed: false, retryAfterMs: periodMs }),
+  }
 }

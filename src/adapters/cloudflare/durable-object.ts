@@ -4,12 +4,14 @@
  * for the key passes one pacer and one memory of acknowledged ids, kept in the object's storage.
  */
 import { DurableObject } from 'cloudflare:workers'
-import type { Engagement } from '../../contract.js'
-import type { Coalescer, CoalescerStats, SubmitResult } from '../../core/coalescer.js'
-import { createStoredAcknowledgedIds, type SqlStorageLike, type StoredAcknowledgedIds } from './acknowledged-store.js'
+import type { Coalescer, CoalescerStats, Parcel, SubmitOptions, SubmitResult } from '../../core/coalescer/index.js'
 import { toHex } from '../../core/hex.js'
+import { createSqlMemory, type SqlMemory, type SqlStorageLike } from './sql-memory.js'
 import { createConversionCoalescer } from '../../proxy/conversion-coalescer.js'
 import { requestsPerSecondOf, upstreamUrlOf, type WorkerEnv } from './env.js'
+
+/** Most bytes the engagements waiting in the object may take: a quarter of the isolate's 128 MB. */
+const OBJECT_HELD_BYTES = 32 * 1_048_576
 
 /** The part of a Durable Object's state the object uses. */
 interface ObjectState {
@@ -27,7 +29,7 @@ type ObjectContext = ConstructorParameters<typeof DurableObject>[0] & ObjectStat
  * {@link coalescerName}, never by the key: object names show in dashboards and logs.
  *
  * RPC API:
- * - `submit(engagements, deadlineMs?)`: the valid engagements of ONE client request; resolves
+ * - `submit(parcels, { client, deadlineMs })`: the valid engagements of ONE client request; resolves
  *   with a `SubmitResult` once each is settled upstream, or `busy`/`unavailable`. Never rejects.
  * - `stats()`: the Coalescer's state, for health checks.
  *
@@ -37,14 +39,14 @@ type ObjectContext = ConstructorParameters<typeof DurableObject>[0] & ObjectStat
  */
 export class EngagementCoalescer extends DurableObject<WorkerEnv> {
   readonly #coalescer: Coalescer
-  readonly #acknowledged: StoredAcknowledgedIds
+  readonly #memory: SqlMemory
   readonly #state: ObjectState
 
   constructor(ctx: ObjectContext, env: WorkerEnv) {
     super(ctx, env)
     this.#state = ctx
     const now = () => Date.now()
-    this.#acknowledged = createStoredAcknowledgedIds({ sql: ctx.storage.sql, now, schedule: (at) => this.#schedule(at) })
+    this.#memory = createSqlMemory({ sql: ctx.storage.sql, now, schedule: (at) => this.#schedule(at) })
     const rate = requestsPerSecondOf(env)
     // The object lives across requests, so its timers and requests in flight serve every one.
     this.#coalescer = createConversionCoalescer({
@@ -52,13 +54,15 @@ export class EngagementCoalescer extends DurableObject<WorkerEnv> {
       upstreamUrl: upstreamUrlOf(env),
       now,
       ...(rate === undefined ? {} : { maxRequestsPerSecond: rate }),
-      acknowledged: this.#acknowledged,
+      memory: this.#memory,
+      // The isolate's 128 MB serve every client of the key: what waits stays well inside it.
+      maxHeldBytes: OBJECT_HELD_BYTES,
     })
   }
 
   /** Hands over the engagements of one client request, already validated by the ingress. */
-  submit(engagements: Engagement[], deadlineMs?: number): Promise<SubmitResult> {
-    return this.#coalescer.submit(engagements, deadlineMs)
+  submit(parcels: Parcel[], options?: SubmitOptions): Promise<SubmitResult> {
+    return this.#coalescer.submit(parcels, options)
   }
 
   /** The Coalescer's state and counters. */
@@ -68,7 +72,7 @@ export class EngagementCoalescer extends DurableObject<WorkerEnv> {
 
   /** Forgets expired acknowledged batches, and comes back when the next ones expire. */
   override async alarm(): Promise<void> {
-    const next = this.#acknowledged.cleanUp()
+    const next = this.#memory.cleanUp()
     if (next !== undefined) await this.#state.storage.setAlarm(next)
   }
 

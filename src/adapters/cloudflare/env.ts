@@ -4,7 +4,7 @@
  * package uses of them, so the package type-checks without `@cloudflare/workers-types`.
  */
 import { LIMITS, type Engagement } from '../../contract.js'
-import type { Coalescer, SubmitResult } from '../../core/coalescer.js'
+import type { Coalescer, Parcel, SubmitOptions, SubmitResult } from '../../core/coalescer/index.js'
 import { DEFAULT_UPSTREAM_URL } from '../../proxy/options.js'
 import type { RateLimitBinding } from './binding-guard.js'
 
@@ -50,7 +50,7 @@ export interface CoalescerNamespace {
 
 /** The RPC stub of an `EngagementCoalescer`. */
 export interface CoalescerStub {
-  submit(engagements: Engagement[], deadlineMs?: number): Promise<SubmitResult>
+  submit(parcels: Parcel[], options?: SubmitOptions): Promise<SubmitResult>
 }
 
 /** A Queue producer binding, as far as the Worker uses it. */
@@ -59,9 +59,12 @@ export interface QueueProducer<Body> {
   sendBatch(messages: Iterable<{ body: Body; contentType?: 'json' }>): Promise<unknown>
 }
 
-/** One queued message: the valid engagements of one client request (or a part, when large). */
+/**
+ * One queued message: the valid engagements of one client request (or a part, when large), as
+ * the ingress checked and digested them. Messages of earlier versions hold `engagements` instead.
+ */
 export interface QueuedEngagements {
-  engagements: Engagement[]
+  parcels: Parcel[]
 }
 
 /**

@@ -4,9 +4,11 @@
  * object sees a steady stream of full batches however many clients send at once.
  */
 import { LIMITS, type Engagement, type Settlement } from '../../contract.js'
-import type { SubmitResult } from '../../core/coalescer.js'
 import { splitIntoBatches } from '../../core/batch.js'
+import type { Parcel, SubmitResult } from '../../core/coalescer/index.js'
 import { utf8Length } from '../../core/json.js'
+import { toParcel } from '../../core/parcel.js'
+import { digestOf, webCryptoSha256 } from '../../proxy/fingerprint.js'
 import type { ProxyLogger } from '../../proxy/options.js'
 import type { DeadLetter, QueuedEngagements, QueueProducer, Submitter } from './env.js'
 
@@ -32,7 +34,9 @@ const MESSAGE_BYTES = 120_000
 /** A `sendBatch` takes at most 100 messages and 256 KB in all. */
 const SEND_BATCH_MESSAGES = 100
 const SEND_BATCH_BYTES = 250_000
-const ENVELOPE_BYTES = utf8Length('{"engagements":}')
+const ENVELOPE_BYTES = utf8Length('{"parcels":}')
+/** What a parcel adds to a message besides its JSON text: its id, digest, sizes and the keys. */
+const PARCEL_OVERHEAD_BYTES = 220
 
 /**
  * How long the consumer lets the object work on one message before taking it back as `busy`, in
@@ -58,11 +62,20 @@ const MAX_RETRY_DELAY_S = 3_600
  */
 export function queueSubmitter(queue: QueueProducer<QueuedEngagements>): Submitter {
   return {
-    async submit(engagements) {
-      const unique = [...new Map(engagements.map((engagement) => [engagement.id, engagement])).values()]
-      const messages = splitIntoBatches(unique, { maxCount: LIMITS.batchSize, maxBytes: MESSAGE_BYTES, envelopeBytes: ENVELOPE_BYTES }, sizeOf).map(
-        (part): QueuedEngagements => ({ engagements: part }),
-      )
+    async submit(parcels) {
+      // The first of an id is queued; a repeat is a duplicate, or a conflict when its content differs.
+      const first = new Map<string, Parcel>()
+      const rejected: Settlement['rejected'] = []
+      for (const parcel of parcels) {
+        const earlier = first.get(parcel.id)
+        if (!earlier) first.set(parcel.id, parcel)
+        else if (earlier.digest !== parcel.digest) {
+          rejected.push({ id: parcel.id, reason: `id ${JSON.stringify(parcel.id)} is used twice in this request with different content: give each engagement its own id` })
+        }
+      }
+      const unique = [...first.values()]
+      const limits = { maxCount: LIMITS.batchSize, maxBytes: MESSAGE_BYTES, envelopeBytes: ENVELOPE_BYTES }
+      const messages = splitIntoBatches(unique, limits, (parcel) => parcel.wireBytes + PARCEL_OVERHEAD_BYTES).map((part): QueuedEngagements => ({ parcels: part }))
       try {
         const [only] = messages
         if (messages.length === 1 && only) await queue.send(only, { contentType: 'json' })
@@ -70,7 +83,7 @@ export function queueSubmitter(queue: QueueProducer<QueuedEngagements>): Submitt
       } catch {
         return { kind: 'busy', retryAfterMs: 1_000, reason: 'the queue did not take the engagements' }
       }
-      return { kind: 'settled', accepted: unique.length, duplicates: engagements.length - unique.length, rejected: [] }
+      return { kind: 'settled', accepted: unique.length, duplicates: parcels.length - unique.length - rejected.length, rejected }
     },
   }
 }
@@ -98,11 +111,11 @@ export async function drainQueue(batch: QueueBatchLike, options: DrainOptions): 
 
   const at = new Date(now()).toISOString()
   const letters: { message: QueueMessageLike; letter: DeadLetter }[] = []
-  for (const { message, result, engagements } of outcomes) {
+  for (const { message, result, parcels } of outcomes) {
     if (result === undefined) {
       letters.push({ message, letter: { kind: 'unreadable', body: message.body, reason: 'not a message of queued engagements', at } })
     } else if (result.kind === 'settled') {
-      for (const letter of rejectionsOf(result, engagements, at)) letters.push({ message, letter })
+      for (const letter of rejectionsOf(result, parcels, at)) letters.push({ message, letter })
     }
   }
 
@@ -131,7 +144,7 @@ interface Outcome {
   message: QueueMessageLike
   /** Undefined when the message is not one of ours. */
   result: SubmitResult | undefined
-  engagements: Engagement[]
+  parcels: Parcel[]
 }
 
 /**
@@ -147,23 +160,23 @@ async function submitAll(messages: readonly QueueMessageLike[], coalescer: Submi
   const running = new Set<Promise<void>>()
   while (next < messages.length) {
     const message = messages[next++] as QueueMessageLike
-    const engagements = readMessage(message.body)
-    if (!engagements) {
-      outcomes.push({ message, result: undefined, engagements: [] })
+    const parcels = await readMessage(message.body)
+    if (!parcels) {
+      outcomes.push({ message, result: undefined, parcels: [] })
       continue
     }
-    while (outstanding > 0 && outstanding + engagements.length > OUTSTANDING_ENGAGEMENTS) {
+    while (outstanding > 0 && outstanding + parcels.length > OUTSTANDING_ENGAGEMENTS) {
       await new Promise<void>((resolve) => (wake = resolve))
     }
-    outstanding += engagements.length
+    outstanding += parcels.length
     const settle = (result: SubmitResult) => {
-      outcomes.push({ message, result, engagements })
-      outstanding -= engagements.length
+      outcomes.push({ message, result, parcels })
+      outstanding -= parcels.length
       running.delete(submitted)
       wake?.()
     }
     const submitted = coalescer
-      .submit(engagements, CONSUMER_DEADLINE_MS)
+      .submit(parcels, { deadlineMs: CONSUMER_DEADLINE_MS })
       .then(settle, () => settle({ kind: 'busy', retryAfterMs: 1_000, reason: 'the submit failed' }))
     running.add(submitted)
   }
@@ -182,22 +195,34 @@ export function retryDelaySeconds(result: { retryAfterMs: number }, attempts: nu
   return Math.min(MAX_RETRY_DELAY_S, Math.max(1, suggested, patience))
 }
 
-/** The engagements of a queued message, or undefined when it is not one. */
-function readMessage(body: unknown): Engagement[] | undefined {
-  const engagements = (body as Partial<QueuedEngagements> | null)?.engagements
-  if (!Array.isArray(engagements) || engagements.length === 0) return undefined
-  // The object keys everything by id: a message without them is not ours.
-  const ours = engagements.every((item: unknown) => typeof (item as { id?: unknown } | null)?.id === 'string')
-  return ours ? (engagements as Engagement[]) : undefined
+const PARCEL_KEYS = { id: 'string', digest: 'string', json: 'string', wireBytes: 'number', heldBytes: 'number' } as const
+
+/** The parcels of a queued message, or undefined when it is not one of ours. */
+async function readMessage(body: unknown): Promise<Parcel[] | undefined> {
+  const message = body as { parcels?: unknown; engagements?: unknown } | null
+  const items = message?.parcels ?? message?.engagements
+  if (!Array.isArray(items) || items.length === 0) return undefined
+  if (message?.parcels) {
+    const ours = items.every((item: unknown) => Object.entries(PARCEL_KEYS).every(([key, type]) => typeof (item as Record<string, unknown> | null)?.[key] === type))
+    return ours ? (items as Parcel[]) : undefined
+  }
+  // A message an earlier version queued, still in the queue after an upgrade: digested here.
+  if (!items.every((item: unknown) => typeof (item as { id?: unknown } | null)?.id === 'string')) return undefined
+  return Promise.all(
+    (items as Engagement[]).map(async (engagement) => {
+      const json = JSON.stringify(engagement)
+      return toParcel(engagement.id, await digestOf(webCryptoSha256, engagement.id, json), json)
+    }),
+  )
 }
 
-function rejectionsOf(result: Extract<SubmitResult, { kind: 'settled' }>, engagements: Engagement[], at: string): DeadLetter[] {
+function rejectionsOf(result: Extract<SubmitResult, { kind: 'settled' }>, parcels: Parcel[], at: string): DeadLetter[] {
   if (result.rejected.length === 0) return []
-  const byId = new Map(engagements.map((engagement) => [engagement.id, engagement]))
+  const byId = new Map(parcels.map((parcel) => [parcel.id, parcel]))
   const letters: DeadLetter[] = []
-  for (const { id, reason } of result.rejected as Settlement['rejected']) {
-    const engagement = byId.get(id)
-    if (engagement) letters.push({ kind: 'rejected', engagement, reason, at })
+  for (const { id, reason } of result.rejected) {
+    const parcel = byId.get(id)
+    if (parcel) letters.push({ kind: 'rejected', engagement: JSON.parse(parcel.json) as Engagement, reason, at })
   }
   return letters
 }
@@ -212,8 +237,4 @@ async function sendAll<Body>(queue: QueueProducer<Body>, bodies: readonly Body[]
   for (const group of splitIntoBatches(bodies, limits, (body) => utf8Length(JSON.stringify(body)))) {
     await queue.sendBatch(group.map((body) => ({ body, contentType: 'json' as const })))
   }
-}
-
-function sizeOf(engagement: Engagement): number {
-  return utf8Length(JSON.stringify(engagement))
 }

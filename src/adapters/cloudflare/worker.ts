@@ -13,8 +13,8 @@
  *   Conversion's limit only while one isolate serves the traffic.
  */
 import { LIMITS } from '../../contract.js'
-import { createAcknowledgedIds } from '../../core/acknowledged.js'
-import { createCoalescerPacer } from '../../core/coalescer.js'
+import { createCoalescerPacer } from '../../core/coalescer/index.js'
+import { createMemory } from '../../core/memory.js'
 import { createConversionCoalescer } from '../../proxy/conversion-coalescer.js'
 import { coalescerName } from './durable-object.js'
 import { bindingGuard } from './binding-guard.js'
@@ -149,10 +149,10 @@ const list = (value: string | undefined): string[] =>
  */
 function objectCoalescer(namespace: CoalescerNamespace, apiKey: string, unreachable: (error: unknown, apiKey: string) => void): Submitter {
   return {
-    async submit(engagements, deadlineMs) {
+    async submit(parcels, options) {
       try {
         const stub = namespace.getByName(await nameOf(apiKey))
-        return await stub.submit([...engagements], deadlineMs)
+        return await stub.submit([...parcels], options)
       } catch (error) {
         // Overloaded, reset by a deploy, or unreachable: the engagements stay with the client.
         unreachable(error, apiKey)
@@ -179,12 +179,12 @@ async function nameOf(apiKey: string): Promise<string> {
  */
 function perRequestCoalescer(apiKey: string, upstreamUrl: string, maxRequestsPerSecond: number): Submitter {
   const pacer = createCoalescerPacer({ maxRequestsPerSecond })
-  const acknowledged = createAcknowledgedIds({ now: () => Date.now() })
+  const memory = createMemory()
   return {
-    async submit(engagements, deadlineMs) {
-      const coalescer = createConversionCoalescer({ apiKey, upstreamUrl, maxRequestsPerSecond, pacer, acknowledged })
+    async submit(parcels, options) {
+      const coalescer = createConversionCoalescer({ apiKey, upstreamUrl, maxRequestsPerSecond, pacer, memory })
       try {
-        return await coalescer.submit(engagements, deadlineMs)
+        return await coalescer.submit(parcels, options)
       } finally {
         coalescer.close()
       }

@@ -1,16 +1,16 @@
 /** The proxy on Node: `serveProxy()` starts an HTTP server around `createProxy()`. */
 import type { IncomingMessage } from 'node:http'
 import { serve, type ListenOptions } from './serve.js'
-import { createFileAcknowledgedIds, type FileAcknowledgedIds } from './acknowledged-file.js'
 import { withBodyDeadline } from './body-deadline.js'
 import { addressGroup } from './connection-cap.js'
+import { createFileMemory, type FileMemory } from './file-memory.js'
 import { resolveServerLimits, type ServerLimitOptions } from './server-limits.js'
 import { baseHeaders } from '../../proxy/cors.js'
 import { parseAllowedOrigins } from '../../proxy/origins.js'
 import { createProxy, type Proxy } from '../../proxy/proxy.js'
 import { DEFAULT_PATH, type ProxyOptions } from '../../proxy/options.js'
 
-export { createFileAcknowledgedIds, type FileAcknowledgedIds, type FileAcknowledgedIdsOptions } from './acknowledged-file.js'
+export { createFileMemory, type FileMemory, type FileMemoryOptions } from './file-memory.js'
 export type { ServerLimitOptions } from './server-limits.js'
 
 /**
@@ -25,12 +25,12 @@ export interface ServeProxyOptions extends ProxyOptions, ListenOptions, ServerLi
    */
   trustProxy?: boolean
   /**
-   * A file where the proxy remembers, for 24 hours, which engagement ids Conversion acknowledged,
+   * A file where the proxy remembers, for 24 hours, which engagements Conversion acknowledged,
    * so that after a restart (a deploy, a crash) a browser's re-send is still answered as a
    * duplicate instead of reaching Conversion twice. One line per upstream batch, compacted by
    * itself; a line torn by a crash is skipped. One process per file. Default: none, the memory
    * lives and dies with the process.
-   * @example serveProxy({ apiKey, allowedOrigins, stateFile: '/var/lib/relay/acknowledged.log' })
+   * @example serveProxy({ apiKey, allowedOrigins, stateFile: '/var/lib/relay/delivered.log' })
    */
   stateFile?: string
 }
@@ -56,14 +56,14 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
   const { port, host, trustProxy = false, stateFile, headersTimeout, bodyTimeout, keepAliveTimeout, maxConnectionsPerClient, ...proxyOptions } = options
   const limits = resolveServerLimits({ headersTimeout, bodyTimeout, keepAliveTimeout, maxConnectionsPerClient }, trustProxy)
   const allowed = parseAllowedOrigins(proxyOptions.allowedOrigins)
-  if (stateFile !== undefined && proxyOptions.acknowledged) {
-    throw new TypeError('conversion-engagements proxy: give `stateFile` or `acknowledged`, not both')
+  if (stateFile !== undefined && proxyOptions.memory) {
+    throw new TypeError('conversion-engagements proxy: give `stateFile` or `memory`, not both')
   }
   const logger = proxyOptions.logger ?? console
-  const acknowledged: FileAcknowledgedIds | undefined =
+  const memory: FileMemory | undefined =
     stateFile === undefined
       ? undefined
-      : createFileAcknowledgedIds({
+      : createFileMemory({
           path: stateFile,
           ...(proxyOptions.now ? { now: proxyOptions.now } : {}),
           onProblem: (message) => logger.warn(`[conversion-engagements] ${message}`),
@@ -73,7 +73,7 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
     proxy = createProxy({
       clientKey: (_request, env) => clientAddress(env as NodeClient, trustProxy),
       ...proxyOptions,
-      ...(acknowledged ? { acknowledged } : {}),
+      ...(memory ? { memory } : {}),
     })
     const running = proxy
     const server = await serve(withBodyDeadline(running.fetch, limits.bodyTimeout, allowed), {
@@ -90,12 +90,12 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
       async close() {
         running.close()
         await server.close()
-        acknowledged?.close()
+        memory?.close()
       },
     }
   } catch (error) {
     proxy?.close()
-    acknowledged?.close()
+    memory?.close()
     throw error
   }
 }

@@ -2,8 +2,9 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileS
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createFileAcknowledgedIds, serveProxy, type RunningProxy } from '../src/adapters/node/index.js'
+import { createFileMemory, serveProxy, type RunningProxy } from '../src/adapters/node/index.js'
 import { APP, nodeStack, postIds } from './helpers/node-stack.js'
+import { digestOf } from './helpers/parcels.js'
 
 const HOUR = 3_600_000
 const KEY = 'sk_live_state_file_test_0123456789'
@@ -15,9 +16,9 @@ afterEach(() => {
 })
 
 function stateFile(): string {
-  const folder = mkdtempSync(join(tmpdir(), 'acknowledged-'))
+  const folder = mkdtempSync(join(tmpdir(), 'delivered-'))
   folders.push(folder)
-  return join(folder, 'nested', 'acknowledged.log')
+  return join(folder, 'nested', 'delivered.log')
 }
 
 function clock() {
@@ -25,21 +26,29 @@ function clock() {
   return { now: () => time, pass: (ms: number) => void (time += ms) }
 }
 
-const known = (memory: { has(ids: readonly string[]): unknown }, ids: string[]) => [...(memory.has(ids) as Set<string>)].sort()
+/** The key of the engagement with this id (one content per id in these tests). */
+const key = (id: string) => ({ id, digest: digestOf(id, `{"id":"${id}"}`) })
+const keys = (ids: string[]) => ids.map(key)
+/** The ids the memory knows as delivered, sorted. */
+const known = (memory: ReturnType<typeof createFileMemory>, ids: string[], now = Date.parse('2025-08-12T09:00:00Z')) => {
+  const verdicts = memory.recall(keys(ids), now) as string[]
+  return ids.filter((_, i) => verdicts[i] === 'known').sort()
+}
 const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean)
+const line = (at: number, ids: string[]) => JSON.stringify({ at, digests: keys(ids).map((item) => item.digest) })
 
-describe('acknowledged ids in a file', () => {
+describe('the memory of delivered engagements in a file', () => {
   it('remembers across a reopen, as a new process would, one line per acknowledged batch', () => {
     const path = stateFile()
     const time = clock()
-    const first = createFileAcknowledgedIds({ path, now: time.now })
-    first.add(['a', 'b'], time.now())
-    first.add(['c'], time.now() + 1)
+    const first = createFileMemory({ path, now: time.now })
+    first.acknowledge(keys(['a', 'b']), time.now())
+    first.acknowledge(keys(['c']), time.now() + 1)
     expect(known(first, ['a', 'c', 'x'])).toEqual(['a', 'c'])
-    expect(lines(path)).toEqual([JSON.stringify([time.now(), ['a', 'b']]), JSON.stringify([time.now() + 1, ['c']])])
+    expect(lines(path)).toEqual([line(time.now(), ['a', 'b']), line(time.now() + 1, ['c'])])
     // No close(): a crashed process does not close its file either.
 
-    const second = createFileAcknowledgedIds({ path, now: time.now })
+    const second = createFileMemory({ path, now: time.now })
     expect(known(second, ['a', 'b', 'c', 'x'])).toEqual(['a', 'b', 'c'])
     expect(second.size()).toBe(3)
     second.close()
@@ -50,22 +59,19 @@ describe('acknowledged ids in a file', () => {
     const path = stateFile()
     const time = clock()
     const problems: string[] = []
-    const memory = createFileAcknowledgedIds({ path, now: time.now })
-    memory.add(['whole'], time.now())
+    const memory = createFileMemory({ path, now: time.now })
+    memory.acknowledge(keys(['whole']), time.now())
     memory.close()
     // The process died in the middle of writing a line.
-    appendFileSync(path, '[1755000000000,["torn-1","to')
+    appendFileSync(path, `{"at":1755000000000,"digests":["${key('torn-1').digest}","to`)
 
-    const reopened = createFileAcknowledgedIds({ path, now: time.now, onProblem: (message) => problems.push(message) })
+    const reopened = createFileMemory({ path, now: time.now, onProblem: (message) => problems.push(message) })
     expect(problems).toEqual([expect.stringMatching(/1 unreadable line\(s\) skipped/)])
     expect(known(reopened, ['whole', 'torn-1'])).toEqual(['whole'])
-    reopened.add(['after'], time.now())
+    reopened.acknowledge(keys(['after']), time.now())
     reopened.close()
-    expect(lines(path).map((line) => JSON.parse(line))).toEqual([
-      [time.now(), ['whole']],
-      [time.now(), ['after']],
-    ])
-    const third = createFileAcknowledgedIds({ path, now: time.now })
+    expect(lines(path)).toEqual([line(time.now(), ['whole']), line(time.now(), ['after'])])
+    const third = createFileMemory({ path, now: time.now })
     expect(known(third, ['whole', 'after', 'torn-1'])).toEqual(['after', 'whole'])
     third.close()
   })
@@ -73,27 +79,38 @@ describe('acknowledged ids in a file', () => {
   it('ignores lines that are not its own (garbage, wrong shapes) instead of failing to start', () => {
     const path = stateFile()
     const time = clock()
-    createFileAcknowledgedIds({ path, now: time.now }).close()
-    writeFileSync(path, ['not json', '{"at":1}', '[1,"a"]', '[1,[2]]', `[${time.now()},["good"]]`, ''].join('\n'))
+    createFileMemory({ path, now: time.now }).close()
+    const lines = ['not json', '{"at":1}', '[1,"a"]', '[1,[2]]', '{"at":1,"digests":["short"]}', line(time.now(), ['good']), '']
+    writeFileSync(path, lines.join('\n'))
     const problems: string[] = []
-    const memory = createFileAcknowledgedIds({ path, now: time.now, onProblem: (message) => problems.push(message) })
+    const memory = createFileMemory({ path, now: time.now, onProblem: (message) => problems.push(message) })
     expect(known(memory, ['good', 'a'])).toEqual(['good'])
-    expect(problems[0]).toMatch(/^4 unreadable line/)
+    expect(problems[0]).toMatch(/^5 unreadable line/)
+    memory.close()
+  })
+
+  it('reads the lines of an earlier version (ids without their content) as delivered, whatever the content', () => {
+    const path = stateFile()
+    const time = clock()
+    createFileMemory({ path, now: time.now }).close()
+    writeFileSync(path, `${JSON.stringify([time.now(), ['legacy-1']])}\n`)
+    const memory = createFileMemory({ path, now: time.now })
+    expect(memory.recall([key('legacy-1'), { id: 'legacy-1', digest: digestOf('legacy-1', 'other content') }], time.now())).toEqual(['known', 'known'])
     memory.close()
   })
 
   it('forgets ids after the retention period, in memory and in the file', () => {
     const path = stateFile()
     const time = clock()
-    const memory = createFileAcknowledgedIds({ path, now: time.now })
-    memory.add(['old'], time.now())
+    const memory = createFileMemory({ path, now: time.now })
+    memory.acknowledge(keys(['old']), time.now())
     time.pass(23 * HOUR)
-    memory.add(['newer'], time.now())
+    memory.acknowledge(keys(['newer']), time.now())
     time.pass(HOUR)
-    expect(known(memory, ['old', 'newer'])).toEqual(['newer'])
+    expect(known(memory, ['old', 'newer'], time.now())).toEqual(['newer'])
     memory.close()
-    const reopened = createFileAcknowledgedIds({ path, now: time.now })
-    expect(known(reopened, ['old', 'newer'])).toEqual(['newer'])
+    const reopened = createFileMemory({ path, now: time.now })
+    expect(known(reopened, ['old', 'newer'], time.now())).toEqual(['newer'])
     expect(lines(path)).toHaveLength(1)
     reopened.close()
   })
@@ -101,23 +118,23 @@ describe('acknowledged ids in a file', () => {
   it('stays bounded: at most `capacity` ids, and a file compacted once it doubles', () => {
     const path = stateFile()
     const time = clock()
-    const memory = createFileAcknowledgedIds({ path, now: time.now, capacity: 2_000 })
+    const memory = createFileMemory({ path, now: time.now, capacity: 2_000 })
     let largest = 0
     for (let batch = 0; batch < 1_000; batch++) {
-      memory.add(Array.from({ length: 200 }, (_, i) => `batch-${batch}-engagement-${i}-${'x'.repeat(20)}`), time.now())
+      memory.acknowledge(keys(Array.from({ length: 200 }, (_, i) => `batch-${batch}-engagement-${i}-${'x'.repeat(20)}`)), time.now())
       time.pass(1_000)
       largest = Math.max(largest, statSync(path).size)
       expect(memory.size()).toBeLessThanOrEqual(2_000)
     }
-    // 2,000 ids of about 50 bytes are about 100 KB: the file is compacted from 1 MiB on.
+    // 2,000 digests of 35 bytes are about 70 KB: the file is compacted from 1 MiB on.
     expect(largest).toBeLessThan(1_300_000)
-    expect(known(memory, ['batch-999-engagement-0-' + 'x'.repeat(20), 'batch-0-engagement-0-' + 'x'.repeat(20)])).toEqual([
+    expect(known(memory, ['batch-999-engagement-0-' + 'x'.repeat(20), 'batch-0-engagement-0-' + 'x'.repeat(20)], time.now())).toEqual([
       'batch-999-engagement-0-' + 'x'.repeat(20),
     ])
     memory.compact()
     expect(statSync(path).size).toBeLessThan(120_000)
     memory.close()
-    const reopened = createFileAcknowledgedIds({ path, now: time.now, capacity: 2_000 })
+    const reopened = createFileMemory({ path, now: time.now, capacity: 2_000 })
     expect(reopened.size()).toBe(2_000)
     reopened.close()
   })
@@ -125,18 +142,18 @@ describe('acknowledged ids in a file', () => {
   it('after close(), keeps remembering in memory without touching the file', () => {
     const path = stateFile()
     const time = clock()
-    const memory = createFileAcknowledgedIds({ path, now: time.now })
+    const memory = createFileMemory({ path, now: time.now })
     memory.close()
     memory.close()
-    memory.add(['in-memory'], time.now())
+    memory.acknowledge(keys(['in-memory']), time.now())
     expect(known(memory, ['in-memory'])).toEqual(['in-memory'])
     expect(readFileSync(path, 'utf8')).toBe('')
   })
 
   it('refuses to start when the file cannot be read, rather than forget silently', () => {
     const path = stateFile()
-    createFileAcknowledgedIds({ path }).close()
-    expect(() => createFileAcknowledgedIds({ path: join(path, 'below-a-file') })).toThrow()
+    createFileMemory({ path }).close()
+    expect(() => createFileMemory({ path: join(path, 'below-a-file') })).toThrow()
   })
 })
 
@@ -163,11 +180,10 @@ describe('serveProxy({ stateFile }): a restarted proxy still answers re-sends as
     })
   }
 
-  it('refuses both stateFile and acknowledged, and a bodyTimeout that is not positive', async () => {
+  it('refuses both stateFile and memory, and a bodyTimeout that is not positive', async () => {
     const options = { apiKey: KEY, allowedOrigins: [APP] }
-    await expect(serveProxy({ ...options, stateFile: stateFile(), acknowledged: { has: () => new Set(), add: () => {}, size: () => 0 } })).rejects.toThrow(
-      /`stateFile` or `acknowledged`, not both/,
-    )
+    const memory = { recall: () => [], acknowledge: () => {}, release: () => {}, size: () => 0 }
+    await expect(serveProxy({ ...options, stateFile: stateFile(), memory })).rejects.toThrow(/`stateFile` or `memory`, not both/)
     await expect(serveProxy({ ...options, bodyTimeout: 0 })).rejects.toThrow(/`bodyTimeout` must be a positive number/)
   })
 })
