@@ -19,7 +19,7 @@ const modules = {
     worker: 'src/adapters/cloudflare/worker.ts',
     emulator: 'src/emulator/index.ts',
   },
-  external: [/^node:/, /^cloudflare:/, /^idb-keyval/, /^zod/, /^ky$/, /^@hono\/node-server/],
+  external: [/^node:/, /^cloudflare:/, /^idb-keyval/, /^zod/, /^ky$/, /^@hono\/node-server/, /^tldts/],
   plugins: [esbuild({ target: browserTarget })],
   output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
 }

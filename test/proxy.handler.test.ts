@@ -56,6 +56,31 @@ async function send(proxy: ReturnType<typeof createProxy>, init: Send = {}) {
 }
 
 describe('proxy: origins and CORS', () => {
+  it('says Vary: Origin and nosniff on every answer, refusals and failures included', async () => {
+    const { proxy } = setup()
+    const broken = setup({
+      clientKey: () => {
+        throw new Error('a host bug')
+      },
+    })
+    const answers = [
+      await send(proxy, { url: 'https://proxy.example.com/elsewhere' }),
+      await send(proxy, { origin: 'https://evil.example.net' }),
+      await send(proxy, { origin: null }),
+      await send(proxy, { method: 'PUT' }),
+      await send(proxy, { body: 'not json' }),
+      await send(proxy),
+      await send(broken.proxy),
+    ]
+    expect(answers.map((answer) => answer.status)).toEqual([404, 403, 403, 405, 400, 200, 500])
+    for (const answer of answers) {
+      expect(answer.headers.get('vary')).toBe('Origin')
+      expect(answer.headers.get('x-content-type-options')).toBe('nosniff')
+    }
+    broken.proxy.close()
+    proxy.close()
+  })
+
   it('answers a preflight from an allowed origin with that exact origin, never *', async () => {
     const { proxy } = setup()
     const response = await proxy.fetch(request({ method: 'OPTIONS' }))

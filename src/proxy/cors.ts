@@ -3,8 +3,6 @@
  * origin (never `*`). Which origins those are is decided in `origins.ts`; this file says what
  * every answer carries.
  */
-import { matchOrigin, parseAllowedOrigins } from './origins.js'
-
 /**
  * Headers of EVERY answer, refusals and failures included. `Vary: Origin`: answers differ by
  * origin (a 403 for one, an allowed answer for another), so a cache must not hand one origin's
@@ -37,14 +35,4 @@ export function preflight(origin: string): Response {
       'cache-control': 'no-store',
     },
   })
-}
-
-/**
- * A test for allowed origins, for callers that compare the header as sent. Throws at once, as
- * {@link parseAllowedOrigins} does, for entries that cannot be allowed.
- * @deprecated Parse once with `parseAllowedOrigins` and call `matchOrigin`, which returns the origin to echo.
- */
-export function originMatcher(allowed: readonly string[]): (origin: string) => boolean {
-  const origins = parseAllowedOrigins(allowed)
-  return (origin) => matchOrigin(origins, origin) !== undefined
 }

@@ -8,7 +8,7 @@
 import type { Coalescer, CoalescerStats, SubmitResult } from '../core/coalescer/index.js'
 import { readBodyText, declaredLength } from '../core/body.js'
 import { createConversionCoalescer } from './conversion-coalescer.js'
-import { baseHeaders, corsHeaders, preflight } from './cors.js'
+import { corsHeaders, preflight } from './cors.js'
 import { createMemoryGuard, type ClientGuard } from './guard.js'
 import { createIdentityVerifier } from './identity.js'
 import { takeIn, type IdentityVerifier } from './intake.js'
@@ -66,13 +66,13 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   const handle = async (request: Request, env: unknown): Promise<Reply | Response> => {
-    if (new URL(request.url).pathname !== settings.path) return answer(404, { message: 'not found' }, baseHeaders())
+    if (new URL(request.url).pathname !== settings.path) return answer(404, { message: 'not found' })
 
     const header = request.headers.get('origin')
-    if (!header) return answer(403, { message: 'requests must come from a browser page of an allowed origin (no Origin header)' }, baseHeaders())
+    if (!header) return answer(403, { message: 'requests must come from a browser page of an allowed origin (no Origin header)' })
     const origin = matchOrigin(settings.allowedOrigins, header)
     // The header is quoted back as JSON, never as a header: a client reads only what it sent.
-    if (!origin) return answer(403, { message: `origin ${header.slice(0, 300)} is not allowed` }, baseHeaders())
+    if (!origin) return answer(403, { message: `origin ${header.slice(0, 300)} is not allowed` })
     const cors = corsHeaders(origin)
     if (request.method === 'OPTIONS') return preflight(origin)
     if (request.method !== 'POST') return answer(405, { message: 'only POST is allowed' }, { ...cors, allow: 'POST, OPTIONS' })
@@ -106,7 +106,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         reply = await handle(request, env)
       } catch (error) {
         settings.logger.error('[conversion-engagements] proxy failure:', scrub(String(error), settings.apiKey))
-        reply = answer(500, { message: 'the proxy failed; the engagements were not forwarded' }, baseHeaders())
+        reply = answer(500, { message: 'the proxy failed; the engagements were not forwarded' })
       }
       // A preflight has no body.
       return reply instanceof Response ? reply : toResponse(reply, settings.apiKey)

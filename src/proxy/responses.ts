@@ -1,6 +1,7 @@
 /** The proxy's answers: JSON bodies, the headers every answer carries, and the key kept out of all of them. */
 import type { Settlement } from '../contract.js'
 import type { Refusal, SubmitResult } from '../core/coalescer/index.js'
+import { baseHeaders } from './cors.js'
 import { scrub } from './upstream.js'
 
 /** An answer with a JSON body, before it becomes a Response. */
@@ -47,6 +48,6 @@ export const isUnavailable = (result: SubmitResult): result is Refusal & { kind:
 export function toResponse({ status, body, headers }: Reply, apiKey: string): Response {
   return new Response(scrub(JSON.stringify(body), apiKey), {
     status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...baseHeaders(), ...headers },
   })
 }
