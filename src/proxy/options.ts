@@ -72,7 +72,7 @@ export interface ProxyOptions {
   clientShare?: number
   /**
    * Upstream requests that finding what Conversion refused in a client request may cost; past it,
-   * the engagements still suspected are rejected with a reason that says so. Default `20`.
+   * the engagements still suspected are rejected with a reason that says so. Default `50`.
    */
   isolationBudget?: number
   /**

@@ -26,7 +26,7 @@ export const COALESCER_DEFAULTS = {
   deadlineMs: 8_000,
   maxHeldBytes: 64 * 1_048_576,
   clientShare: 0.25,
-  isolationBudget: 20,
+  isolationBudget: 50,
   haltCooldownMs: 60_000,
 } as const
 
@@ -70,8 +70,8 @@ export interface CoalescerOptions {
   clientShare?: number
   /**
    * Upstream requests that isolating what Conversion refused may cost per client request; past it,
-   * the engagements still suspected are rejected with a reason that says so. Default `20`: enough
-   * to find one bad engagement among 200 by halving (16 requests).
+   * the engagements still suspected are rejected with a reason that says so. Default `50`: enough
+   * to find a few bad engagements among 200 by halving (one costs about 16 requests).
    */
   isolationBudget?: number
   /** After a `halt` (401, 403, 404), how long every submit is answered `unavailable`, in ms. Default `60000`. */
