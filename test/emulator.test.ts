@@ -399,7 +399,7 @@ describe('emulator: the key stays secret', () => {
 
   it('refuses to start without a key, without echoing options', () => {
     expect(() => createEmulator({ apiKey: '' })).toThrow(TypeError)
-    expect(() => createEmulator({ apiKey: KEY, maxBatchSize: 201 })).toThrow(/maxBatchSize must be a whole number from 1 to 200/)
+    expect(() => createEmulator({ apiKey: KEY, maxBatchSize: 201 })).toThrow('`maxBatchSize` must be a whole number from 1 to 200 (got 201)')
   })
 })
 

@@ -33,6 +33,22 @@ describe('without the Durable Object and the queue', () => {
   })
 })
 
+describe('bindings', () => {
+  it('refuses a binding it cannot use with a TypeError naming it, its value and its range, never a secret', async () => {
+    const worker = createWorker()
+    const request = () => relayRequest([engagement('fb-bad')])
+    await expect(worker.fetch(request(), { ...objectMode(), MAX_REQUESTS_PER_SECOND: '20' })).rejects.toThrow(
+      '`MAX_REQUESTS_PER_SECOND` must be a whole number from 1 to 10 (got "20")',
+    )
+    await expect(worker.fetch(request(), { ...objectMode(), CLIENT_RATE_LIMIT_PERIOD: 'soon' })).rejects.toThrow(
+      '`CLIENT_RATE_LIMIT_PERIOD` must be a whole number from 10 to 60 (got "soon")',
+    )
+    const missing = worker.fetch(request(), { ...objectMode(), CONVERSION_API_KEY: '' })
+    await expect(missing).rejects.toThrow(/`CONVERSION_API_KEY` must be your Conversion API key/)
+    expect(await recorded()).toEqual([])
+  })
+})
+
 describe('when the Durable Object cannot be reached', () => {
   it('asks the client to retry, and says why once, without the key', async () => {
     const errors: string[] = []

@@ -8,7 +8,7 @@ import type { Coalescer, CoalescerStats, Parcel, SubmitOptions, SubmitResult } f
 import { toHex } from '../../core/hex.js'
 import { createSqlMemory, type SqlMemory, type SqlStorageLike } from './sql-memory.js'
 import { createConversionCoalescer } from '../../proxy/conversion-coalescer.js'
-import { requestsPerSecondOf, upstreamUrlOf, type WorkerEnv } from './env.js'
+import { readBindings, type WorkerEnv } from './env.js'
 
 /** Most bytes the engagements waiting in the object may take: a quarter of the isolate's 128 MB. */
 const OBJECT_HELD_BYTES = 32 * 1_048_576
@@ -47,13 +47,13 @@ export class EngagementCoalescer extends DurableObject<WorkerEnv> {
     this.#state = ctx
     const now = () => Date.now()
     this.#memory = createSqlMemory({ sql: ctx.storage.sql, now, schedule: (at) => this.#schedule(at) })
-    const rate = requestsPerSecondOf(env)
+    const { apiKey, upstreamUrl, maxRequestsPerSecond } = readBindings(env)
     // The object lives across requests, so its timers and requests in flight serve every one.
     this.#coalescer = createConversionCoalescer({
-      apiKey: env.CONVERSION_API_KEY,
-      upstreamUrl: upstreamUrlOf(env),
+      apiKey,
+      upstreamUrl,
       now,
-      ...(rate === undefined ? {} : { maxRequestsPerSecond: rate }),
+      maxRequestsPerSecond,
       memory: this.#memory,
       // The isolate's 128 MB serve every client of the key: what waits stays well inside it.
       maxHeldBytes: OBJECT_HELD_BYTES,

@@ -5,6 +5,7 @@
  */
 import { LIMITS, type Engagement } from '../../contract.js'
 import type { Coalescer, Parcel, SubmitOptions, SubmitResult } from '../../core/coalescer/index.js'
+import { describeRule, numberProblem, optionReader, type NumberRule } from '../../core/options.js'
 import { DEFAULT_UPSTREAM_URL } from '../../proxy/options.js'
 import type { RateLimitBinding } from './binding-guard.js'
 
@@ -79,11 +80,53 @@ export type DeadLetter =
 /** Where engagements of one client request go: a Coalescer, here or in a Durable Object. */
 export type Submitter = Pick<Coalescer, 'submit'>
 
-/** Conversion's API base from the bindings. */
-export const upstreamUrlOf = (env: WorkerEnv): string => env.CONVERSION_API_URL || DEFAULT_UPSTREAM_URL
+/** The bindings the proxy reads, checked and complete. */
+export interface Bindings {
+  apiKey: string
+  allowedOrigins: string[]
+  path: string | undefined
+  upstreamUrl: string
+  identitySecret: string | undefined
+  allowedTypes: string[] | undefined
+  maxRequestsPerSecond: number
+  /** The period of `CLIENT_RATE_LIMITER`, in ms, for `Retry-After`. */
+  clientRateLimitPeriodMs: number
+}
 
-/** Upstream request starts per second from the bindings, within 1 to 10; undefined when unset or invalid. */
-export function requestsPerSecondOf(env: WorkerEnv): number | undefined {
-  const rate = Number(env.MAX_REQUESTS_PER_SECOND)
-  return rate > 0 ? Math.min(rate, LIMITS.requestsPerSecond) : undefined
+const read = optionReader('conversion-engagements worker')
+
+const list = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+
+/** A number binding: its default when unset, else a TypeError naming it, its value and its range. */
+function numberBinding(env: WorkerEnv, name: 'MAX_REQUESTS_PER_SECOND' | 'CLIENT_RATE_LIMIT_PERIOD', fallback: number, rule: NumberRule): number {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === '') return fallback
+  const value = Number(raw)
+  return numberProblem(value, rule) ? read.fail(name, describeRule(rule), raw) : value
+}
+
+/**
+ * Reads the bindings once per configuration. Throws a TypeError naming the binding, its value and
+ * what it must be (never the value of a secret): the Worker then answers 500 and logs it.
+ */
+export function readBindings(env: WorkerEnv): Bindings {
+  if (typeof env.CONVERSION_API_KEY !== 'string' || env.CONVERSION_API_KEY.trim() === '') {
+    read.fail('CONVERSION_API_KEY', 'your Conversion API key, as a secret (npx wrangler secret put CONVERSION_API_KEY)')
+  }
+  const types = list(env.ALLOWED_TYPES)
+  return {
+    apiKey: env.CONVERSION_API_KEY,
+    allowedOrigins: list(env.ALLOWED_ORIGINS),
+    path: env.PROXY_PATH || undefined,
+    upstreamUrl: env.CONVERSION_API_URL || DEFAULT_UPSTREAM_URL,
+    identitySecret: env.IDENTITY_SECRET || undefined,
+    allowedTypes: types.length > 0 ? types : undefined,
+    maxRequestsPerSecond: numberBinding(env, 'MAX_REQUESTS_PER_SECOND', LIMITS.requestsPerSecond, { min: 1, max: LIMITS.requestsPerSecond, integer: true }),
+    // Cloudflare's rate-limiting binding counts over 10 or 60 seconds.
+    clientRateLimitPeriodMs: numberBinding(env, 'CLIENT_RATE_LIMIT_PERIOD', 10, { min: 10, max: 60, integer: true }) * 1000,
+  }
 }

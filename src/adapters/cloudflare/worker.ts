@@ -12,7 +12,6 @@
  * - neither: each isolate paces and de-duplicates for itself (it says so once), which holds
  *   Conversion's limit only while one isolate serves the traffic.
  */
-import { LIMITS } from '../../contract.js'
 import { createCoalescerPacer } from '../../core/coalescer/index.js'
 import { createMemory } from '../../core/memory.js'
 import { createConversionCoalescer } from '../../proxy/conversion-coalescer.js'
@@ -22,7 +21,7 @@ import type { ProxyLogger } from '../../proxy/options.js'
 import { createProxy, type Proxy } from '../../proxy/proxy.js'
 import { drainQueue, queueSubmitter, type QueueBatchLike } from './queue.js'
 import { scrub } from '../../proxy/upstream.js'
-import { requestsPerSecondOf, upstreamUrlOf, type CoalescerNamespace, type Submitter, type WorkerEnv } from './env.js'
+import { readBindings, type Bindings, type CoalescerNamespace, type Submitter, type WorkerEnv } from './env.js'
 
 // workerd refuses a main module that exports anything but handlers, classes and functions.
 export { EngagementCoalescer } from './durable-object.js'
@@ -76,11 +75,10 @@ export function createWorker(options: WorkerOptions = {}): WorkerHandlers {
   }
 
   /** Where engagements go: the key's Durable Object, else this isolate's Coalescer (said once). */
-  const coalescerFor = (env: WorkerEnv): Submitter => {
-    if (env.COALESCER) return objectCoalescer(env.COALESCER, env.CONVERSION_API_KEY, unreachable)
-    const upstreamUrl = upstreamUrlOf(env)
-    const rate = requestsPerSecondOf(env) ?? LIMITS.requestsPerSecond
-    const configuration = [env.CONVERSION_API_KEY, upstreamUrl, rate].join('\n')
+  const coalescerFor = (env: WorkerEnv, bindings: Bindings = readBindings(env)): Submitter => {
+    const { apiKey, upstreamUrl, maxRequestsPerSecond: rate } = bindings
+    if (env.COALESCER) return objectCoalescer(env.COALESCER, apiKey, unreachable)
+    const configuration = [apiKey, upstreamUrl, rate].join('\n')
     let coalescer = isolateCoalescers.get(configuration)
     if (!coalescer) {
       if (!warnedPerIsolate) {
@@ -89,7 +87,7 @@ export function createWorker(options: WorkerOptions = {}): WorkerHandlers {
           "[conversion-engagements] pacing and de-duplication are per isolate: with traffic on many isolates, Conversion's 10 requests per second per key is not guaranteed. Bind the EngagementCoalescer Durable Object as COALESCER to hold it globally.",
         )
       }
-      coalescer = perRequestCoalescer(env.CONVERSION_API_KEY, upstreamUrl, rate)
+      coalescer = perRequestCoalescer(apiKey, upstreamUrl, rate)
       isolateCoalescers.set(configuration, coalescer)
     }
     return coalescer
@@ -106,25 +104,23 @@ export function createWorker(options: WorkerOptions = {}): WorkerHandlers {
       env.IDENTITY_SECRET,
       env.ALLOWED_TYPES,
       env.MAX_REQUESTS_PER_SECOND,
+      env.CLIENT_RATE_LIMIT_PERIOD,
     ].join('\n')
     let proxy = proxies.get(configuration)
     if (proxy) return proxy
-    const rate = requestsPerSecondOf(env)
-    const types = list(env.ALLOWED_TYPES)
+    const bindings = readBindings(env)
     proxy = createProxy({
-      coalescer: env.ENGAGEMENTS_QUEUE ? queueSubmitter(env.ENGAGEMENTS_QUEUE) : coalescerFor(env),
-      apiKey: env.CONVERSION_API_KEY,
-      allowedOrigins: list(env.ALLOWED_ORIGINS),
-      ...(env.PROXY_PATH ? { path: env.PROXY_PATH } : {}),
-      ...(env.CONVERSION_API_URL ? { upstreamUrl: env.CONVERSION_API_URL } : {}),
-      ...(env.IDENTITY_SECRET ? { identitySecret: env.IDENTITY_SECRET } : {}),
-      ...(types.length > 0 ? { allowedTypes: types } : {}),
-      ...(rate === undefined ? {} : { maxRequestsPerSecond: rate }),
+      coalescer: env.ENGAGEMENTS_QUEUE ? queueSubmitter(env.ENGAGEMENTS_QUEUE) : coalescerFor(env, bindings),
+      apiKey: bindings.apiKey,
+      allowedOrigins: bindings.allowedOrigins,
+      upstreamUrl: bindings.upstreamUrl,
+      maxRequestsPerSecond: bindings.maxRequestsPerSecond,
+      ...(bindings.path ? { path: bindings.path } : {}),
+      ...(bindings.identitySecret ? { identitySecret: bindings.identitySecret } : {}),
+      ...(bindings.allowedTypes ? { allowedTypes: bindings.allowedTypes } : {}),
       // Set by Cloudflare's edge: clients cannot choose it.
       clientKey: (request) => request.headers.get('cf-connecting-ip') ?? undefined,
-      ...(env.CLIENT_RATE_LIMITER
-        ? { guard: bindingGuard(env.CLIENT_RATE_LIMITER, (Number(env.CLIENT_RATE_LIMIT_PERIOD) || 10) * 1000) }
-        : {}),
+      ...(env.CLIENT_RATE_LIMITER ? { guard: bindingGuard(env.CLIENT_RATE_LIMITER, bindings.clientRateLimitPeriodMs) } : {}),
       logger,
     })
     proxies.set(configuration, proxy)
@@ -132,16 +128,10 @@ export function createWorker(options: WorkerOptions = {}): WorkerHandlers {
   }
 
   return {
-    fetch: (request, env) => proxyFor(env).fetch(request, env),
-    queue: (batch, env) => drainQueue(batch, { coalescer: coalescerFor(env), deadLetters: env.DEAD_LETTERS, logger, now: Date.now }),
+    fetch: async (request, env) => proxyFor(env).fetch(request, env),
+    queue: async (batch, env) => drainQueue(batch, { coalescer: coalescerFor(env), deadLetters: env.DEAD_LETTERS, logger, now: Date.now }),
   }
 }
-
-const list = (value: string | undefined): string[] =>
-  (value ?? '')
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean)
 
 /**
  * The key's Durable Object as the proxy's Coalescer: one RPC call per client request. The stub is
