@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createEntry, createOutbox, type OutboxEntry } from '../src/tracker/outbox.js'
 import { indexedDbStore, withFallback } from '../src/tracker/store.js'
-import { FakeOrigin } from './helpers/platform.js'
+import { FakeOrigin, until } from './helpers/platform.js'
 
 const nextTask = () => new Promise((resolve) => setImmediate(resolve))
 
@@ -13,36 +13,44 @@ function entries(tick: number, count: number, held = false): OutboxEntry[] {
   })
 }
 
-function outboxOn(origin: FakeOrigin) {
+/** An outbox on IndexedDB that fails loudly; `onStored` hears of each write. */
+function outboxOn(origin: FakeOrigin, onStored: (entries: OutboxEntry[]) => void = () => {}) {
+  const fail = (error: unknown) => {
+    throw error
+  }
   return createOutbox({
-    store: withFallback(indexedDbStore(origin.createStore('outbox-test', 'outbox')), (error) => {
-      throw error
-    }),
+    store: withFallback(indexedDbStore(origin.createStore('outbox-test', 'outbox')), fail),
     maxQueueSize: 100_000,
     maxHeld: 1_000,
     now: () => Date.now(),
+    ready: Promise.resolve(),
+    accepting: () => true,
+    onStored,
     onDrop: () => {},
+    onFault: fail,
   })
 }
 
 describe('outbox: a burst written while the sender reads', () => {
   it('lets the read of the first batch through between the burst’s writes, not after all of them', async () => {
-    const outbox = outboxOn(new FakeOrigin())
     const settled: string[] = []
-    const appends: Promise<void>[] = []
+    // Told once a write is stored whole (a write takes every append made while the one before ran):
+    // the ticks whose entries it held, in order (`t3-…` ids are the fourth task's).
+    const ticksOf = (stored: OutboxEntry[]) => new Set(stored.map((entry) => entry.engagement.id.split('-')[0]!.slice(1)))
+    const outbox = outboxOn(new FakeOrigin(), (stored) => ticksOf(stored).forEach((tick) => settled.push(`append ${tick}`)))
     // A page tracking 1,000 engagements per task, five tasks in a row.
     for (let tick = 0; tick < 5; tick++) {
-      appends.push(outbox.append(entries(tick, 1_000)).then(() => void settled.push(`append ${tick}`)))
+      outbox.append(entries(tick, 1_000))
       await nextTask()
     }
-    await appends[0]
+    await until(() => settled.includes('append 0'))
     // The sender hears of the first append and reads its first batch.
     const head = outbox.head(undefined, 200).then((rows) => {
       settled.push('head')
       return rows
     })
     const rows = await head
-    await Promise.all(appends)
+    await outbox.written()
 
     expect(rows.map((row) => row.engagement.id)).toEqual(entries(0, 200).map((entry) => entry.engagement.id))
     // Created after every write of the burst had been, the read would wait for all of them.
@@ -54,12 +62,10 @@ describe('outbox: a burst written while the sender reads', () => {
     const origin = new FakeOrigin()
     const outbox = outboxOn(origin)
     const writesBefore = origin.writes
-    const appends: Promise<void>[] = []
     for (let tick = 0; tick < 3; tick++) {
-      appends.push(outbox.append(entries(tick, 500)))
+      outbox.append(entries(tick, 500))
       await nextTask()
     }
-    await Promise.all(appends)
     await outbox.written()
 
     expect(await outbox.count()).toEqual({ queued: 1_500, held: 0 })
@@ -79,13 +85,13 @@ describe('outbox: a burst written while the sender reads', () => {
 
 describe('outbox: held entries released while a burst of them is being written', () => {
   it('releases every one of them, not only the slices already stored', async () => {
-    const outbox = outboxOn(new FakeOrigin())
-    const held = entries(0, 1_000, true)
-    const appended = outbox.append(held)
+    const released: OutboxEntry[] = []
+    const outbox = outboxOn(new FakeOrigin(), (stored) => released.push(...stored))
+    outbox.append(entries(0, 1_000, true))
     // The contact becomes known while the burst's first slice is being stored.
     await nextTask()
-    const released = await outbox.release({ email: 'john@example.com' })
-    await appended
+    outbox.release(() => ({ email: 'john@example.com' }))
+    await outbox.written()
 
     expect(released).toHaveLength(1_000)
     expect(await outbox.count()).toEqual({ queued: 1_000, held: 0 })
@@ -95,10 +101,10 @@ describe('outbox: held entries released while a burst of them is being written',
 describe('outbox: cleared while a burst is being written', () => {
   it('keeps nothing of the burst, not even the slices stored after the clear was asked for', async () => {
     const outbox = outboxOn(new FakeOrigin())
-    const appended = outbox.append(entries(0, 1_000))
+    outbox.append(entries(0, 1_000))
     await nextTask()
     const cleared = await outbox.clear()
-    await appended
+    await outbox.written()
 
     expect(cleared).toHaveLength(1_000)
     expect(await outbox.count()).toEqual({ queued: 0, held: 0 })

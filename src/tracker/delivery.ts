@@ -3,7 +3,7 @@ import { createDeliveryState, idsOf, type DeliveryState, type Effects, type Outg
 import type { ResolvedOptions } from './options.js'
 import type { Outbox, OutboxEntry } from './outbox.js'
 import { requestBody } from './request.js'
-import type { Sender } from './sender.js'
+import type { Sender, SendResult } from './sender.js'
 import type { RetryState } from './settings.js'
 import type { TrackerEvent } from './types.js'
 
@@ -75,7 +75,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
     if (wakeInMs !== undefined) wakeIn(wakeInMs)
   }
 
-  const answered = (outgoing: Outgoing, result: Parameters<DeliveryState['answer']>[1]) =>
+  const answered = (outgoing: Outgoing, result: SendResult) =>
     apply(state.answer(outgoing, result, platform.now(), platform.isOnline()))
 
   const send = (outgoing: Outgoing) => {

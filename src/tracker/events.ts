@@ -1,20 +1,25 @@
 import type { ResolvedOptions } from './options.js'
-import type { TrackerEvent } from './types.js'
+import type { TrackerEvent, TrackerStats } from './types.js'
 
-/** Hands events to subscribers, `onError` and, in debug mode, the console. */
+/** Hands events to subscribers, `onError` and, in debug mode, the console; counts what became of engagements. */
 export interface Emitter {
   /** `loud`: an error that needs a person's attention, printed even without debug mode. */
   emit(event: TrackerEvent, loud?: boolean): void
   subscribe(listener: (event: TrackerEvent) => void): () => void
+  /** Engagements sent, retried, rejected and dropped since the page loaded, for `stats()`. */
+  readonly counters: Pick<TrackerStats, 'sent' | 'retried' | 'rejected' | 'dropped'>
 }
 
 const PREFIX = '[conversion-engagements]'
 
 export function createEmitter({ debug, onError, platform }: ResolvedOptions): Emitter {
   const listeners = new Set<(event: TrackerEvent) => void>()
+  const counters = { sent: 0, retried: 0, rejected: 0, dropped: 0 }
   const { console } = platform
   return {
+    counters,
     emit(event, loud) {
+      if (event.type in counters) counters[event.type as keyof typeof counters] += 'ids' in event ? event.ids.length : 1
       if (event.type === 'error') {
         const { code, message } = event.error
         // These need a person's attention even without debug mode.
@@ -31,18 +36,6 @@ export function createEmitter({ debug, onError, platform }: ResolvedOptions): Em
       return () => void listeners.delete(listener)
     },
   }
-}
-
-/** Engagements counted since the page loaded, by what became of them: for `stats()`. */
-export function countOutcomes(subscribe: Emitter['subscribe']): { sent: number; retried: number; rejected: number; dropped: number } {
-  const counters = { sent: 0, retried: 0, rejected: 0, dropped: 0 }
-  subscribe((event) => {
-    if (event.type === 'rejected') counters.rejected++
-    else if (event.type === 'sent' || event.type === 'retried' || event.type === 'dropped') {
-      counters[event.type] += event.ids.length
-    }
-  })
-  return counters
 }
 
 /** A listener's bug must not break the tracker or the page. */

@@ -1,52 +1,10 @@
 import type { DraftEngagement } from '../contract.js'
 import type { Contact } from './engagement.js'
-import { carriedBytes, type Carried } from './request.js'
-import type { FallbackStore, KeySpan, StoreTransaction } from './store.js'
+import { createEntry, HELD, idOf, isHeld, releasedEntry, SENDABLE, type OutboxEntry } from './entry.js'
+import type { FallbackStore, StoreTransaction } from './store.js'
 import type { DropReason } from './types.js'
 
-/**
- * One queued engagement and what the sender needs to know of it. Its `key` is the outbox's
- * business: others may compare keys and pass them around, never read into them.
- */
-export interface OutboxEntry extends Carried {
-  /** Unique within the origin; its string order is the outbox's order. */
-  key: string
-  /** Bytes of the engagement as JSON, its signature included: what it adds to a request. */
-  bytes: number
-  /** When a beacon carried it; a beacon brings no answer, so it stays until one does. */
-  beaconAt?: number
-}
-
-/*
- * The key of an entry: `s` (sendable) or `h` (held until a contact is known), the time it was
- * tracked and the tracking tab's call counter in fixed-width base 36, then the engagement id,
- * which keeps tabs that track in the same millisecond apart.
- */
-const SENDABLE = { from: 's', to: 't' } as const satisfies KeySpan
-const HELD = { from: 'h', to: 'i' } as const satisfies KeySpan
-/** Where the time ends and the id starts in a key. */
-const TIME_END = 10
-const ID_OFFSET = 16
-
-/** A new entry for `engagement`, tracked at `time` as this tab's `sequence`th call; held while it has no contact. */
-export function createEntry(engagement: DraftEngagement, signature: string | undefined, time: number, sequence: number): OutboxEntry {
-  const place = time.toString(36).padStart(9, '0') + sequence.toString(36).padStart(6, '0') + engagement.id
-  return entryAt((engagement.contactEmail ? SENDABLE : HELD).from + place, engagement, signature)
-}
-
-function entryAt(key: string, engagement: DraftEngagement, signature: string | undefined): OutboxEntry {
-  const entry: OutboxEntry = { key, engagement, bytes: carriedBytes(engagement, signature) }
-  if (signature && engagement.contactEmail) entry.signature = signature
-  return entry
-}
-
-/** When the entry was tracked, in epoch ms. */
-export const trackedAt = (entry: OutboxEntry): number => parseInt(entry.key.slice(1, TIME_END), 36)
-
-/** Whether the entry waits for a contact (and may not be sent yet). */
-export const isHeld = (entry: OutboxEntry): boolean => entry.key[0] === HELD.from
-
-const idOf = (key: string) => key.slice(ID_OFFSET)
+export { createEntry, isHeld, trackedAt, type OutboxEntry } from './entry.js'
 
 /** Entries kept in memory for the page-hide path: more than one beacon quota can carry. */
 const MIRROR_LIMIT = 1_000
@@ -74,38 +32,51 @@ export interface OutboxOptions {
   maxHeld: number
   /** Current time in epoch ms. */
   now: () => number
+  /** Nothing is written before this settles: what an earlier visit stored decides what is kept. */
+  ready: Promise<unknown>
+  /** Whether entries are still wanted when their write starts: not once tracking is off. */
+  accepting: () => boolean
+  /** Sendable entries were stored (once per write, and per release): whoever sends should hear of them. */
+  onStored: (entries: OutboxEntry[]) => void
   /** Told which engagements a cap pushed out. */
   onDrop: (ids: string[], reason: DropReason) => void
+  /** Told when a write, a release or a clear failed. */
+  onFault: (error: unknown) => void
 }
 
-/** The durable FIFO of engagements, with a synchronous mirror of its head for the page-hide path. */
+/**
+ * The durable FIFO of engagements, with a synchronous mirror of its head for the page-hide path.
+ * Appends, releases and clears run one after another, in the order they were asked for.
+ */
 export interface Outbox {
-  /** Where entries live now. */
-  readonly storage: 'indexeddb' | 'memory'
+  /** A new entry for `engagement`, tracked at `time`; held while it has no contact. */
+  entry(engagement: DraftEngagement, signature: string | undefined, time: number): OutboxEntry
   /**
-   * Adds entries. Appends made while no write is running (every append of one tick, at least)
-   * are stored together, in transactions of at most a few hundred entries; the caps drop the
-   * oldest beyond them. Resolves once the entries are stored.
+   * Adds entries. What is appended while no write is running (every append of one tick, at least)
+   * is stored together, in transactions of at most a few hundred entries; the caps drop the
+   * oldest beyond them.
    */
-  append(entries: OutboxEntry[]): Promise<void>
-  /** Resolves when every append made so far is stored. */
-  written(): Promise<void>
+  append(entries: OutboxEntry[]): void
+  /** Resolves when every append, release and clear asked for so far is done (never rejects). */
+  written(): Promise<unknown>
+  /** Entries appended here whose write has not completed: a closing page aborts it, so they are handed over. */
+  unsaved(): OutboxEntry[]
   /** Up to `limit` sendable entries after `after` (or from the oldest), oldest first. */
   head(after: OutboxEntry | undefined, limit: number): Promise<OutboxEntry[]>
   /** Removes entries delivered or given up. */
   remove(entries: readonly OutboxEntry[]): Promise<void>
   /** Notes that a beacon carried `entries` at `at`, so they are not sent again at once. */
   markBeaconed(entries: readonly OutboxEntry[], at: number): Promise<void>
-  /** Makes every held entry sendable, in order, with `contact`; returns them as they are now. */
-  release(contact: Contact): Promise<OutboxEntry[]>
-  /** Deletes every entry and returns their ids. */
-  clear(): Promise<string[]>
+  /** Makes every held entry sendable, in order, with the contact `contactNow()` gives when it runs. */
+  release(contactNow: () => Contact | undefined): void
+  /** Deletes every entry; resolves with their ids. */
+  clear(): Promise<string[] | void>
   /**
    * Another tab cleared the outbox: forgets what this page remembers of it, and deletes what that
-   * clear could not reach: `late`, entries this page stores after it, and memory storage, which
-   * is this page's own. Returns the ids deleted.
+   * clear could not reach: entries this page stores after it, and memory storage, which is this
+   * page's own. Resolves with the ids deleted.
    */
-  clearedElsewhere(late: readonly OutboxEntry[]): Promise<string[]>
+  clearedElsewhere(): Promise<string[] | void>
   /** Another tab removed the entries of these keys (from memory storage too: it is this page's own). */
   removedElsewhere(keys: readonly string[]): void
   /** How many entries wait, held ones included, and how many are held. */
@@ -117,14 +88,21 @@ export interface Outbox {
 }
 
 export function createOutbox(options: OutboxOptions): Outbox {
-  const { store } = options
+  const { store, onStored } = options
   const run = store.run
   const mirror = new Map<string, OutboxEntry>()
+  const unsaved = new Set<OutboxEntry>()
+  /** This tab's call counter: keeps apart, in order, entries tracked in the same millisecond. */
+  let sequence = 0
   let pending: OutboxEntry[] = []
-  /** The write that will take what `append` collects until it starts, if one is scheduled. */
-  let pendingWrite: Promise<void> | undefined
-  /** The latest write scheduled: writes run one after another, so it is the last to complete. */
-  let lastWrite: Promise<void> = Promise.resolve()
+  /** The write that will take what `append` collects until it starts, if one is queued. */
+  let pendingWrite: Promise<unknown> | undefined
+  /**
+   * The last job queued (write, release, clear). Each waits for the one before: being created
+   * after a write is not enough, as the later slices of a burst are created only once the
+   * earlier ones commit.
+   */
+  let lastJob: Promise<unknown> = options.ready
 
   /**
    * Sendable (`s`) and held (`h`) entries at the last exact count, plus what this tab appended
@@ -134,12 +112,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
   let sizes = { s: 0, h: 0 }
   let countedAt = -Infinity
 
-  /**
-   * Resolves once every write scheduled so far is done, however it ended. A transaction that must
-   * come after them (a release, a clear) waits for this: being created after a write is not
-   * enough, as the later slices of a burst are created only once the earlier ones commit.
-   */
-  const everyWriteScheduled = () => lastWrite.catch(() => undefined)
+  /** Runs `job` after every job queued before it, however that one ended. */
+  const queue = <T>(job: () => Promise<T>): Promise<T | void> => (lastJob = lastJob.then(job, job).catch(options.onFault))
 
   const remember = (entry: OutboxEntry) => {
     if (mirror.size < MIRROR_LIMIT) mirror.set(entry.key, entry)
@@ -175,44 +149,61 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const entries = pending
     pending = []
     pendingWrite = undefined
+    if (!options.accepting()) {
+      // Tracked before the stored opt-out was read: not kept.
+      for (const entry of entries) {
+        unsaved.delete(entry)
+        forget(entry.key)
+      }
+      return
+    }
     for (let start = 0; start < entries.length; start += WRITE_SLICE) {
       const slice = entries.slice(start, start + WRITE_SLICE)
       const dropped = await run('readwrite', async (tx) => {
         slice.forEach((entry) => tx.put(entry.key, entry))
         return enforceCaps(tx, slice)
       })
+      for (const entry of slice) unsaved.delete(entry)
       for (const [keys, reason] of dropped) {
         keys.forEach(forget)
         options.onDrop(keys.map(idOf), reason)
       }
     }
+    announce(entries)
   }
 
-  const clear = async (): Promise<string[]> => {
-    mirror.clear()
-    countedAt = -Infinity
-    // Every write scheduled first, or what it stores would outlive the clear.
-    await everyWriteScheduled()
-    return run('readwrite', async (tx) => {
-      const keys = [...(await tx.getAllKeys(HELD)), ...(await tx.getAllKeys(SENDABLE))]
-      keys.forEach((key) => tx.delete(key))
-      return keys.map(idOf)
-    })
+  const announce = (entries: OutboxEntry[]) => {
+    const sendable = entries.filter((entry) => !isHeld(entry))
+    if (sendable.length > 0) onStored(sendable)
   }
 
+  /** Deletes the entries of `keys` from the store. */
   const deleteKeys = (keys: readonly string[]) => run('readwrite', async (tx) => keys.forEach((key) => tx.delete(key)))
 
+  const clear = () => {
+    mirror.clear()
+    countedAt = -Infinity
+    return queue(() =>
+      run('readwrite', async (tx) => {
+        const keys = [...(await tx.getAllKeys(HELD)), ...(await tx.getAllKeys(SENDABLE))]
+        keys.forEach((key) => tx.delete(key))
+        return keys.map(idOf)
+      }),
+    )
+  }
+
   return {
-    get storage() {
-      return store.storage
-    },
+    entry: (engagement, signature, time) => createEntry(engagement, signature, time, sequence++),
     append(entries) {
-      entries.forEach(remember)
+      for (const entry of entries) {
+        remember(entry)
+        unsaved.add(entry)
+      }
       pending.push(...entries)
-      // After the write before it, whichever way that ended (see WRITE_SLICE).
-      return (pendingWrite ??= lastWrite = lastWrite.then(writePending, writePending))
+      pendingWrite ??= queue(writePending)
     },
-    written: () => lastWrite,
+    written: () => lastJob,
+    unsaved: () => [...unsaved],
     async head(after, limit) {
       // `key + '\0'` is the first key above `key`.
       const entries = await run('readonly', (tx) =>
@@ -230,30 +221,32 @@ export function createOutbox(options: OutboxOptions): Outbox {
       for (const entry of entries) entry.beaconAt = at
       await run('readwrite', async (tx) => entries.forEach((entry) => tx.put(entry.key, entry)))
     },
-    async release(contact) {
-      // Every write scheduled first, or what it holds would stay held.
-      await everyWriteScheduled()
-      return run('readwrite', async (tx) => {
-        const released = (await tx.getAll<OutboxEntry>(HELD)).map((held) => {
-          // The same place in the order, now sendable.
-          const entry = entryAt(SENDABLE.from + held.key.slice(1), { ...held.engagement, contactEmail: contact.email }, contact.signature)
-          tx.delete(held.key)
-          tx.put(entry.key, entry)
-          forget(held.key)
-          remember(entry)
-          return entry
-        })
+    release: (contactNow) =>
+      void queue(async () => {
+        const contact = contactNow()
+        if (!contact || !options.accepting()) return
+        const released = await run('readwrite', async (tx) =>
+          (await tx.getAll<OutboxEntry>(HELD)).map((held) => {
+            const entry = releasedEntry(held, contact)
+            tx.delete(held.key)
+            tx.put(entry.key, entry)
+            forget(held.key)
+            remember(entry)
+            return entry
+          }),
+        )
         sizes.s += released.length
-        return released
-      })
-    },
+        announce(released)
+      }),
     clear,
-    async clearedElsewhere(late) {
+    clearedElsewhere() {
       if (store.storage === 'memory') return clear()
       mirror.clear()
-      await everyWriteScheduled()
-      await deleteKeys(late.map((entry) => entry.key))
-      return late.map((entry) => entry.engagement.id)
+      const late = [...unsaved]
+      return queue(async () => {
+        await deleteKeys(late.map((entry) => entry.key))
+        return late.map((entry) => entry.engagement.id)
+      })
     },
     removedElsewhere(keys) {
       keys.forEach(forget)

@@ -1,71 +1,67 @@
 import type { Contact } from './engagement.js'
-import type { Settings, SettingsStore } from './settings.js'
+import type { SettingsStore } from './settings.js'
 
-/**
- * Who engagements are for, and whether tracking is off, as this page knows it: pure. What an
- * earlier visit stored arrives late (IndexedDB is asynchronous); a call made before it arrived,
- * here or in another tab, is newer and wins over it.
- */
-export function createSessionState() {
-  let contact: Contact | undefined
-  let optedOut = false
-  let contactSet = false
-  let optOutSet = false
-  return {
-    get contact(): Contact | undefined {
-      return contact
-    },
-    get optedOut(): boolean {
-      return optedOut
-    },
-    setContact(next: Contact | undefined): void {
-      contactSet = true
-      contact = next
-    },
-    setOptOut(value: boolean): void {
-      optOutSet = true
-      optedOut = value
-    },
-    /** What an earlier visit stored. */
-    restore(storedContact: Contact | undefined, storedOptOut: boolean): void {
-      if (!contactSet) contact = storedContact
-      if (!optOutSet) optedOut = storedOptOut
-    },
-  }
+/** What the session tells the other tabs when it changes here. */
+export type SessionMessage = { type: 'contact'; contact: Contact | undefined } | { type: 'opt-out'; optedOut: boolean }
+
+/** Who engagements are for, and whether tracking is off, as this page knows it. */
+export interface Session {
+  readonly contact: Contact | undefined
+  readonly optedOut: boolean
+  /** Settles once what an earlier visit stored is known, whether or not it could be read. */
+  readonly loaded: Promise<void>
+  /** A change made on this page: stored for later visits, and told to the other tabs. */
+  setContact(contact: Contact | undefined): void
+  setOptOut(optedOut: boolean): void
+  /** A change another tab made and stored: taken as it is. */
+  heard(message: SessionMessage): void
 }
 
-/** The session's state. */
-export type SessionState = ReturnType<typeof createSessionState>
-
-/** What the session tells the other tabs. */
-type SessionMessage = { type: 'contact'; contact: Contact | undefined } | { type: 'opt-out'; optedOut: boolean }
-
 /**
- * The session of this page: its state, restored from what an earlier visit stored, and each
- * change made here stored for later visits and told to the other tabs (which store nothing:
- * what they hear is stored already).
+ * The session of this page. What an earlier visit stored arrives late (IndexedDB is
+ * asynchronous); a change made before it arrived, here or in another tab, is newer and wins.
  */
-export function createSession(settings: SettingsStore, tellTabs: (message: SessionMessage) => void, fault: (error: unknown) => void) {
-  const state = createSessionState()
-  /** Settles once what an earlier visit stored is known, whether or not it could be read. */
-  const loaded = Promise.all([settings.read('contact'), settings.read('opted-out')]).then(
-    ([contact, optedOut]) => state.restore(contact, !!optedOut),
-    () => undefined,
-  )
-  const store = <Name extends 'contact' | 'opted-out'>(name: Name, value: Settings[Name] | undefined, message: SessionMessage) => {
-    tellTabs(message)
-    void loaded.then(() => settings.write(name, value)).catch(fault)
+export function createSession(settings: SettingsStore, tellTabs: (message: SessionMessage) => void, fault: (error: unknown) => void): Session {
+  let contact: Contact | undefined
+  let optedOut = false
+  let contactChanged = false
+  let optOutChanged = false
+
+  const heard = (message: SessionMessage) => {
+    if (message.type === 'contact') {
+      contactChanged = true
+      contact = message.contact
+    } else {
+      optOutChanged = true
+      optedOut = message.optedOut
+    }
   }
+  const loaded = Promise.all([settings.read('contact'), settings.read('opted-out')]).then(([stored, storedOptOut]) => {
+    if (!contactChanged) contact = stored
+    if (!optOutChanged) optedOut = !!storedOptOut
+  }, () => undefined)
+  const change = (message: SessionMessage) => {
+    heard(message)
+    tellTabs(message)
+    void loaded
+      .then(() =>
+        message.type === 'contact'
+          ? settings.write('contact', message.contact)
+          : settings.write('opted-out', message.optedOut || undefined),
+      )
+      .catch(fault)
+  }
+
   return {
-    state,
+    get contact() {
+      return contact
+    },
+    get optedOut() {
+      return optedOut
+    },
     loaded,
-    setContact(contact: Contact | undefined): void {
-      state.setContact(contact)
-      store('contact', contact, { type: 'contact', contact })
-    },
-    setOptOut(optedOut: boolean): void {
-      state.setOptOut(optedOut)
-      store('opted-out', optedOut || undefined, { type: 'opt-out', optedOut })
-    },
+    setContact: (next) => change({ type: 'contact', contact: next }),
+    setOptOut: (value) => change({ type: 'opt-out', optedOut: value }),
+    heard,
   }
 }

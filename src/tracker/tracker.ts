@@ -1,8 +1,7 @@
 import { checkEmail, LIMITS } from '../contract.js'
 import { createDelivery } from './delivery.js'
 import { buildEngagement } from './engagement.js'
-import { countOutcomes, createEmitter } from './events.js'
-import { createIntake } from './intake.js'
+import { createEmitter } from './events.js'
 import { watchLifecycle } from './lifecycle.js'
 import { resolveOptions, type Platform, type TrackerOptions } from './options.js'
 import { createOutbox, isHeld } from './outbox.js'
@@ -37,11 +36,10 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   const invalidOptions: TrackerError[] = []
   const config = resolveOptions(options, platform, (error) => invalidOptions.push(error))
   const namespace = `conversion-engagements:${config.name}`
-  const { emit, subscribe } = createEmitter(config)
+  const { emit, subscribe, counters } = createEmitter(config)
   const report = (error: TrackerError) => emit({ type: 'error', error })
   const fault = (what: string) => (error: unknown) =>
     report({ code: 'internal', message: `${what}: ${error instanceof Error ? error.message : String(error)}` })
-  const counters = countOutcomes(subscribe)
   // After this call returns, so that subscribers hear them.
   void Promise.resolve().then(() => invalidOptions.forEach((error) => emit({ type: 'error', error }, true)))
 
@@ -55,29 +53,43 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     report({ code: 'storage', message: `IndexedDB failed (${String(error)}): queued in memory only from now on` }),
   )
   const settings = createSettings(store.run)
+  const session = createSession(settings, (message) => tabs.post(message), fault('storing'))
   const outbox = createOutbox({
     store,
     maxQueueSize: config.maxQueueSize,
     maxHeld: config.maxHeld,
     now: platform.now,
+    ready: session.loaded,
+    accepting: () => !session.optedOut,
+    onStored(entries) {
+      if (tabs.isLeader) delivery.queued(entries.length)
+      else tabs.post({ type: 'appended', entries, durable: store.storage === 'indexeddb' })
+    },
     onDrop: (ids, reason) => emit({ type: 'dropped', ids, reason }),
+    onFault: fault('storing'),
   })
+  /** Tells this page's subscribers which engagements an opt-out deleted. */
+  const discarded = (deleted: Promise<string[] | void>) =>
+    void deleted.then((ids) => ids?.length && emit({ type: 'dropped', ids, reason: 'opted-out' }))
 
   const tabs = createTabs(namespace, platform, {
     on: {
       async appended({ entries, durable }) {
         // Opted out, a tab may still hand over what it tracked before: it is not kept.
         if (!tabs.isLeader || session.optedOut) return
-        // Entries from a tab without IndexedDB live only in its memory: adopt them.
-        if (durable) outbox.keep(entries)
-        else await outbox.append(entries)
-        delivery.queued(entries.length)
+        if (durable) {
+          outbox.keep(entries)
+          delivery.queued(entries.length)
+        } else {
+          // From a tab without IndexedDB, they live only in its memory: adopted, and counted once stored.
+          outbox.append(entries)
+        }
       },
       settled: ({ keys }) => outbox.removedElsewhere(keys),
-      contact: ({ contact }) => session.setContact(contact),
-      'opt-out'({ optedOut }) {
-        session.setOptOut(optedOut)
-        if (optedOut) intake.clearedElsewhere()
+      contact: (message) => session.heard(message),
+      'opt-out'(message) {
+        session.heard(message)
+        if (message.optedOut) discarded(outbox.clearedElsewhere())
       },
     },
     async lead(flushing) {
@@ -93,7 +105,6 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     fault,
     warn: (message) => report({ code: 'storage', message }),
   })
-  const { state: session, loaded, setContact, setOptOut } = createSession(settings, tabs.post, fault('storing'))
   const delivery = createDelivery({
     options: config,
     outbox,
@@ -106,28 +117,17 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   })
 
   /** Settles once what an earlier visit stored is known; every write waits for it. */
-  const ready = Promise.all([loaded, settings.read('retry').then(delivery.state.restore)]).then(
+  const ready = Promise.all([session.loaded, settings.read('retry').then(delivery.state.restore)]).then(
     // Reported now rather than at creation, so that subscribers hear it.
     () => durable || report({ code: 'storage', message: 'IndexedDB is unavailable: queued in memory only' }),
     () => undefined,
   )
-  const intake = createIntake({
-    outbox,
-    ready,
-    session,
-    stored(entries) {
-      if (tabs.isLeader) delivery.queued(entries.length)
-      else tabs.post({ type: 'appended', entries, durable: outbox.storage === 'indexeddb' })
-    },
-    emit,
-    fault,
-  })
 
   let closing = false
   const unwatch = watchLifecycle(platform, {
     hide() {
       if (tabs.isLeader) return delivery.beacon()
-      const unsaved = intake.unsaved()
+      const unsaved = outbox.unsaved()
       if (unsaved.length > 0) tabs.post({ type: 'appended', entries: unsaved, durable: false })
     },
     suspend: tabs.leave,
@@ -136,7 +136,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   })
   tabs.listen()
   void ready.then(() => {
-    if (session.contact) intake.release()
+    if (session.contact) outbox.release(() => session.contact)
     if (!closing) tabs.join()
   })
 
@@ -148,8 +148,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
         : undefined
 
   const flush = async (): Promise<void> => {
-    await intake.written()
-    await outbox.written().catch(() => undefined)
+    await outbox.written()
     // Another tab sends: ask it, and stop waiting after a while if nobody answers.
     return tabs.isLeader ? delivery.drain() : tabs.flushByLeader(config.requestTimeout * 2)
   }
@@ -165,7 +164,8 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
           report(built.error)
           return { ok: false, error: built.error }
         }
-        const entry = intake.add(built.engagement, built.signature, now)
+        const entry = outbox.entry(built.engagement, built.signature, now)
+        outbox.append([entry])
         const { id } = entry.engagement
         emit({ type: 'queued', id, held: isHeld(entry) })
         return { ok: true, id }
@@ -194,19 +194,19 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
         if (error.code === 'invalid') report(error)
         return { ok: false, error }
       }
-      setContact(signature ? { email, signature } : { email })
-      intake.release()
+      session.setContact(signature ? { email, signature } : { email })
+      outbox.release(() => session.contact)
       return { ok: true }
     },
 
-    reset: () => setContact(undefined),
+    reset: () => session.setContact(undefined),
 
     optOut() {
-      setOptOut(true)
-      intake.clear()
+      session.setOptOut(true)
+      discarded(outbox.clear())
     },
 
-    optIn: () => setOptOut(false),
+    optIn: () => session.setOptOut(false),
 
     flush: () => flush().catch(fault('flush')),
     subscribe,
@@ -216,7 +216,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
       ...counters,
       ...delivery.state.stats(platform.now()),
       leader: tabs.isLeader,
-      storage: outbox.storage,
+      storage: store.storage,
       online: platform.isOnline(),
     }),
 
