@@ -139,7 +139,8 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
     },
     stats(): CoalescerStats {
       const now = clock.now()
-      const halted = state.isHalted(now) ? state.halted : undefined
+      const { health } = state
+      const halted = health.isHalted(now) ? health.halted : undefined
       return {
         backlog: state.scheduler.waiting,
         inFlight: state.inFlight,
@@ -157,8 +158,8 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
           nextStartInMs: pacer.wait?.(now) ?? 0,
         },
         maxBatchBytes: state.scheduler.batchBytes,
-        backoffMs: Math.max(0, state.backoffUntil - now),
-        failures: state.failures,
+        backoffMs: Math.max(0, health.backoffUntil - now),
+        failures: health.failures,
         halted: halted && { reason: halted.reason, retryAfterMs: halted.until - now },
         remembered: memory.size(),
         refusals: state.refusals.size,
@@ -166,7 +167,7 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
       }
     },
     close() {
-      if (state.closed) return
+      if (state.health.closed) return
       if (wake) clock.clearTimeout(wake.handle)
       wake = undefined
       // Whatever became of requests still out, they reached Conversion by now if at all: a

@@ -21,3 +21,17 @@ export function isolationGroups(entries: readonly Entry[], halve: (items: readon
 export function splitUnder(entries: readonly Entry[], maxBytes: number): Entry[][] {
   return splitIntoBatches(entries, { maxCount: Infinity, maxBytes, envelopeBytes: BATCH_ENVELOPE_BYTES - 2 }, (entry) => entry.parcel.wireBytes)
 }
+
+/** Charges each group's request to the budget of the client request it carries: the groups to send, and the entries whose budget is spent. */
+export function chargeIsolation(groups: readonly Entry[][]): { queued: Entry[][]; spent: Entry[] } {
+  const queued: Entry[][] = []
+  const spent: Entry[] = []
+  for (const group of groups) {
+    const budget = (group[0] as Entry).budget
+    if (budget.left > 0) {
+      budget.left--
+      queued.push(group)
+    } else spent.push(...group)
+  }
+  return { queued, spent }
+}

@@ -35,3 +35,8 @@ export class Refusals {
     return { parcel, client, fate: { kind: 'rejected', reason: refusal.reason }, waiters: new Set(), budget, claimed: false }
   }
 }
+
+/** Why an id is refused when other content holds it (`where`: "is being delivered", "was delivered before"). */
+export function conflictReason(id: string, where: string): string {
+  return `id ${JSON.stringify(id)} ${where} with different content: an id names one engagement; give this one its own id`
+}
