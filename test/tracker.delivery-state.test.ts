@@ -1,0 +1,267 @@
+import { describe, expect, it } from 'vitest'
+import type { Settlement } from '../src/contract.js'
+import { classify, unanswered, type Failure } from '../src/core/outcome.js'
+import { BEACON_GRACE_MS, createDeliveryState, type DeliveryLimits, type Outgoing, type Step } from '../src/tracker/delivery-state.js'
+import { createEntry, type OutboxEntry } from '../src/tracker/outbox.js'
+
+const T0 = Date.parse('2025-08-12T09:00:00Z')
+const DAY_MS = 86_400_000
+
+const LIMITS: DeliveryLimits = {
+  flushAt: 5,
+  maxBatchSize: 3,
+  maxBatchBytes: 262_144,
+  maxRequestsPerSecond: 10,
+  maxConcurrentRequests: 2,
+  maxAge: 7 * DAY_MS,
+  retry: { baseMs: 1_000, maxMs: 300_000 },
+}
+
+/** `count` sendable entries tracked at `time`, ids `e<first>`, `e<first+1>`… */
+function entries(count: number, first = 0, time = T0): OutboxEntry[] {
+  return Array.from({ length: count }, (_, i) =>
+    createEntry({ id: `e${first + i}`, type: 'T', createdAt: '2025-08-12T09:00:00Z', contactEmail: 'john@example.com' }, undefined, time, first + i),
+  )
+}
+
+const ids = (list: readonly OutboxEntry[]) => list.map((entry) => entry.engagement.id)
+const settlement = (accepted: number, rejected: Settlement['rejected'] = []): Settlement => ({ accepted, duplicates: 0, rejected })
+const ok = (value: Settlement) => ({ kind: 'ok' as const, settlement: value })
+/** The outcome of an answer that is not a success. */
+const answerOf = (status: number, retryAfter: string | null = null) => classify({ status, retryAfter, now: T0 }) as Failure
+
+/** The request a step starts; fails the test when it starts none. */
+function sent(step: Step): Outgoing {
+  if (step.kind !== 'send') throw new Error(`expected a request, got ${JSON.stringify(step)}`)
+  return step.outgoing
+}
+
+describe('delivery decisions: what goes next', () => {
+  it('reads from the oldest, sends batches in order, and ends the pass when nothing is left', () => {
+    const state = createDeliveryState(LIMITS, () => 0.5)
+    const rows = entries(5)
+    state.begin()
+    expect(state.next(T0, true)).toEqual({ kind: 'read', after: undefined })
+    expect(state.read(rows, T0)).toEqual({ remove: [], events: [], wakeInMs: undefined })
+    const first = sent(state.next(T0, true))
+    expect(ids(first.entries)).toEqual(['e0', 'e1', 'e2'])
+    expect(JSON.parse(first.body).batch.map((item: { id: string }) => item.id)).toEqual(['e0', 'e1', 'e2'])
+    // What did not fit is read again, after the last entry taken.
+    expect(state.next(T0, true)).toEqual({ kind: 'read', after: rows[2] })
+    state.read(rows.slice(3), T0)
+    expect(ids(sent(state.next(T0, true)).entries)).toEqual(['e3', 'e4'])
+    // Two requests out: the most allowed at once.
+    expect(state.next(T0, true)).toEqual({ kind: 'await' })
+    state.finish(first)
+    expect(state.next(T0, true)).toEqual({ kind: 'read', after: rows[4] })
+    state.read([], T0)
+    // Nothing past the cursor, a request still out: its answer may change that.
+    expect(state.next(T0, true)).toEqual({ kind: 'await' })
+    expect(state.stats(T0).inFlight).toBe(2)
+  })
+
+  it('skips what is reserved by a request out when it reads the same rows again', () => {
+    const state = createDeliveryState({ ...LIMITS, maxConcurrentRequests: 5 }, () => 0.5)
+    const rows = entries(4)
+    state.begin()
+    state.next(T0, true)
+    state.read(rows, T0)
+    sent(state.next(T0, true))
+    state.begin()
+    state.next(T0, true)
+    state.read(rows, T0)
+    expect(ids(sent(state.next(T0, true)).entries)).toEqual(['e3'])
+  })
+
+  it('sends nothing while not allowed (not the leader, offline or opted out), stopped or backing off', () => {
+    const state = createDeliveryState(LIMITS, () => 0.5)
+    state.begin()
+    expect(state.next(T0, false)).toEqual({ kind: 'done' })
+    state.restore({ failures: 2, until: T0 + 4_000 })
+    expect(state.next(T0, true)).toEqual({ kind: 'done' })
+    expect(state.stats(T0).retryAt).toBe(T0 + 4_000)
+    expect(state.wakeAfterPass(T0)).toBe(4_000)
+    expect(state.next(T0 + 4_000, true)).toEqual({ kind: 'read', after: undefined })
+    state.stop()
+    expect(state.next(T0 + 4_000, true)).toEqual({ kind: 'done' })
+    expect(state.wakeAfterPass(T0)).toBeUndefined()
+  })
+
+  it('paces: never more than maxRequestsPerSecond starts in any second, whatever answered', () => {
+    const state = createDeliveryState({ ...LIMITS, maxBatchSize: 1, maxConcurrentRequests: 100 }, () => 0.5)
+    const rows = entries(12)
+    state.begin()
+    const starts: number[] = []
+    let now = T0
+    for (let guard = 0; starts.length < 12 && guard < 100; guard++) {
+      const step = state.next(now, true)
+      if (step.kind === 'read') state.read(rows.slice(starts.length), now)
+      else if (step.kind === 'pace') now += step.ms
+      else if (step.kind === 'send') {
+        starts.push(now)
+        now += 10
+        state.finish(step.outgoing)
+      } else throw new Error(`unexpected ${step.kind}`)
+    }
+    expect(starts).toHaveLength(12)
+    for (const start of starts) expect(starts.filter((t) => t >= start && t < start + 1_000).length).toBeLessThanOrEqual(10)
+    // The 11th waits for the first to leave the window (plus the margin for whole-millisecond clocks).
+    expect(starts[10]! - starts[0]!).toBeGreaterThanOrEqual(1_000)
+    expect(state.stats(now).recentRequests.length).toBeLessThanOrEqual(10)
+  })
+
+  it('reads from the oldest again before ending a pass when a drain was asked for meanwhile', () => {
+    const state = createDeliveryState(LIMITS, () => 0.5)
+    state.begin()
+    state.next(T0, true)
+    state.read([], T0)
+    state.askAgain()
+    expect(state.next(T0, true)).toEqual({ kind: 'read', after: undefined })
+    state.read([], T0)
+    expect(state.next(T0, true)).toEqual({ kind: 'done' })
+    expect(state.owed).toBe(false)
+    // Asked for while the pass was ending blocked: owed, so the driver drains again.
+    state.askAgain()
+    expect(state.next(T0, false)).toEqual({ kind: 'done' })
+    expect(state.owed).toBe(true)
+  })
+})
+
+describe('delivery decisions: what a read finds', () => {
+  it('drops what is older than maxAge and says so', () => {
+    const state = createDeliveryState({ ...LIMITS, maxAge: 60_000 }, () => 0.5)
+    const old = entries(2, 0, T0)
+    const fresh = entries(1, 2, T0 + 50_000)
+    const effects = state.read([...old, ...fresh], T0 + 61_000)
+    expect(effects.remove).toEqual(old)
+    expect(effects.events).toEqual([{ type: 'dropped', ids: ['e0', 'e1'], reason: 'expired' }])
+    expect(ids(sent(state.next(T0 + 61_000, true)).entries)).toEqual(['e2'])
+  })
+
+  it('leaves what a beacon carried just now, and wakes when its grace is over', () => {
+    const state = createDeliveryState(LIMITS, () => 0.5)
+    const rows = entries(2)
+    rows[0]!.beaconAt = T0
+    const effects = state.read(rows, T0 + 4_000)
+    expect(effects.wakeInMs).toBe(BEACON_GRACE_MS - 4_000)
+    expect(ids(sent(state.next(T0 + 4_000, true)).entries)).toEqual(['e1'])
+  })
+})
+
+describe('delivery decisions: what an answer does', () => {
+  const started = (limits: DeliveryLimits, rows: OutboxEntry[], random = () => 0.5) => {
+    const state = createDeliveryState(limits, random)
+    state.begin()
+    state.next(T0, true)
+    state.read(rows, T0)
+    return { state, outgoing: sent(state.next(T0, true)) }
+  }
+
+  it('removes what the proxy settled, reports what it rejected, and forgets a backoff', () => {
+    const { state, outgoing } = started(LIMITS, entries(3))
+    state.restore({ failures: 3, until: T0 - 1 })
+    const effects = state.answer(outgoing, ok(settlement(2, [{ id: 'e1', reason: 'type: not allowed' }])), T0, true)
+    expect(effects).toEqual({
+      remove: outgoing.entries,
+      saveRetry: { failures: 0, until: 0 },
+      events: [
+        { type: 'sent', ids: ['e0', 'e2'], accepted: 2, duplicates: 0 },
+        { type: 'rejected', id: 'e1', reason: 'type: not allowed' },
+      ],
+    })
+    // No backoff left to forget: nothing to store.
+    expect(state.answer(outgoing, ok(settlement(3)), T0, true).saveRetry).toBeUndefined()
+  })
+
+  it('backs off with full jitter on a failure, doubling per failure in a row, and reads from the oldest after', () => {
+    const { state, outgoing } = started(LIMITS, entries(3), () => 0.5)
+    const first = state.answer(outgoing, answerOf(500), T0, true)
+    expect(first).toEqual({
+      saveRetry: { failures: 1, until: T0 + 500 },
+      events: [{ type: 'retried', ids: ['e0', 'e1', 'e2'], failures: 1, delayMs: 500, reason: 'HTTP 500' }],
+      wakeInMs: 500,
+    })
+    state.finish(outgoing)
+    expect(state.next(T0 + 100, true)).toEqual({ kind: 'done' })
+    expect(state.next(T0 + 500, true)).toEqual({ kind: 'read', after: undefined })
+    const second = state.answer(outgoing, unanswered('network error'), T0 + 500, true)
+    expect(second.events).toEqual([{ type: 'retried', ids: ['e0', 'e1', 'e2'], failures: 2, delayMs: 1_000, reason: 'network error' }])
+  })
+
+  it('obeys Retry-After, and spends no attempt while offline', () => {
+    const { state, outgoing } = started(LIMITS, entries(1))
+    expect(state.answer(outgoing, answerOf(429, '60'), T0, true)).toMatchObject({ saveRetry: { failures: 1, until: T0 + 60_000 }, wakeInMs: 60_000 })
+    expect(state.answer(outgoing, unanswered('network error'), T0, false)).toEqual({
+      events: [{ type: 'retried', ids: ['e0'], failures: 1, delayMs: 0, reason: 'offline (network error)' }],
+    })
+  })
+
+  it('splits a refused batch: its halves go before anything newer and stay reserved; one alone is rejected', () => {
+    const { state, outgoing } = started({ ...LIMITS, maxConcurrentRequests: 5 }, entries(3))
+    expect(state.answer(outgoing, answerOf(400), T0, true)).toEqual({})
+    state.finish(outgoing)
+    expect(state.stats(T0).inFlight).toBe(3)
+    const left = sent(state.next(T0, true))
+    expect(ids(left.entries)).toEqual(['e0', 'e1'])
+    const right = sent(state.next(T0, true))
+    expect(ids(right.entries)).toEqual(['e2'])
+    expect(state.answer(right, answerOf(400), T0, true)).toEqual({
+      remove: right.entries,
+      events: [{ type: 'rejected', id: 'e2', reason: 'HTTP 400' }],
+    })
+    state.finish(right)
+    expect(state.stats(T0).inFlight).toBe(2)
+  })
+
+  it('sends smaller bodies after a 413: at most half the refused one', () => {
+    const sized = (list: OutboxEntry[]) => list.map((entry) => ({ ...entry, bytes: 20_000 }))
+    const { state, outgoing } = started({ ...LIMITS, maxBatchBytes: 100_000, maxConcurrentRequests: 5 }, sized(entries(3)))
+    expect(outgoing.entries).toHaveLength(3)
+    state.answer({ ...outgoing, body: 'x'.repeat(60_000) }, answerOf(413), T0, true)
+    state.finish(outgoing)
+    // The halves go as they are; what is read from now on fits 30,000 bytes: one entry of 20,000.
+    for (const half of [sent(state.next(T0, true)), sent(state.next(T0, true))]) {
+      state.answer(half, ok(settlement(half.entries.length)), T0, true)
+      state.finish(half)
+    }
+    state.begin()
+    state.next(T0, true)
+    state.read(sized(entries(2, 10)), T0)
+    expect(ids(sent(state.next(T0, true)).entries)).toEqual(['e10'])
+  })
+
+  it('halts on 401/403/404/405: sends nothing more, says why, keeps the entries', () => {
+    const { state, outgoing } = started(LIMITS, entries(2))
+    const effects = state.answer(outgoing, answerOf(403), T0, true)
+    expect(effects.remove).toBeUndefined()
+    expect(effects.events?.[0]).toMatchObject({ type: 'error', error: { code: 'halted' } })
+    expect(state.next(T0, true)).toEqual({ kind: 'done' })
+    expect(state.stats(T0).halted).toBe('HTTP 403')
+    expect(state.beacons(entries(2), T0)).toEqual([])
+  })
+})
+
+describe('delivery decisions: flushAt and beacons', () => {
+  it('sends at once from flushAt on, counting what was queued since the pass began', () => {
+    const state = createDeliveryState(LIMITS, () => 0.5)
+    expect(state.queued(3)).toBe(false)
+    expect(state.queued(2)).toBe(true)
+    state.begin()
+    expect(state.queued(4)).toBe(false)
+  })
+
+  it('cuts beacons under the beacon limit, leaves what a beacon carried just now, and paces them', () => {
+    const state = createDeliveryState({ ...LIMITS, maxBatchSize: 200, maxRequestsPerSecond: 2 }, () => 0.5)
+    const rows = entries(10).map((entry) => ({ ...entry, bytes: 20_000 }))
+    rows[0]!.beaconAt = T0 - 1_000
+    const chunks = state.beacons(rows, T0)
+    expect(chunks.map(ids)).toEqual([
+      ['e1', 'e2'],
+      ['e3', 'e4'],
+      ['e5', 'e6'],
+      ['e7', 'e8'],
+      ['e9'],
+    ])
+    expect([state.takeSlot(T0), state.takeSlot(T0), state.takeSlot(T0)]).toEqual([true, true, false])
+  })
+})
