@@ -4,7 +4,12 @@
  * the browser checks engagements with it directly, and `schemas.ts` builds the zod/mini schemas
  * that servers use from the same rule table. Runtime-neutral, nothing runs at import.
  */
+import { isRealDate } from './core/date.js'
 import { findJsonProblem, utf8Length } from './core/json.js'
+import { CONTROL, CONTROL_IN_TEXT, HIDDEN_IN_EMAIL, refusedCharacter } from './core/text.js'
+
+export { canonicalEmail } from './core/text.js'
+export { isRealDate } from './core/date.js'
 
 /** Documented limits. Conversion's own are the first two; the rest are this package's caps. */
 export const LIMITS = {
@@ -65,15 +70,25 @@ const matching =
   (value: string) =>
     pattern.test(value) ? undefined : { rule: 'format', message }
 
+const without =
+  (pattern: RegExp): Check =>
+  (value: string) => {
+    const message = refusedCharacter(value, pattern)
+    return message ? { rule: 'characters', message } : undefined
+  }
+
 const realDate: Check = (value: string) =>
   isRealDate(value) ? undefined : { rule: 'format', message: 'must be a real calendar date and time' }
+
+// Checked after the format, so plain string order is time order.
+const inRange: Check = (value: string) =>
+  value < '1970' || value >= '2100' ? { rule: 'range', message: 'must be in the years 1970 to 2099' } : undefined
 
 const jsonData: Check = (value: unknown) => {
   const problem = findJsonProblem(value, LIMITS.dataDepth)
   if (problem) return { rule: 'json', ...problem }
-  const bytes = utf8Length(JSON.stringify(value))
-  return bytes > LIMITS.dataBytes
-    ? { rule: 'max', message: `must be at most ${LIMITS.dataBytes} bytes as JSON (it is ${bytes})` }
+  return utf8Length(JSON.stringify(value)) > LIMITS.dataBytes
+    ? { rule: 'max', message: `must be at most ${LIMITS.dataBytes} bytes as JSON` }
     : undefined
 }
 
@@ -96,17 +111,17 @@ export const STRING = 'a string'
  */
 export const ENGAGEMENT_FIELDS = {
   id: { expected: STRING, checks: [atMost(LIMITS.idLength), matching(ID_PATTERN, "must be letters, digits, '_', '.', ':' or '-'")] },
-  type: { expected: STRING, checks: [notEmpty, atMost(LIMITS.typeLength)] },
-  name: { optional: true, expected: STRING, checks: [atMost(LIMITS.nameLength)] },
-  description: { optional: true, expected: STRING, checks: [atMost(LIMITS.descriptionLength)] },
+  type: { expected: STRING, checks: [notEmpty, atMost(LIMITS.typeLength), without(CONTROL)] },
+  name: { optional: true, expected: STRING, checks: [atMost(LIMITS.nameLength), without(CONTROL)] },
+  description: { optional: true, expected: STRING, checks: [atMost(LIMITS.descriptionLength), without(CONTROL_IN_TEXT)] },
   createdAt: {
     expected: 'an ISO 8601 UTC date-time string',
-    checks: [matching(DATE_TIME_PATTERN, 'must be an ISO 8601 UTC date-time such as 2025-08-12T09:21:45Z'), realDate],
+    checks: [matching(DATE_TIME_PATTERN, 'must be an ISO 8601 UTC date-time such as 2025-08-12T09:21:45Z'), realDate, inRange],
   },
   data: { optional: true, expected: 'a plain object of JSON values', checks: [jsonData] },
   contactEmail: {
     expected: STRING,
-    checks: [atMost(LIMITS.emailLength), matching(EMAIL_PATTERN, 'must be an email address such as john@example.com')],
+    checks: [atMost(LIMITS.emailLength), without(HIDDEN_IN_EMAIL), matching(EMAIL_PATTERN, 'must be an email address such as john@example.com')],
   },
 } satisfies Record<string, FieldRules>
 
@@ -127,18 +142,19 @@ export interface Engagement {
 /** An engagement that may still wait for its contact (tracked before `identify()`). */
 export type DraftEngagement = Omit<Engagement, 'contactEmail'> & { contactEmail?: string }
 
-const violation = (path: (string | number)[], rule: string, message: string): RuleViolation => {
+/** A broken rule at `path` (`['data', 'items', 2]`; empty for the engagement itself), its message led by the field. */
+export const ruleViolation = (path: (string | number)[], rule: string, message: string): RuleViolation => {
   const field = formatPath(path) || 'engagement'
   return { field, rule, message: `${field} ${message}` }
 }
 
 function checkField(name: FieldName, value: unknown, optional: boolean): RuleViolation | undefined {
   const rules: FieldRules = ENGAGEMENT_FIELDS[name]
-  if (value === undefined) return optional ? undefined : violation([name], 'required', 'is required')
-  if (name !== 'data' && typeof value !== 'string') return violation([name], 'type', `must be ${rules.expected}`)
+  if (value === undefined) return optional ? undefined : ruleViolation([name], 'required', 'is required')
+  if (name !== 'data' && typeof value !== 'string') return ruleViolation([name], 'type', `must be ${rules.expected}`)
   for (const check of rules.checks) {
     const problem = check(value as never)
-    if (problem) return violation([name, ...(problem.path ?? [])], problem.rule, problem.message)
+    if (problem) return ruleViolation([name, ...(problem.path ?? [])], problem.rule, problem.message)
   }
   return undefined
 }
@@ -149,9 +165,9 @@ function checkField(name: FieldName, value: unknown, optional: boolean): RuleVio
  * its contact.
  */
 export function checkEngagement(value: unknown, contactOptional = false): RuleViolation | undefined {
-  if (value === undefined) return violation([], 'required', 'is required')
+  if (value === undefined) return ruleViolation([], 'required', 'is required')
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return violation([], 'type', 'must be an object')
+    return ruleViolation([], 'type', 'must be an object')
   }
   const record = value as Record<string, unknown>
   const names = Object.keys(ENGAGEMENT_FIELDS) as FieldName[]
@@ -162,7 +178,7 @@ export function checkEngagement(value: unknown, contactOptional = false): RuleVi
   }
   // Not `key in ENGAGEMENT_FIELDS`: that also finds `constructor`, `toString` or `__proto__` on the prototype.
   const unknown = Object.keys(record).find((key) => !names.includes(key as FieldName))
-  return unknown === undefined ? undefined : violation([unknown], 'unknown-field', 'is not a known field')
+  return unknown === undefined ? undefined : ruleViolation([unknown], 'unknown-field', 'is not a known field')
 }
 
 /** Whether `value` is an email address Conversion can identify a contact by. */
@@ -179,6 +195,17 @@ export interface ClientRequest {
   batch: Engagement[]
   identity?: Record<string, string>
 }
+
+/**
+ * What a client request must be, in the words of both of the proxy's readers: the zod schema
+ * (`clientRequestSchema`) and the text scanner (`proxy/intake`), which must say the same.
+ */
+export const CLIENT_REQUEST_SHAPE = {
+  body: 'an object with a "batch" array',
+  batch: 'an array of engagements',
+  emptyBatch: 'must hold at least one engagement',
+  identity: 'an object of email: signature',
+} as const
 
 /**
  * The proxy's 200 answer: the request is settled. Every engagement not listed in `rejected`
@@ -213,7 +240,7 @@ export interface ErrorBody {
 export interface RuleViolation {
   /** Path of the offending field, such as `contactEmail` or `data.items[2]`. */
   field: string
-  /** The rule's short name: `required`, `type`, `min`, `max`, `format`, `unknown-field` or `json`. */
+  /** The rule's short name: `required`, `type`, `min`, `max`, `format`, `characters`, `range`, `unknown-field` or `json`. */
   rule: string
   /** A sentence for people, such as `contactEmail must be an email address such as john@example.com`. */
   message: string
@@ -226,23 +253,4 @@ export function formatPath(path: readonly PropertyKey[]): string {
     out += typeof part === 'number' ? `[${part}]` : `${out ? '.' : ''}${String(part)}`
   }
   return out
-}
-
-/**
- * Whether the calendar parts of an ISO 8601 date-time exist (no February 30, no hour 24).
- * `Date.parse` alone would roll 2025-02-30 over into March.
- */
-export function isRealDate(value: string): boolean {
-  const parts = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d))?/.exec(value)
-  if (!parts) return false
-  const [year, month, day, hour, minute, second = 0] = parts.slice(1).map(Number) as number[]
-  const date = new Date(Date.UTC(year as number, (month as number) - 1, day, hour, minute, second))
-  return (
-    date.getUTCFullYear() === year &&
-    date.getUTCMonth() === (month as number) - 1 &&
-    date.getUTCDate() === day &&
-    date.getUTCHours() === hour &&
-    date.getUTCMinutes() === minute &&
-    date.getUTCSeconds() === second
-  )
 }

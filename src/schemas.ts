@@ -6,6 +6,7 @@
 import * as z from 'zod/mini'
 import {
   atMost,
+  CLIENT_REQUEST_SHAPE,
   ENGAGEMENT_FIELDS,
   formatPath,
   notEmpty,
@@ -68,7 +69,7 @@ const text = /* @__NO_SIDE_EFFECTS__ */ (max: number) =>
   z.string({ error: expected(STRING) }).check(zodCheck(notEmpty), zodCheck(atMost(max)))
 
 const nonEmpty = /* @__PURE__ */ zodCheck((items: unknown[]) =>
-  items.length === 0 ? { rule: 'min', message: 'must hold at least one engagement' } : undefined,
+  items.length === 0 ? { rule: 'min', message: CLIENT_REQUEST_SHAPE.emptyBatch } : undefined,
 )
 const batchCap = /* @__PURE__ */ zodCheck(atMost(LIMITS.batchSize, 'engagements'))
 
@@ -80,21 +81,21 @@ const batchCap = /* @__PURE__ */ zodCheck(atMost(LIMITS.batchSize, 'engagements'
 export const clientRequestSchema = /* @__PURE__ */ (() =>
   z.object(
     {
-      batch: z.array(z.unknown(), { error: expected('an array of engagements') }).check(nonEmpty, batchCap),
+      batch: z.array(z.unknown(), { error: expected(CLIENT_REQUEST_SHAPE.batch) }).check(nonEmpty, batchCap),
       identity: z.optional(
-        z.record(z.string(), text(LIMITS.signatureLength), { error: expected('an object of email: signature') }),
+        z.record(z.string(), text(LIMITS.signatureLength), { error: expected(CLIENT_REQUEST_SHAPE.identity) }),
       ),
     },
-    { error: expected('an object with a "batch" array') },
+    { error: expected(CLIENT_REQUEST_SHAPE.body) },
   ))()
 
 /** The body Conversion accepts on `POST /v1/activities/batch` (the emulator refuses anything else). */
 export const upstreamRequestSchema = /* @__PURE__ */ (() =>
   z.strictObject(
     {
-      batch: z.array(engagementSchema, { error: expected('an array of engagements') }).check(nonEmpty, batchCap),
+      batch: z.array(engagementSchema, { error: expected(CLIENT_REQUEST_SHAPE.batch) }).check(nonEmpty, batchCap),
     },
-    { error: expected('an object with a "batch" array') },
+    { error: expected(CLIENT_REQUEST_SHAPE.body) },
   ))()
 
 /** The first rule `input` breaks, or undefined when it satisfies `schema`. */

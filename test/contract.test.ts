@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { checkEmail, checkEngagement, formatPath, isRealDate, isSettlement, LIMITS } from '../src/contract.js'
+import { canonicalEmail, checkEmail, checkEngagement, formatPath, isRealDate, isSettlement, LIMITS } from '../src/contract.js'
 import {
   clientRequestSchema,
   draftEngagementSchema,
@@ -50,6 +50,32 @@ describe('engagement contract', () => {
     [{ ...valid, data: { m: new Map() } }, 'data.m', 'json', 'data.m must be a JSON value, not a Map'],
     [{ ...valid, data: { constructor: 1 } }, 'data', 'json', 'data must not use the key "constructor"'],
     [{ ...valid, extra: 1 }, 'extra', 'unknown-field', 'extra is not a known field'],
+    [{ ...valid, type: 'PRODUCT\nACTIVITY' }, 'type', 'characters', 'type must not contain U+000A'],
+    [{ ...valid, type: 'PRODUCT\tACTIVITY' }, 'type', 'characters', 'type must not contain U+0009'],
+    [{ ...valid, type: 'PRODUCT\0' }, 'type', 'characters', 'type must not contain U+0000'],
+    [{ ...valid, type: 'A\u0085B' }, 'type', 'characters', 'type must not contain U+0085'],
+    [{ ...valid, name: 'Signed up\r' }, 'name', 'characters', 'name must not contain U+000D'],
+    [{ ...valid, name: 'Signed up\ud83d' }, 'name', 'characters', 'name must not contain U+D83D'],
+    [{ ...valid, description: 'bell \u0007' }, 'description', 'characters', 'description must not contain U+0007'],
+    [{ ...valid, description: 'escape \u001b[31m' }, 'description', 'characters', 'description must not contain U+001B'],
+    [{ ...valid, description: 'half \ude00 of a pair' }, 'description', 'characters', 'description must not contain U+DE00'],
+    [{ ...valid, contactEmail: 'jo\u200bhn@example.com' }, 'contactEmail', 'characters', 'contactEmail must not contain U+200B'],
+    [{ ...valid, contactEmail: 'john@example.com\u202e' }, 'contactEmail', 'characters', 'contactEmail must not contain U+202E'],
+    [{ ...valid, contactEmail: 'john\u2066@example.com' }, 'contactEmail', 'characters', 'contactEmail must not contain U+2066'],
+    [{ ...valid, contactEmail: '\u061cjohn@example.com' }, 'contactEmail', 'characters', 'contactEmail must not contain U+061C'],
+    [{ ...valid, contactEmail: 'jo\u00adhn@example.com' }, 'contactEmail', 'characters', 'contactEmail must not contain U+00AD'],
+    [{ ...valid, contactEmail: 'john@exa\u2060mple.com' }, 'contactEmail', 'characters', 'contactEmail must not contain U+2060'],
+    [{ ...valid, contactEmail: 'jo\u200ehn@example.com' }, 'contactEmail', 'characters', 'contactEmail must not contain U+200E'],
+    [{ ...valid, contactEmail: 'jo\u0000hn@example.com' }, 'contactEmail', 'characters', 'contactEmail must not contain U+0000'],
+    [{ ...valid, contactEmail: 'j\udc00@example.com' }, 'contactEmail', 'characters', 'contactEmail must not contain U+DC00'],
+    [{ ...valid, createdAt: '1969-12-31T23:59:59Z' }, 'createdAt', 'range', 'createdAt must be in the years 1970 to 2099'],
+    [{ ...valid, createdAt: '2100-01-01T00:00:00Z' }, 'createdAt', 'range', undefined],
+    [{ ...valid, createdAt: '0001-01-01T00:00:00Z' }, 'createdAt', 'range', undefined],
+    [{ ...valid, data: { n: 12345678901234567890 } }, 'data.n', 'json', 'data.n must be sent as a string: integers beyond 2^53-1 lose digits'],
+    [{ ...valid, data: { list: [-(2 ** 53)] } }, 'data.list[0]', 'json', undefined],
+    [{ ...valid, data: { big: 1e300 } }, 'data.big', 'json', undefined],
+    [{ ...valid, data: { text: 'a\ud800b' } }, 'data.text', 'json', 'data.text must not contain U+D800'],
+    [{ ...valid, data: { nested: { ['\udfff']: 1 } } }, 'data.nested', 'json', 'data.nested must not use the key "\udfff"'],
     [null, 'engagement', 'type', 'engagement must be an object'],
     [[valid], 'engagement', 'type', undefined],
   ])('refuses %#: %s', (input, field, rule, message) => {
@@ -58,6 +84,21 @@ describe('engagement contract', () => {
     if (message) expect(violation?.message).toBe(message)
     // The zod schema built from the same rules says exactly the same.
     expect(firstViolation(engagementSchema, input)).toEqual(violation)
+  })
+
+  it('accepts what the character rules leave alone: pairs, tabs and line breaks in descriptions, the edges of the ranges', () => {
+    const emoji = '\ud83d\ude00'
+    const fine = [
+      { ...valid, type: `PRODUCT ${emoji}`, name: `Réservé ${emoji} 日本`, description: `two lines\r\nand\ta tab ${emoji}` },
+      { ...valid, contactEmail: `jürgen.${emoji}@exämple.com` },
+      { ...valid, createdAt: '1970-01-01T00:00:00Z' },
+      { ...valid, createdAt: '2099-12-31T23:59:59.999Z' },
+      { ...valid, data: { max: 2 ** 53 - 1, min: -(2 ** 53 - 1), fraction: 0.1, tiny: 5e-324, text: emoji, [emoji]: 'key' } },
+    ]
+    for (const engagement of fine) {
+      expect(checkEngagement(engagement)).toBeUndefined()
+      expect(firstViolation(engagementSchema, engagement)).toBeUndefined()
+    }
   })
 
   it('caps data at 16 KiB as JSON, in UTF-8 bytes, and depth at 10 levels', () => {
@@ -125,7 +166,7 @@ describe('engagement contract', () => {
 
   it('accepts whatever the tracker can produce (property)', () => {
     const jsonValue = fc.letrec((tie) => ({
-      value: fc.oneof({ depthSize: 'small' }, fc.string(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(fc.string({ minLength: 1 }).filter((key) => !['__proto__', 'constructor', 'prototype'].includes(key)), tie('value'), { maxKeys: 3 })),
+      value: fc.oneof({ depthSize: 'small' }, fc.string({ unit: 'grapheme' }), fc.double({ min: -(2 ** 53 - 1), max: 2 ** 53 - 1, noNaN: true }), fc.boolean(), fc.constant(null), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(fc.string({ minLength: 1, unit: 'grapheme' }).filter((key) => !['__proto__', 'constructor', 'prototype'].includes(key)), tie('value'), { maxKeys: 3 })),
     })).value
     fc.assert(
       fc.property(
@@ -133,7 +174,7 @@ describe('engagement contract', () => {
           id: fc.stringMatching(/^[\w.:-]{1,128}$/),
           contactEmail: fc.emailAddress().filter((email) => email.length <= 254 && /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/.test(email)),
           type: fc.string({ minLength: 1, maxLength: 100 }),
-          createdAt: fc.date({ min: new Date('1971-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }).map((date) => date.toISOString()),
+          createdAt: fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59.999Z'), noInvalidDate: true }).map((date) => date.toISOString()),
           data: fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }).filter((key) => !['__proto__', 'constructor', 'prototype'].includes(key)), jsonValue, { maxKeys: 5 }),
         }),
         (engagement) => {
@@ -190,6 +231,48 @@ describe('helpers', () => {
     expect(isRealDate('2025-04-31T00:00:00Z')).toBe(false)
     expect(isRealDate('2025-01-01T24:00:00Z')).toBe(false)
     expect(isRealDate('2025-01-01T23:59:60Z')).toBe(false)
+    expect(isRealDate('2025-08-12T09:21+02:00')).toBe(true)
+    expect(isRealDate('2025-08-12')).toBe(false)
+  })
+
+  it('checks calendar dates as the arithmetic of their parts says (property)', () => {
+    // The parts, rebuilt with Date.UTC and compared one by one.
+    const byParts = (value: string) => {
+      const parts = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d))?/.exec(value)
+      if (!parts) return false
+      const [year, month, day, hour, minute, second] = parts.slice(1).map((part) => Number(part ?? 0)) as number[]
+      const date = new Date(Date.UTC(year!, month! - 1, day, hour, minute, second))
+      date.setUTCFullYear(year!) // Date.UTC reads years 0 to 99 as 1900 to 1999
+      return [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate(), date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds()].join() === [year, month, day, hour, minute, second].join()
+    }
+    const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'))
+    const candidate = fc
+      .tuple(fc.integer({ min: 0, max: 9999 }), two(13), two(32), two(25), two(61), fc.option(two(61)), fc.constantFrom('Z', '+02:00', '.5Z', ''))
+      .map(([year, month, day, hour, minute, second, tail]) => `${String(year).padStart(4, '0')}-${month}-${day}T${hour}:${minute}${second === null ? '' : `:${second}`}${tail}`)
+    fc.assert(
+      fc.property(candidate, (value) => {
+        expect(isRealDate(value)).toBe(byParts(value))
+      }),
+      { numRuns: 5000 },
+    )
+  })
+
+  it('writes an email in its canonical form: ASCII letters lowercased, everything else as it is', () => {
+    expect(canonicalEmail('John.DOE@Example.com')).toBe('john.doe@example.com')
+    // The Kelvin sign, the dotted capital I and a capital E with accent are not ASCII letters.
+    expect(canonicalEmail('\u212Aate@example.com')).toBe('\u212Aate@example.com')
+    expect(canonicalEmail('\u0130nga@Example.com')).toBe('\u0130nga@example.com')
+    expect(canonicalEmail('\u00C9lodie@example.com')).toBe('\u00C9lodie@example.com')
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (email) => {
+        const canonical = canonicalEmail(email)
+        expect(canonical).toHaveLength(email.length)
+        for (let i = 0; i < email.length; i++) {
+          const code = email.charCodeAt(i)
+          expect(canonical.charCodeAt(i)).toBe(code >= 65 && code <= 90 ? code + 32 : code)
+        }
+      }),
+    )
   })
 
   it('counts UTF-8 bytes like TextEncoder', () => {
@@ -205,8 +288,8 @@ describe('helpers', () => {
       fc.property(fc.jsonValue(), (value) => {
         const wrapped = { value: JSON.parse(JSON.stringify(value)) }
         const problem = findJsonProblem(wrapped, 64)
-        // JSON.parse can produce "__proto__" keys; those are refused on purpose.
-        if (problem) expect(problem.message).toMatch(/must not use the key/)
+        // JSON.parse can produce "__proto__" keys and rounded integers; those are refused on purpose.
+        if (problem) expect(problem.message).toMatch(/must not use the key|must be sent as a string/)
       }),
     )
   })

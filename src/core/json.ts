@@ -1,3 +1,5 @@
+import { refusedCharacter, UNPAIRED_SURROGATE } from './text.js'
+
 /** Where a value breaks a JSON rule: the path inside the value and what is wrong there. */
 export interface JsonProblem {
   path: (string | number)[]
@@ -5,48 +7,55 @@ export interface JsonProblem {
 }
 
 /** Keys that can rewrite prototypes when a receiver merges objects carelessly. */
-const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype']
+export const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype']
+
+// Every double beyond 2^53 is an integer, so the magnitude alone tells a rounded one.
+export const UNSAFE_INTEGER = 'must be sent as a string: integers beyond 2^53-1 lose digits'
 
 /**
  * Finds the first reason `value` is not a plain JSON object whose nesting stays within
  * `maxDepth`, or returns undefined. Shared references are fine (JSON copies them); cycles,
  * functions, BigInt, symbols, non-finite numbers, class instances (Date, Map, ...) and
- * prototype-polluting keys are not. `undefined` is allowed: JSON drops it, as `JSON.stringify` does.
+ * prototype-polluting keys are not, nor are the values JSON carries but receivers mangle:
+ * integers beyond 2^53-1 and strings or keys with unpaired surrogates. `undefined` is allowed:
+ * JSON drops it, as `JSON.stringify` does. Each node is visited once, in time independent of
+ * its depth.
  */
 export function findJsonProblem(value: unknown, maxDepth: number): JsonProblem | undefined {
-  const ancestors: object[] = []
+  const ancestors = new Set<object>()
   const path: (string | number)[] = []
 
   const visit = (node: unknown): string | undefined => {
     switch (typeof node) {
       case 'string':
+        return refusedCharacter(node, UNPAIRED_SURROGATE)
       case 'boolean':
       case 'undefined':
         return
       case 'number':
-        return Number.isFinite(node) ? undefined : 'must be a finite number'
+        return !Number.isFinite(node) ? 'must be a finite number' : Math.abs(node) > Number.MAX_SAFE_INTEGER ? UNSAFE_INTEGER : undefined
       case 'object':
         break
       default:
         return `must be a JSON value, not a ${typeof node}`
     }
     if (node === null) return
-    if (ancestors.includes(node)) return 'must not refer back to itself (circular reference)'
-    if (ancestors.length >= maxDepth) return `must not nest deeper than ${maxDepth} levels`
+    if (ancestors.has(node)) return 'must not refer back to itself (circular reference)'
+    if (ancestors.size >= maxDepth) return `must not nest deeper than ${maxDepth} levels`
     const isArray = Array.isArray(node)
     const proto: unknown = Object.getPrototypeOf(node)
     if (!isArray && proto !== Object.prototype && proto !== null) {
       return `must be a JSON value, not a ${(node as object).constructor?.name ?? 'class instance'}`
     }
-    ancestors.push(node)
+    ancestors.add(node)
     for (const key of Object.keys(node)) {
-      if (FORBIDDEN_KEYS.includes(key)) return `must not use the key "${key}"`
+      if (FORBIDDEN_KEYS.includes(key) || UNPAIRED_SURROGATE.test(key)) return `must not use the key "${key}"`
       path.push(isArray ? Number(key) : key)
       const problem = visit((node as Record<string, unknown>)[key])
       if (problem) return problem
       path.pop()
     }
-    ancestors.pop()
+    ancestors.delete(node)
     return
   }
 

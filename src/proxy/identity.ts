@@ -5,9 +5,12 @@
  * signs on Node, Workers, Deno and Bun.
  *
  * A signature is `<expiry>.<hmac>`: the expiry (Unix seconds) is signed too, so a leaked
- * signature stops working, and it is bound to the email, so it cannot vouch for anyone else.
+ * signature stops working, and it is bound to the email in its canonical form
+ * (`canonicalEmail`), so it cannot vouch for anyone else. One signature has one spelling: the
+ * expiry without leading zeros, the HMAC in lowercase hex.
  */
 
+import { canonicalEmail, checkEmail } from '../contract.js'
 import { toHex } from '../core/hex.js'
 
 const encoder = new TextEncoder()
@@ -15,22 +18,38 @@ const keys = new Map<string, Promise<CryptoKey>>()
 
 /** Options of {@link signIdentity}. */
 export interface SignIdentityOptions {
-  /** How long the signature stays valid, in seconds. Default 30 days: longer than an engagement may wait in a browser (7 days). */
+  /** How long the signature stays valid, in whole seconds, 1 or more. Default 30 days: longer than an engagement may wait in a browser (7 days). */
   expiresIn?: number
   /** Current time in epoch ms. Default `Date.now()`. */
   now?: number
 }
 
 const DEFAULT_LIFETIME_S = 30 * 86_400
+/** The only spelling of a signature: 1 to 12 digits of expiry with no leading zero, a dot, 64 lowercase hex digits. */
+const SIGNATURE_PATTERN = /^([1-9][0-9]{0,11})\.([0-9a-f]{64})$/
+const LATEST_EXPIRY_S = 999_999_999_999
 
 /**
  * Signs `email` for `tracker.identify(email, { signature })`. Call it on your server, where the
- * secret lives, and hand the result to the page.
+ * secret lives, and hand the result to the page. The signature holds for the email's canonical
+ * form (`canonicalEmail`: ASCII letters in either case, every other character exactly).
+ * @throws TypeError when `email` breaks the contract's email rules (the message names `email`
+ * and the rule), or when `expiresIn` is not a whole number of seconds from 1 on.
  * @example
  * const signature = await signIdentity(user.email, process.env.IDENTITY_SECRET)
  */
 export async function signIdentity(email: string, secret: string, options: SignIdentityOptions = {}): Promise<string> {
-  const expiry = Math.floor((options.now ?? Date.now()) / 1000) + (options.expiresIn ?? DEFAULT_LIFETIME_S)
+  const violation = checkEmail(email)
+  if (violation) throw new TypeError(`signIdentity: ${violation.message} (rule: ${violation.rule})`)
+  const now = options.now ?? Date.now()
+  if (!Number.isFinite(now) || now < 0) throw new TypeError(`signIdentity: now must be epoch milliseconds, 0 or more (it is ${String(now)})`)
+  const nowS = Math.floor(now / 1000)
+  const lifetime = options.expiresIn ?? DEFAULT_LIFETIME_S
+  // An expiry must fit the signature's 12 digits.
+  if (!Number.isInteger(lifetime) || lifetime < 1 || nowS + lifetime > LATEST_EXPIRY_S) {
+    throw new TypeError(`signIdentity: expiresIn must be a whole number of seconds from 1 to ${LATEST_EXPIRY_S - nowS} (it is ${String(lifetime)})`)
+  }
+  const expiry = nowS + lifetime
   const mac = await crypto.subtle.sign('HMAC', await hmacKey(secret), signedText(email, expiry))
   return `${expiry}.${toHex(new Uint8Array(mac))}`
 }
@@ -47,8 +66,9 @@ export async function verifyIdentity(email: string, signature: unknown, secret: 
 /** When a valid, unexpired signature expires, in epoch ms; undefined for any other. */
 async function validUntil(email: string, signature: unknown, secret: string, now: number): Promise<number | undefined> {
   if (typeof signature !== 'string') return undefined
-  const match = /^(\d{1,12})\.([0-9a-f]{64})$/.exec(signature)
-  if (!match) return undefined
+  const match = SIGNATURE_PATTERN.exec(signature)
+  // An email the contract refuses was never signed: signIdentity throws for it.
+  if (!match || checkEmail(email)) return undefined
   const expiry = Number(match[1])
   if (expiry * 1000 <= now) return undefined
   const valid = await crypto.subtle.verify('HMAC', await hmacKey(secret), fromHex(match[2] as string), signedText(email, expiry))
@@ -78,9 +98,9 @@ export function createIdentityVerifier(secret: string): (email: string, signatur
   }
 }
 
-/** Emails are compared without case, so the backend and the page need not agree on it. */
+/** The canonical form is signed, so the backend and the page need not agree on ASCII case. */
 function signedText(email: string, expiry: number): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(encoder.encode(`${email.trim().toLowerCase()}\n${expiry}`))
+  return new Uint8Array(encoder.encode(`${canonicalEmail(email)}\n${expiry}`))
 }
 
 function hmacKey(secret: string): Promise<CryptoKey> {
