@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { Settlement } from '../src/contract.js'
 import { classify, unanswered, type Failure } from '../src/core/outcome.js'
-import { BEACON_GRACE_MS, createDeliveryState, type DeliveryLimits, type Outgoing, type Step } from '../src/tracker/delivery-state.js'
+import { BEACON_GRACE_MS, createDeliveryState } from '../src/tracker/delivery-state.js'
+import type { DeliveryLimits, Outgoing, Step } from '../src/tracker/delivery-steps.js'
 import { createEntry, type OutboxEntry } from '../src/tracker/outbox.js'
 
 const T0 = Date.parse('2025-08-12T09:00:00Z')

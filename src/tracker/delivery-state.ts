@@ -2,12 +2,12 @@ import { LIMITS } from '../contract.js'
 import { halve, splitIntoBatches, takeBatch, type BatchLimits } from '../core/batch.js'
 import { createPacer } from '../core/pacer.js'
 import { retryDelay } from '../core/retry.js'
-import type { ResolvedOptions } from './options.js'
+import { AWAIT, DONE, idsOf, type DeliveryLimits, type DeliveryStats, type Effects, type Outgoing, type Step } from './delivery-steps.js'
 import { trackedAt, type OutboxEntry } from './outbox.js'
 import { ENVELOPE_BYTES, requestBody } from './request.js'
 import type { SendResult } from './sender.js'
 import type { RetryState } from './settings.js'
-import type { TrackerEvent, TrackerStats } from './types.js'
+import type { TrackerEvent } from './types.js'
 
 /**
  * Added to the pacer's window: clock readings are whole milliseconds, and a timer may not fire
@@ -17,53 +17,6 @@ import type { TrackerEvent, TrackerStats } from './types.js'
 const PACING_MARGIN_MS = 5
 /** A beaconed entry is not sent again for this long: the beacon is most likely on its way. */
 export const BEACON_GRACE_MS = 10_000
-
-/** What the delivery decisions need of the options. */
-export type DeliveryLimits = Pick<
-  ResolvedOptions,
-  'flushAt' | 'maxBatchSize' | 'maxBatchBytes' | 'maxRequestsPerSecond' | 'maxConcurrentRequests' | 'maxAge' | 'retry'
->
-
-/** A request started: the entries it carries and its body. */
-export interface Outgoing {
-  entries: OutboxEntry[]
-  body: string
-  /** Set when its answer split it: its halves keep the entries reserved. */
-  split?: true
-}
-
-/** What the driver does next, when the state is asked at `now`. */
-export type Step =
-  /** Nothing to send, or sending is not allowed: the pass ends once the requests out have answered. */
-  | { kind: 'done' }
-  /** Read the outbox past `after` (from the oldest when undefined), then hand the rows to `read`. */
-  | { kind: 'read'; after: OutboxEntry | undefined }
-  /** Wait for an answer to one of the requests out. */
-  | { kind: 'await' }
-  /** Wait this long for the pacer, then ask again. */
-  | { kind: 'pace'; ms: number }
-  /** Start this request (its pacer slot is taken). */
-  | { kind: 'send'; outgoing: Outgoing }
-
-const DONE: Step = { kind: 'done' }
-const AWAIT: Step = { kind: 'await' }
-
-/** What an answer (or a read) makes the driver do, in this order. */
-export interface Effects {
-  /** Entries to delete from the outbox and announce to other tabs as gone. */
-  remove?: OutboxEntry[] | undefined
-  /** Backoff to store, so a reload does not retry early. */
-  saveRetry?: RetryState | undefined
-  events?: TrackerEvent[]
-  /** Drain again after this many ms. */
-  wakeInMs?: number | undefined
-}
-
-/** What `stats()` reports of delivery. */
-export type DeliveryStats = Pick<TrackerStats, 'inFlight' | 'retryAt' | 'halted' | 'recentRequests'>
-
-/** The engagement ids of entries, as events name them. */
-export const idsOf = (entries: readonly OutboxEntry[]): string[] => entries.map((entry) => entry.engagement.id)
 
 /**
  * The leader's delivery decisions, apart from time and I/O: which batch goes next, what an

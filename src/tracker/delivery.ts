@@ -1,5 +1,6 @@
 import { unanswered } from '../core/outcome.js'
-import { createDeliveryState, idsOf, type DeliveryState, type Effects, type Outgoing } from './delivery-state.js'
+import { createDeliveryState, type DeliveryState } from './delivery-state.js'
+import { idsOf, type Effects, type Outgoing } from './delivery-steps.js'
 import type { ResolvedOptions } from './options.js'
 import type { Outbox, OutboxEntry } from './outbox.js'
 import { requestBody } from './request.js'

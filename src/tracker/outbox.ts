@@ -51,11 +51,7 @@ export interface OutboxOptions {
 export interface Outbox {
   /** A new entry for `engagement`, tracked at `time`; held while it has no contact. */
   entry(engagement: DraftEngagement, signature: string | undefined, time: number): OutboxEntry
-  /**
-   * Adds entries. What is appended while no write is running (every append of one tick, at least)
-   * is stored together, in transactions of at most a few hundred entries; the caps drop the
-   * oldest beyond them.
-   */
+  /** Adds entries: those of one tick at least are stored together (see WRITE_SLICE); the caps drop the oldest beyond them. */
   append(entries: OutboxEntry[]): void
   /** Resolves when every append, release and clear asked for so far is done (never rejects). */
   written(): Promise<unknown>
@@ -71,11 +67,7 @@ export interface Outbox {
   release(contactNow: () => Contact | undefined): void
   /** Deletes every entry; resolves with their ids. */
   clear(): Promise<string[] | void>
-  /**
-   * Another tab cleared the outbox: forgets what this page remembers of it, and deletes what that
-   * clear could not reach: entries this page stores after it, and memory storage, which is this
-   * page's own. Resolves with the ids deleted.
-   */
+  /** Another tab cleared the outbox: deletes what its clear could not reach (this page's later writes, its memory store). */
   clearedElsewhere(): Promise<string[] | void>
   /** Another tab removed the entries of these keys (from memory storage too: it is this page's own). */
   removedElsewhere(keys: readonly string[]): void
@@ -97,18 +89,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
   let pending: OutboxEntry[] = []
   /** The write that will take what `append` collects until it starts, if one is queued. */
   let pendingWrite: Promise<unknown> | undefined
-  /**
-   * The last job queued (write, release, clear). Each waits for the one before: being created
-   * after a write is not enough, as the later slices of a burst are created only once the
-   * earlier ones commit.
-   */
+  // The last job queued (write, release, clear). Each waits for the one before: being created after a write is
+  // not enough, as the later slices of a burst are created only once the earlier ones commit.
   let lastJob: Promise<unknown> = options.ready
 
-  /**
-   * Sendable (`s`) and held (`h`) entries at the last exact count, plus what this tab appended
-   * since. Removals are not subtracted: the estimate only errs high, and high is checked by
-   * counting before anything is dropped.
-   */
+  // Sendable (`s`) and held (`h`) entries at the last exact count, plus what this tab stored since. Removals are
+  // not subtracted: the estimate errs high, and high is counted again before anything is dropped.
   let sizes = { s: 0, h: 0 }
   let countedAt = -Infinity
 

@@ -40,7 +40,10 @@ export interface TabsContext {
   warn: (message: string) => void
 }
 
-/** The tabs protocol: a BroadcastChannel, the election of the tab that sends, and flushes asked of it. */
+/**
+ * The tabs protocol: a BroadcastChannel (without one, tabs only meet through the shared outbox),
+ * the election of the tab that sends, and flushes asked of it.
+ */
 export interface Tabs {
   /** Whether this tab sends for the origin. */
   readonly isLeader: boolean
@@ -48,9 +51,7 @@ export interface Tabs {
   post(message: TabMessage): void
   /** Asks the leader to send everything now; resolves when it says it did, or after `timeoutMs`. */
   flushByLeader(timeoutMs: number): Promise<void>
-  /** Starts hearing the other tabs; without BroadcastChannel, tabs only meet through the shared outbox. */
-  listen(): void
-  /** Listens, and enters the election (again after `leave()`: back from the back/forward cache). */
+  /** Hears the other tabs again, and enters the election (again after `leave()`: back from the back/forward cache). */
   join(): void
   /** Gives up leadership or stops waiting for it, so another tab takes over at once, and stops listening. */
   leave(): void
@@ -102,6 +103,9 @@ export function createTabs(namespace: string, platform: Platform, context: TabsC
     channel.onmessage = ({ data }: MessageEvent<TabMessage>) => void hear(data).catch(context.fault('message'))
   }
 
+  // Messages are heard from the start (a contact set in another tab counts before this one leads).
+  listen()
+
   return {
     get isLeader() {
       return leadership.isLeader
@@ -119,7 +123,6 @@ export function createTabs(namespace: string, platform: Platform, context: TabsC
         platform.setTimeout(done, timeoutMs)
       })
     },
-    listen,
     join() {
       listen()
       leadership.join()

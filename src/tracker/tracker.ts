@@ -134,7 +134,6 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     resume: tabs.join,
     online: () => void delivery.drain(),
   })
-  tabs.listen()
   void ready.then(() => {
     if (session.contact) outbox.release(() => session.contact)
     if (!closing) tabs.join()
