@@ -166,9 +166,7 @@ function checkField(name: FieldName, value: unknown, optional: boolean): RuleVio
  */
 export function checkEngagement(value: unknown, contactOptional = false): RuleViolation | undefined {
   if (value === undefined) return ruleViolation([], 'required', 'is required')
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return ruleViolation([], 'type', 'must be an object')
-  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return ruleViolation([], 'type', 'must be an object')
   const record = value as Record<string, unknown>
   const names = Object.keys(ENGAGEMENT_FIELDS) as FieldName[]
   for (const name of names) {
@@ -187,19 +185,13 @@ export function checkEmail(value: unknown, field = 'email'): RuleViolation | und
   return found && { ...found, field, message: found.message.replace('contactEmail', field) }
 }
 
-/**
- * The body the tracker sends to the proxy: the engagements, and `identity` mapping a contact's
- * email to the signature the customer's backend made for it (see `signIdentity`).
- */
+/** The body the tracker sends to the proxy: the engagements, and `identity` mapping a contact's email to its signature (`signIdentity`). */
 export interface ClientRequest {
   batch: Engagement[]
   identity?: Record<string, string>
 }
 
-/**
- * What a client request must be, in the words of both of the proxy's readers: the zod schema
- * (`clientRequestSchema`) and the text scanner (`proxy/intake`), which must say the same.
- */
+/** What a client request must be, in the words of both readers of one: `clientRequestSchema` and `proxy/intake`. */
 export const CLIENT_REQUEST_SHAPE = {
   body: 'an object with a "batch" array',
   batch: 'an array of engagements',
