@@ -16,10 +16,11 @@ const modules = {
     index: 'src/index.ts',
     proxy: 'src/proxy/index.ts',
     node: 'src/adapters/node/index.ts',
+    redis: 'src/adapters/node/redis/index.ts',
     worker: 'src/adapters/cloudflare/worker.ts',
     emulator: 'src/emulator/index.ts',
   },
-  external: [/^node:/, /^cloudflare:/, /^idb-keyval/, /^zod/, /^ky$/, /^@hono\/node-server/, /^tldts/],
+  external: [/^node:/, /^cloudflare:/, /^idb-keyval/, /^zod/, /^ky$/, /^@hono\/node-server/, /^tldts/, /^@redis\//],
   plugins: [esbuild({ target: browserTarget })],
   output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
 }
