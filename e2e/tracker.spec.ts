@@ -179,6 +179,29 @@ test('an invalid call is refused with a clear error; the rest still arrive', asy
   expect(problems).toEqual([])
 })
 
+test('an invalid option is reported in the console, naming it, and its default is used', async ({ page, server }) => {
+  const problems = watchConsole(page)
+  const warnings: string[] = []
+  page.on('console', (message) => {
+    if (message.type() === 'warning') warnings.push(message.text())
+  })
+  // flushAt 0 clamped would send each engagement at once; its default, 20, waits for 20.
+  await openScriptTag(page, server, { flushAt: 0, flushInterval: 600_000, maxBatchSize: 500 })
+  await page.evaluate(() => window.conversion!('identify', 'john@example.com'))
+  const ids = await trackMany(page, 5)
+  await page.waitForTimeout(500)
+  expect(server.arrivals).toEqual([])
+  ids.push(...(await trackMany(page, 15, 'more')))
+  await eventually(() => server.accepted.length === 20, 'the 20 accepted once flushAt is reached')
+  expect(server.arrivals.map((arrival) => arrival.ids.length)).toEqual([20])
+  expect(sorted(server.accepted)).toEqual(sorted(ids))
+  expect(warnings).toEqual([
+    '[conversion-engagements] option flushAt must be a whole number from 1 to Infinity, not 0: the default is used',
+    '[conversion-engagements] option maxBatchSize must be a whole number from 1 to 200, not 500: the default is used',
+  ])
+  expect(problems).toEqual([])
+})
+
 test('data-endpoint configures the tracker, and loading the bundle twice is harmless', async ({ page, server }) => {
   server.pages.set(
     '/twice.html',
