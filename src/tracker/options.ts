@@ -44,31 +44,31 @@ export interface Platform {
 export interface TrackerOptions {
   /** URL of your proxy, absolute or relative to the page, such as `/engagements`. */
   endpoint: string
-  /** Send as soon as this many engagements wait. Default `20`. */
+  /** Send as soon as this many engagements wait; a whole number, at least 1. Default `20`. */
   flushAt?: number
-  /** Send waiting engagements at most this many ms after they were tracked. Default `5000`. */
+  /** Send waiting engagements at most this many ms after they were tracked, 0 to 2147483647. Default `5000`. */
   flushInterval?: number
-  /** Most engagements in one request, 1 to 200. Default `200`. */
+  /** Most engagements in one request, a whole number from 1 to 200. Default `200`. */
   maxBatchSize?: number
   /** Most bytes in one request body, 1024 to 1048576. Default `262144` (256 KiB). */
   maxBatchBytes?: number
-  /** Most request starts in any sliding second, for all tabs of the origin together, 1 to 10. Default `10`. */
+  /** Most request starts in any sliding second, for all tabs of the origin together, a whole number from 1 to 10. Default `10`. */
   maxRequestsPerSecond?: number
-  /** Requests awaiting an answer at once. Default `3`. */
+  /** Requests awaiting an answer at once; a whole number, at least 1. Default `3`. */
   maxConcurrentRequests?: number
-  /** A request that has not answered after this many ms is abandoned and retried. Default `15000`. */
+  /** A request that has not answered after this many ms (1 to 2147483647) is abandoned and retried. Default `15000`. */
   requestTimeout?: number
-  /** Most engagements kept in the outbox; beyond it the oldest are dropped (and reported). Default `10000`. */
+  /** Most engagements kept in the outbox, a whole number, at least 1; beyond it the oldest are dropped (and reported). Default `10000`. */
   maxQueueSize?: number
-  /** Most engagements held while no contact is known; beyond it the oldest are dropped. Default `100`. */
+  /** Most engagements held while no contact is known, a whole number, at least 0; beyond it the oldest are dropped. Default `100`. */
   maxHeld?: number
-  /** Engagements not delivered this many ms after they were tracked are dropped. Default 7 days. */
+  /** Engagements not delivered this many ms (at least 1) after they were tracked are dropped. Default 7 days. */
   maxAge?: number
-  /** Ceiling of the first retry's random delay, in ms; it doubles per failure. Default `1000`. */
+  /** Ceiling of the first retry's random delay, in ms (1 to 2147483647); it doubles per failure. Default `1000`. */
   retryBaseDelay?: number
-  /** Ceiling of any retry delay, in ms. Default `300000` (5 minutes). */
+  /** Ceiling of any retry delay, in ms (1 to 2147483647). Default `300000` (5 minutes). */
   retryMaxDelay?: number
-  /** Keeps the outboxes of several trackers on one origin apart. Default `'default'`. */
+  /** Keeps the outboxes of several trackers on one origin apart; not empty. Default `'default'`. */
   name?: string
   /** Logs each decision to the console. Default `false`. */
   debug?: boolean

@@ -30,7 +30,7 @@ export function createTracker(options: TrackerOptions): Tracker {
 
 /**
  * The browser tracker on a given platform: {@link createTracker} without the server check. It
- * wires the parts together (outbox, session, tabs, intake, delivery) and is the public facade.
+ * wires the parts together (settings, session, outbox, tabs, delivery) and is the public facade.
  */
 export function startTracker(options: TrackerOptions, platform: Platform): Tracker {
   const invalidOptions: TrackerError[] = []
@@ -116,7 +116,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     saveRetry: (state) => void settings.write('retry', state).catch(() => undefined),
   })
 
-  /** Settles once what an earlier visit stored is known; every write waits for it. */
+  /** Settles once what an earlier visit stored (contact, opt-out, backoff) is known. */
   const ready = Promise.all([session.loaded, settings.read('retry').then(delivery.state.restore)]).then(
     // Reported now rather than at creation, so that subscribers hear it.
     () => durable || report({ code: 'storage', message: 'IndexedDB is unavailable: queued in memory only' }),
