@@ -62,9 +62,6 @@ export const engagementSchema = /* @__PURE__ */ zodEngagement(false)
 /** A draft (contact not known yet) as a zod/mini schema. */
 export const draftEngagementSchema = /* @__PURE__ */ zodEngagement(true) as unknown as z.ZodMiniType<DraftEngagement>
 
-/** A contact's email address as a zod/mini schema. */
-export const emailSchema = /* @__PURE__ */ zodField(ENGAGEMENT_FIELDS.contactEmail)
-
 const text = /* @__NO_SIDE_EFFECTS__ */ (max: number) =>
   z.string({ error: expected(STRING) }).check(zodCheck(notEmpty), zodCheck(atMost(max)))
 
