@@ -52,6 +52,21 @@ describe('coalescer state: one engagement from submit to memory', () => {
   })
 })
 
+describe('coalescer state: answers per engagement', () => {
+  it('lists the ids counted as duplicates when the submit asks for them', () => {
+    const coalescer = state()
+    const first = coalescer.submit(T, parcelsOf(engagements('a', 2)))
+    coalescer.recalled(T, coalescer.takeEffects().recall[0]?.token as number, ['new', 'new'])
+    const second = coalescer.submit(T, parcelsOf([...engagements('a', 1), ...engagements('b', 1)]), { listDuplicates: true })
+    coalescer.recalled(T, coalescer.takeEffects().recall[0]?.token as number, ['known'])
+    const departure = coalescer.depart(T)
+    coalescer.answered(T + 10, departure?.request as number, { kind: 'ok', status: 200 })
+    const answers = new Map(coalescer.takeEffects().answers)
+    expect(answers.get(first)).toEqual({ kind: 'settled', accepted: 2, duplicates: 0, rejected: [] })
+    expect(answers.get(second)).toEqual({ kind: 'settled', accepted: 0, duplicates: 2, rejected: [], duplicateIds: ['a-0', 'b-0'] })
+  })
+})
+
 describe('coalescer state: failures', () => {
   it('backs off after a retry: nothing may start until Retry-After has passed, and it says when to wake', () => {
     const coalescer = state()

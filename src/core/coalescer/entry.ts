@@ -40,4 +40,6 @@ export interface OpenSubmit {
   /** Rejections decided at the door (a conflicting id inside the request). */
   refused: { id: string; reason: string }[]
   done: boolean
+  /** Whether its answer lists the ids counted as duplicates. */
+  listDuplicates: boolean
 }

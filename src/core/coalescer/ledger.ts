@@ -57,8 +57,8 @@ export class Ledger {
     if (usage.count === 0) this.usage.delete(entry.client)
   }
 
-  openSubmit(): OpenSubmit {
-    const submit: OpenSubmit = { id: ++this.lastSubmit, waiters: [], unsettled: 0, refused: [], done: false }
+  openSubmit(listDuplicates = false): OpenSubmit {
+    const submit: OpenSubmit = { id: ++this.lastSubmit, waiters: [], unsettled: 0, refused: [], done: false, listDuplicates }
     this.open.set(submit.id, submit)
     return submit
   }
@@ -111,13 +111,18 @@ export class Ledger {
   }
 
   private tally(submit: OpenSubmit): SubmitResult {
-    const result = { kind: 'settled' as const, accepted: 0, duplicates: 0, rejected: [...submit.refused] }
+    const result: SubmitResult & { kind: 'settled' } = { kind: 'settled', accepted: 0, duplicates: 0, rejected: [...submit.refused] }
+    const duplicateIds: string[] = []
     for (const { entry, owner } of submit.waiters) {
       const fate = entry.fate as Fate
       if (fate.kind === 'rejected') result.rejected.push({ id: entry.parcel.id, reason: fate.reason })
       else if (fate.kind === 'accepted' && owner) result.accepted++
-      else result.duplicates++
+      else {
+        result.duplicates++
+        duplicateIds.push(entry.parcel.id)
+      }
     }
+    if (submit.listDuplicates) result.duplicateIds = duplicateIds
     return result
   }
 }

@@ -57,7 +57,7 @@ export class CoalescerState {
   submit(now: number, parcels: readonly Parcel[], options: SubmitOptions = {}): number {
     this.totals.submits++
     this.totals.engagements += parcels.length
-    const submit = this.ledger.openSubmit()
+    const submit = this.ledger.openSubmit(options.listDuplicates)
     const client = options.client ?? ''
     const deadlineMs = options.deadlineMs ?? this.settings.deadlineMs
     const { settings, ledger, refusals, health } = this

@@ -82,7 +82,8 @@ export type BatchSender = (batch: readonly Parcel[]) => Promise<Outcome>
 
 /**
  * How a submit ended:
- * - `settled`: every engagement was accepted now, delivered earlier (`duplicates`) or rejected
+ * - `settled`: every engagement was accepted now, delivered earlier (`duplicates`, and their ids
+ *   in `duplicateIds` when the submit asked for them) or rejected
  *   for good (a conflicting id, a refusal by Conversion, an exhausted isolation budget);
  * - `throttled`: this client holds more than its share; it keeps its data and retries later (429);
  * - `busy`: the proxy is full, or the deadline passed (the engagements stay queued and a re-send
@@ -90,7 +91,7 @@ export type BatchSender = (batch: readonly Parcel[]) => Promise<Outcome>
  * - `unavailable`: Conversion refuses our key or route, or the Coalescer is closed (503).
  */
 export type SubmitResult =
-  | ({ kind: 'settled' } & Settlement)
+  | ({ kind: 'settled'; duplicateIds?: string[] } & Settlement)
   | { kind: 'throttled'; retryAfterMs: number; reason: string }
   | { kind: 'busy'; retryAfterMs: number; reason: string }
   | { kind: 'unavailable'; retryAfterMs: number; reason: string }
@@ -104,6 +105,8 @@ export interface SubmitOptions {
   client?: string | undefined
   /** How long it may wait for its engagements to settle, in ms. Default: the `deadlineMs` option. */
   deadlineMs?: number | undefined
+  /** List, in a settled answer, the ids counted as duplicates (for senders that answer per engagement). */
+  listDuplicates?: boolean | undefined
 }
 
 /** One Coalescer: many client requests in, paced and de-duplicated upstream batches out. */
