@@ -3,19 +3,28 @@ import type { IncomingMessage } from 'node:http'
 import { serve, type ListenOptions } from './serve.js'
 import { withBodyDeadline } from './body-deadline.js'
 import { addressGroup } from './connection-cap.js'
-import { createFileMemory, type FileMemory } from './file-memory.js'
+import { chooseCoordination } from './coordination.js'
+import { withHealthChecks, type Readiness } from './health.js'
+import { createProxyMetrics } from './metrics.js'
+import { serveMetrics, type MetricsServer } from './metrics-server.js'
+import { observePorts } from './observed-ports.js'
+import { gateRequests } from './request-gate.js'
 import { resolveServerLimits, type ServerLimitOptions } from './server-limits.js'
+import { drain } from './shutdown.js'
+import { optionReader } from '../../core/options.js'
 import { baseHeaders } from '../../proxy/cors.js'
 import { parseAllowedOrigins } from '../../proxy/origins.js'
 import { createProxy, type Proxy } from '../../proxy/proxy.js'
-import { DEFAULT_PATH, type ProxyOptions } from '../../proxy/options.js'
+import { resolveProxyOptions, type ProxyOptions } from '../../proxy/options.js'
 
 export { createFileMemory, type FileMemory, type FileMemoryOptions } from './file-memory.js'
 export type { ServerLimitOptions } from './server-limits.js'
+export type { Readiness } from './health.js'
 
 /**
  * Options of {@link serveProxy}: the proxy's, where to listen, whom to trust for client
- * addresses, and what one client may hold (see {@link ServerLimitOptions}).
+ * addresses, where to remember and pace (the process, a state file, or Redis for a fleet),
+ * metrics, and what one client may hold (see {@link ServerLimitOptions}).
  */
 export interface ServeProxyOptions extends ProxyOptions, ListenOptions, ServerLimitOptions {
   /**
@@ -33,6 +42,22 @@ export interface ServeProxyOptions extends ProxyOptions, ListenOptions, ServerLi
    * @example serveProxy({ apiKey, allowedOrigins, stateFile: '/var/lib/relay/delivered.log' })
    */
   stateFile?: string
+  /**
+   * Redis (`redis://` or `rediss://`), shared by every replica that sends with this API key: one
+   * sliding-window limit for all of them and one memory of delivered engagements (see
+   * `conversion-engagements/redis`). While Redis is unreachable the proxy answers 503 with
+   * `Retry-After` and `/readyz` answers 503: it never falls back to pacing alone. Not with
+   * `stateFile`, `memory` or `pacer`. Default: none, the process paces and remembers alone.
+   * @example serveProxy({ apiKey, allowedOrigins, redisUrl: process.env.REDIS_URL })
+   */
+  redisUrl?: string
+  /**
+   * Serve Prometheus metrics at `GET /metrics` on this port (`0`: any free one), apart from the
+   * proxy's. Default: none, no metrics.
+   */
+  metricsPort?: number
+  /** The interface of the metrics port. Default `'127.0.0.1'`: loopback only. */
+  metricsHost?: string
 }
 
 /** A running proxy server. */
@@ -42,9 +67,21 @@ export interface RunningProxy {
   origin: string
   port: number
   proxy: Proxy
-  /** Stops the server and the proxy's timers, and closes the state file. */
+  /** Where the metrics are scraped, when `metricsPort` was given. */
+  metricsUrl: string | undefined
+  /** Whether the proxy can forward now, as `GET /readyz` answers. */
+  readiness(): Readiness
+  /**
+   * Stops gracefully: turns new requests away (503, `Retry-After`), answers those in flight
+   * (each within `settleTimeout`), gives back what was claimed but never sent, lets the upstream
+   * requests still out land, then closes everything. What SIGTERM should do.
+   */
+  shutdown(): Promise<void>
+  /** Stops at once: drops every connection, stops the proxy's timers, closes Redis and the state file. */
   close(): Promise<void>
 }
+
+const read = optionReader('conversion-engagements proxy')
 
 /**
  * Serves the proxy on Node.
@@ -53,49 +90,75 @@ export interface RunningProxy {
  * console.log(`tracker endpoint: ${server.url}`)
  */
 export async function serveProxy(options: ServeProxyOptions): Promise<RunningProxy> {
-  const { port, host, trustProxy = false, stateFile, headersTimeout, bodyTimeout, keepAliveTimeout, maxConnectionsPerClient, ...proxyOptions } = options
+  const { port, host, trustProxy = false, stateFile, redisUrl, metricsPort, metricsHost = '127.0.0.1', headersTimeout, bodyTimeout, keepAliveTimeout, maxConnectionsPerClient, ...proxyOptions } =
+    options
   const limits = resolveServerLimits({ headersTimeout, bodyTimeout, keepAliveTimeout, maxConnectionsPerClient }, trustProxy)
+  const settings = resolveProxyOptions(proxyOptions)
   const allowed = parseAllowedOrigins(proxyOptions.allowedOrigins)
-  if (stateFile !== undefined && proxyOptions.memory) {
-    throw new TypeError('conversion-engagements proxy: give `stateFile` or `memory`, not both')
-  }
-  const logger = proxyOptions.logger ?? console
-  const memory: FileMemory | undefined =
-    stateFile === undefined
-      ? undefined
-      : createFileMemory({
-          path: stateFile,
-          ...(proxyOptions.now ? { now: proxyOptions.now } : {}),
-          onProblem: (message) => logger.warn(`[conversion-engagements] ${message}`),
-        })
+  if (metricsPort !== undefined) read.number('metricsPort', metricsPort, 0, { min: 0, max: 65_535, integer: true })
+  const coordination = chooseCoordination({ stateFile, redisUrl, memory: proxyOptions.memory, pacer: proxyOptions.pacer, settings, logger: settings.logger })
   let proxy: Proxy | undefined
+  let metricsServer: MetricsServer | undefined
   try {
+    let readiness: () => Readiness = () => ({ ready: false, reason: 'starting' })
+    const metrics =
+      metricsPort === undefined ? undefined : createProxyMetrics({ stats: () => proxy?.stats(), ready: () => readiness().ready, redisReachable: coordination.redisReachable })
+    const ports = observePorts(
+      { pacer: coordination.pacer, memory: coordination.memory, fetch: settings.fetch },
+      // Failures of a local port are the Coalescer's to count (`memoryFailures`); only Redis's are counted here.
+      { ...metrics?.observer, ...(coordination.redisReachable ? {} : { portError: undefined }) },
+    )
     proxy = createProxy({
       clientKey: (_request, env) => clientAddress(env as NodeClient, trustProxy),
       ...proxyOptions,
-      ...(memory ? { memory } : {}),
+      ...(ports.memory ? { memory: ports.memory } : {}),
+      ...(ports.pacer ? { pacer: ports.pacer } : {}),
+      fetch: ports.fetch,
     })
     const running = proxy
-    const server = await serve(withBodyDeadline(running.fetch, limits.bodyTimeout, allowed), {
+    const gate = gateRequests(withBodyDeadline(running.fetch, limits.bodyTimeout, allowed), allowed, metrics?.clientAnswer)
+    readiness = () => {
+      if (gate.closing) return { ready: false, reason: 'the proxy is shutting down' }
+      if (coordination.redisReachable && !coordination.redisReachable()) return { ready: false, reason: 'Redis is unreachable' }
+      const halted = running.stats()?.halted
+      return halted ? { ready: false, reason: `Conversion refuses this proxy: ${halted.reason}` } : { ready: true }
+    }
+    const server = await serve(withHealthChecks(gate.handler, () => readiness()), {
       ...(port === undefined ? {} : { port }),
       ...(host === undefined ? {} : { host }),
       limits,
       errorHeaders: baseHeaders(),
     })
+    metricsServer = metrics && (await serveMetrics(metrics, metricsPort as number, metricsHost).catch(async (error: unknown) => {
+      await server.close()
+      throw error
+    }))
+    const metricsUrl = metricsServer?.url
+    const closeAll = async () => {
+      running.close()
+      await Promise.all([server.close(), metricsServer?.close()])
+      await coordination.close()
+    }
+    let stopping: Promise<void> | undefined
     return {
-      url: `${server.origin}${proxyOptions.path ?? DEFAULT_PATH}`,
+      url: `${server.origin}${settings.path}`,
       origin: server.origin,
       port: server.port,
       proxy: running,
-      async close() {
-        running.close()
-        await server.close()
-        memory?.close()
+      metricsUrl,
+      readiness: () => readiness(),
+      shutdown() {
+        stopping ??= drain({ gate, proxy: running, pending: ports.pending, settleTimeout: settings.settleTimeout, upstreamTimeout: settings.upstreamTimeout, closeAll })
+        return stopping
+      },
+      close() {
+        stopping ??= closeAll()
+        return stopping
       },
     }
   } catch (error) {
     proxy?.close()
-    memory?.close()
+    await coordination.close()
     throw error
   }
 }

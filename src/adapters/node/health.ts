@@ -1,0 +1,33 @@
+/**
+ * Health checks on the proxy's own port, answered before the proxy's path and origin checks (a
+ * load balancer or an orchestrator sends no `Origin`):
+ * - `GET /healthz`: 200 while the process serves (liveness);
+ * - `GET /readyz`: 200 only while the proxy can forward (readiness), else 503 with the reason.
+ */
+import type { NodeHandler } from './serve.js'
+import { baseHeaders } from '../../proxy/cors.js'
+
+export const LIVENESS_PATH = '/healthz'
+export const READINESS_PATH = '/readyz'
+
+/** Whether the proxy can forward now, and if not, why. */
+export type Readiness = { ready: true } | { ready: false; reason: string }
+
+/** Answers the health checks; every other request goes to `handler`. */
+export function withHealthChecks(handler: NodeHandler, readiness: () => Readiness): NodeHandler {
+  return (request, client) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return handler(request, client)
+    const path = new URL(request.url).pathname
+    if (path === LIVENESS_PATH) return Promise.resolve(healthAnswer(200, { status: 'ok' }))
+    if (path !== READINESS_PATH) return handler(request, client)
+    const state = readiness()
+    return Promise.resolve(state.ready ? healthAnswer(200, { status: 'ready' }) : healthAnswer(503, { status: 'unavailable', reason: state.reason }))
+  }
+}
+
+function healthAnswer(status: number, body: object): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...baseHeaders() },
+  })
+}

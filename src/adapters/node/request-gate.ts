@@ -1,0 +1,79 @@
+/**
+ * The door of the Node proxy: counts the requests being answered, so that a graceful stop can
+ * wait for them, and once closing, turns new ones away with 503 and `Retry-After` (the browser
+ * keeps its engagements and sends them again, to another replica or after the restart).
+ */
+import type { NodeHandler } from './serve.js'
+import { baseHeaders, corsHeaders } from '../../proxy/cors.js'
+import { matchOrigin, type AllowedOrigins } from '../../proxy/origins.js'
+
+/** The gate around a handler. */
+export interface RequestGate {
+  handler: NodeHandler
+  /** Requests being answered now. */
+  readonly inFlight: number
+  readonly closing: boolean
+  /** Turns every later request away; those in flight go on. */
+  close(): void
+  /** Resolves once no request is in flight (at once when none is). */
+  idle(): Promise<void>
+}
+
+/** How long a client turned away at a stop waits before it sends again, in seconds. */
+const RETRY_AFTER_SECONDS = 1
+
+/** Wraps `handler`; `onAnswer` hears the status of every answer, turned-away ones included. */
+export function gateRequests(handler: NodeHandler, allowed: AllowedOrigins, onAnswer: (status: number) => void = () => {}): RequestGate {
+  let inFlight = 0
+  let closing = false
+  let waiters: (() => void)[] = []
+  const finished = () => {
+    inFlight--
+    if (inFlight > 0) return
+    const woken = waiters
+    waiters = []
+    for (const wake of woken) wake()
+  }
+  return {
+    async handler(request, client) {
+      if (closing) {
+        const refused = shuttingDown(request, allowed)
+        onAnswer(refused.status)
+        return refused
+      }
+      inFlight++
+      try {
+        const response = await handler(request, client)
+        onAnswer(response.status)
+        return response
+      } finally {
+        finished()
+      }
+    },
+    get inFlight() {
+      return inFlight
+    },
+    get closing() {
+      return closing
+    },
+    close() {
+      closing = true
+    },
+    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+  }
+}
+
+function shuttingDown(request: Request, allowed: AllowedOrigins): Response {
+  const origin = matchOrigin(allowed, request.headers.get('origin'))
+  return new Response(JSON.stringify({ message: 'the proxy is shutting down; send again' }), {
+    status: 503,
+    headers: {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'retry-after': String(RETRY_AFTER_SECONDS),
+      // The client's next request opens a new connection, which a load balancer sends elsewhere.
+      connection: 'close',
+      ...(origin === undefined ? baseHeaders() : corsHeaders(origin)),
+    },
+  })
+}
