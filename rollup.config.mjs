@@ -17,6 +17,8 @@ const modules = {
     proxy: 'src/proxy/index.ts',
     node: 'src/adapters/node/index.ts',
     redis: 'src/adapters/node/redis/index.ts',
+    server: 'src/server/index.ts',
+    'server-node': 'src/adapters/node/server-client.ts',
     cli: 'src/adapters/node/cli/index.ts',
     worker: 'src/adapters/cloudflare/worker.ts',
     emulator: 'src/emulator/index.ts',

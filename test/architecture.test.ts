@@ -12,7 +12,7 @@ const SRC = join(ROOT, 'src')
 const MAX_LINES = 250
 
 /** Where a file of `src/` belongs. */
-type Area = 'core' | 'contract' | 'schemas' | 'proxy' | 'tracker' | 'node' | 'cloudflare' | 'emulator' | 'entry'
+type Area = 'core' | 'contract' | 'schemas' | 'proxy' | 'server' | 'tracker' | 'node' | 'cloudflare' | 'emulator' | 'entry'
 
 function areaOf(file: string): Area {
   if (file === 'contract.ts') return 'contract'
@@ -29,9 +29,11 @@ const RULES: Record<Area, { ours: Area[] | 'any'; platform: ('node' | 'cloudflar
   contract: { ours: ['core', 'contract'], platform: [] },
   schemas: { ours: ['contract', 'core', 'schemas'], platform: [] },
   proxy: { ours: ['core', 'contract', 'schemas', 'proxy'], platform: [] },
+  // The backend client: runtime-neutral too (Node, Bun, Deno, Workers).
+  server: { ours: ['core', 'contract', 'schemas', 'proxy', 'server'], platform: [] },
   // The browser bundle: nothing of the servers.
   tracker: { ours: ['core', 'contract', 'tracker'], platform: [] },
-  node: { ours: ['core', 'contract', 'schemas', 'proxy', 'node'], platform: ['node'] },
+  node: { ours: ['core', 'contract', 'schemas', 'proxy', 'server', 'node'], platform: ['node'] },
   cloudflare: { ours: ['core', 'contract', 'schemas', 'proxy', 'cloudflare'], platform: ['cloudflare'] },
   emulator: { ours: ['core', 'contract', 'schemas', 'emulator', 'node'], platform: [] },
   entry: { ours: 'any', platform: [] },

@@ -2,7 +2,7 @@
  * A Coalescer that sends to Conversion on the platform's own fetch, timers and randomness: the one
  * the Node proxy, the Durable Object and the per-isolate Worker each run.
  */
-import { createCoalescer, type Coalescer, type CoalescerOptions } from '../core/coalescer/index.js'
+import { createCoalescer, type Coalescer, type CoalescerClock, type CoalescerOptions } from '../core/coalescer/index.js'
 import { PROXY_DEFAULTS } from './options.js'
 import { createUpstream } from './upstream.js'
 
@@ -17,6 +17,8 @@ export interface ConversionCoalescerOptions extends Omit<CoalescerOptions, 'send
   fetch?: typeof fetch
   /** Current time in epoch ms. Default `Date.now()`. */
   now?: () => number
+  /** Time and timers, instead of `now` and the platform's timers (tests). */
+  clock?: CoalescerClock
   /** Default `Math.random`. */
   random?: () => number
 }
@@ -28,17 +30,18 @@ export function createConversionCoalescer(options: ConversionCoalescerOptions): 
     upstreamTimeout = PROXY_DEFAULTS.upstreamTimeout,
     fetch: send = (input, init) => fetch(input, init),
     now = () => Date.now(),
+    clock = {
+      now,
+      setTimeout: (callback, ms) => setTimeout(callback, ms),
+      clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+    },
     random = Math.random,
     ...coalescerOptions
   } = options
   return createCoalescer({
     ...coalescerOptions,
-    send: createUpstream({ apiKey, upstreamUrl, timeoutMs: upstreamTimeout, fetch: send, now }),
-    clock: {
-      now,
-      setTimeout: (callback, ms) => setTimeout(callback, ms),
-      clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-    },
+    send: createUpstream({ apiKey, upstreamUrl, timeoutMs: upstreamTimeout, fetch: send, now: clock.now }),
+    clock,
     random,
   })
 }
