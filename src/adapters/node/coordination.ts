@@ -40,6 +40,8 @@ export function chooseCoordination({ stateFile, redisUrl, memory, pacer, setting
   if (redisUrl !== undefined && pacer) throw new TypeError(`${subject}: give \`redisUrl\` or \`pacer\`, not both: Redis paces the fleet`)
 
   if (redisUrl !== undefined) {
+    // The URL may hold a password: it is never quoted back.
+    if (typeof redisUrl !== 'string' || !/^rediss?:\/\//.test(redisUrl)) throw new TypeError(`${subject}: \`redisUrl\` must be a redis:// or rediss:// URL`)
     const redis = createRedisCoordination({
       url: redisUrl,
       apiKey: settings.apiKey,

@@ -15,7 +15,7 @@ export interface RequestGate {
   readonly closing: boolean
   /** Turns every later request away; those in flight go on. */
   close(): void
-  /** Resolves once no request is in flight (at once when none is). */
+  /** Resolves once no request is in flight, and those answered while closing have closed their connection (at once when none is). */
   idle(): Promise<void>
 }
 
@@ -42,13 +42,24 @@ export function gateRequests(handler: NodeHandler, allowed: AllowedOrigins, onAn
         return refused
       }
       inFlight++
+      let response: Response
       try {
-        const response = await handler(request, client)
-        onAnswer(response.status)
-        return response
-      } finally {
+        response = await handler(request, client)
+      } catch (error) {
         finished()
+        throw error
       }
+      onAnswer(response.status)
+      if (!closing) {
+        finished()
+        return response
+      }
+      // Once closing, the connection closes after this answer, and the request counts until it
+      // has: the server is closed only then, so a stop never cuts an answer short.
+      const { socket } = client.incoming
+      if (socket.destroyed) finished()
+      else socket.once('close', finished)
+      return lastOnConnection(response)
     },
     get inFlight() {
       return inFlight
@@ -61,6 +72,12 @@ export function gateRequests(handler: NodeHandler, allowed: AllowedOrigins, onAn
     },
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
   }
+}
+
+function lastOnConnection(response: Response): Response {
+  const headers = new Headers(response.headers)
+  headers.set('connection', 'close')
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
 }
 
 function shuttingDown(request: Request, allowed: AllowedOrigins): Response {
