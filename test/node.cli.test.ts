@@ -1,0 +1,174 @@
+/**
+ * The `conversion-engagements` executable as operators run it: a child process, configured by
+ * environment variables, in front of the emulator (and a real redis-server in fleet mode). The
+ * CLI is bundled from the sources with esbuild first, as the package build does with rollup.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join, resolve } from 'node:path'
+import { build } from 'esbuild'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { startEmulator, type RunningEmulator } from '../src/emulator/index.js'
+import { signIdentity } from '../src/proxy/index.js'
+import { APP, engagement } from './helpers/node-stack.js'
+import { startRedis, type RedisServer } from './helpers/redis.js'
+
+const ROOT = resolve(import.meta.dirname, '..')
+// Inside node_modules, so that the bundle's dependencies resolve as the package's do.
+const CLI = join(ROOT, 'node_modules/.cache/conversion-engagements-test/cli.mjs')
+const KEY = 'sk_live_cli_secret_0123456789abcdefXYZ'
+const IDENTITY_SECRET = 'identity-secret-never-printed'
+const VARIABLES = ['CONVERSION_API_KEY', 'ALLOWED_ORIGINS', 'PROXY_PATH', 'CONVERSION_API_URL', 'IDENTITY_SECRET', 'ALLOWED_TYPES', 'MAX_REQUESTS_PER_SECOND', 'PORT', 'HOST', 'TRUST_PROXY', 'STATE_FILE', 'REDIS_URL', 'METRICS_PORT']
+
+let emulator: RunningEmulator
+let redis: RedisServer
+const children: ChildProcess[] = []
+
+beforeAll(async () => {
+  await build({
+    entryPoints: [join(ROOT, 'src/adapters/node/cli/index.ts')],
+    outfile: CLI,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'error',
+  })
+  emulator = await startEmulator({ apiKey: KEY })
+  redis = await startRedis()
+}, 30_000)
+afterAll(async () => {
+  await emulator?.close()
+  await redis?.stop()
+})
+afterEach(() => {
+  emulator.reset()
+  // Whatever a test left running is stopped by its pid.
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, 'SIGKILL')
+})
+
+/** A running CLI: its output so far, its exit, and a wait for a line of output. */
+function cli(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  const output = { stdout: '', stderr: '' }
+  child.stdout?.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()))
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)))
+  return {
+    child,
+    output,
+    exited,
+    /** Resolves with the first match of `pattern` in stdout, within `timeoutMs`. */
+    async printed(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const found = pattern.exec(output.stdout)
+        if (found) return found
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`not printed: ${pattern}\nstdout: ${output.stdout}\nstderr: ${output.stderr}`)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    },
+  }
+}
+
+/** Polls `check` every 20 ms until it holds, for at most `timeoutMs`. */
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** Posts `ids` as a page does, with the contact's identity signature (the CLI is given IDENTITY_SECRET). */
+const post = async (url: string, ids: string[]) => {
+  const identity = { 'john@example.com': await signIdentity('john@example.com', IDENTITY_SECRET) }
+  const body = JSON.stringify({ batch: ids.map(engagement), identity })
+  return fetch(url, { method: 'POST', headers: { origin: APP, 'content-type': 'application/json' }, body })
+}
+
+const configured = (extra: Record<string, string> = {}) => ({
+  CONVERSION_API_KEY: KEY,
+  ALLOWED_ORIGINS: APP,
+  CONVERSION_API_URL: emulator.url,
+  IDENTITY_SECRET,
+  PORT: '0',
+  ...extra,
+})
+
+describe('the CLI', () => {
+  it('lists its commands, and every variable of the proxy with --help', async () => {
+    const overview = cli(['--help'], {})
+    expect(await overview.exited).toBe(0)
+    expect(overview.output.stdout).toMatch(/conversion-engagements <command>[\s\S]*proxy/)
+    const help = cli(['proxy', '--help'], {})
+    expect(await help.exited).toBe(0)
+    for (const name of VARIABLES) expect(help.output.stdout, name).toContain(name)
+    const wrong = cli(['serve'], {})
+    expect(await wrong.exited).toBe(2)
+    expect(wrong.output.stderr).toContain('unknown command "serve"')
+  })
+
+  it.each([
+    [{ CONVERSION_API_KEY: '' }, /`CONVERSION_API_KEY` must be set/],
+    [{ ALLOWED_ORIGINS: '' }, /`ALLOWED_ORIGINS` must be a comma-separated list of at least one origin/],
+    [{ ALLOWED_ORIGINS: 'ftp://app.example.com' }, /`ALLOWED_ORIGINS` entry "ftp:\/\/app.example.com"/],
+    [{ MAX_REQUESTS_PER_SECOND: '11' }, /`MAX_REQUESTS_PER_SECOND` must be a whole number from 1 to 10 \(got "11"\)/],
+    [{ PORT: 'eighty' }, /`PORT` must be a whole number from 0 to 65535 \(got "eighty"\)/],
+    [{ TRUST_PROXY: 'maybe' }, /`TRUST_PROXY` must be true or false \(got "maybe"\)/],
+    [{ PROXY_PATH: 'relay' }, /`PROXY_PATH` must be a path starting with "\/" \(got "relay"\)/],
+    [{ REDIS_URL: 'http://user:hunter2@redis.internal:6379' }, /`REDIS_URL` must be a redis:\/\/ or rediss:\/\/ URL$/m],
+    [{ REDIS_URL: 'redis://user:hunter2@127.0.0.1:1', STATE_FILE: '/tmp/delivered.log' }, /`STATE_FILE` must be unset when REDIS_URL is set/],
+  ])('refuses %o: exits 2, names the variable, prints no secret', async (wrong, message) => {
+    const run = cli(['proxy'], { ...configured(), ...wrong })
+    expect(await run.exited).toBe(2)
+    expect(run.output.stderr).toMatch(message)
+    const said = run.output.stdout + run.output.stderr
+    for (const secret of [KEY, IDENTITY_SECRET, 'hunter2']) expect(said).not.toContain(secret)
+  })
+
+  it('in fleet mode: prints where it listens, answers health checks and metrics, and on SIGTERM answers the request in flight and exits 0', { timeout: 30_000 }, async () => {
+    const run = cli(['proxy'], configured({ REDIS_URL: redis.url, METRICS_PORT: '0' }))
+    const url = (await run.printed(/listening on (http:\/\/127\.0\.0\.1:\d+\/api\/relay)\n/))[1] as string
+    const origin = new URL(url).origin
+    const metricsUrl = (await run.printed(/metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)\n/))[1] as string
+    await run.printed(/pacing: shared with every replica of this API key through Redis/)
+    expect((await fetch(`${origin}/healthz`)).status).toBe(200)
+    await until(async () => (await fetch(`${origin}/readyz`)).status === 200)
+    expect(await (await post(url, ['cli-1', 'cli-2'])).json()).toEqual({ accepted: 2, duplicates: 0, rejected: [] })
+    const metrics = await (await fetch(metricsUrl)).text()
+    expect(metrics).toContain('conversion_engagements_engagements_total{outcome="accepted"} 2')
+    expect(metrics).toContain('conversion_engagements_redis_reachable 1')
+    expect(metrics).not.toContain(KEY)
+
+    emulator.setFaults({ latencyMs: 1_500 })
+    const inFlight = post(url, ['cli-3'])
+    await until(() => emulator.requests().some((request) => request.status === null))
+    process.kill(run.child.pid as number, 'SIGTERM')
+    const answer = await inFlight
+    expect(answer.status).toBe(200)
+    expect(await answer.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] })
+    expect(await run.exited).toBe(0)
+    expect(run.output.stdout).toMatch(/SIGTERM: stopping[\s\S]*stopped/)
+    expect(emulator.ids()).toEqual(['cli-1', 'cli-2', 'cli-3'])
+    expect(run.output.stdout + run.output.stderr).not.toContain(KEY)
+  })
+
+  it('alone: says that it paces alone, and stops on SIGINT with exit 0', async () => {
+    const run = cli(['proxy'], configured())
+    await run.printed(/pacing: alone in this process/)
+    process.kill(run.child.pid as number, 'SIGINT')
+    expect(await run.exited).toBe(0)
+  })
+
+  it('exits 1 with the reason when it cannot listen', async () => {
+    const first = cli(['proxy'], configured())
+    const port = new URL((await first.printed(/listening on (\S+)\n/))[1] as string).port
+    const second = cli(['proxy'], configured({ PORT: port }))
+    expect(await second.exited).toBe(1)
+    expect(second.output.stderr).toMatch(/could not start: .*EADDRINUSE/)
+    process.kill(first.child.pid as number, 'SIGTERM')
+    expect(await first.exited).toBe(0)
+  })
+})
