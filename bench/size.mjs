@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * Sizes of what browsers download: the script-tag bundle, and what an app's bundler keeps of the
- * ES module build when it imports only `createTracker`. Prints minified, gzip and brotli bytes.
+ * ES module build when it imports only `createTracker`. Prints minified, gzip and brotli bytes,
+ * then what each source file costs in the script tag (minified bytes, from a source map), so a
+ * change can tell where its bytes went.
  *
  *   node bench/size.mjs            print the table
  *   node bench/size.mjs --json F   also write the figures to F
@@ -13,6 +15,7 @@
  * Run `npm run build` first.
  */
 import { readFile, writeFile } from 'node:fs/promises'
+import { scriptTagBySource } from './lib/module-sizes.mjs'
 import { kilobytes, measureSizes, root } from './lib/size.mjs'
 
 const { code, rows } = await measureSizes()
@@ -20,6 +23,10 @@ const scriptTag = code.scriptTag
 
 console.log(['what', 'minified', 'gzip', 'brotli'].join('\t'))
 for (const row of rows) console.log([row.name, row.minified, row.gzip, row.brotli].join('\t'))
+
+const { files } = await scriptTagBySource()
+console.log('\nscript tag by source file (minified bytes)')
+for (const { file, bytes } of files) console.log(`${String(bytes).padStart(7)}  ${file}`)
 
 const jsonAt = process.argv.indexOf('--json')
 if (jsonAt > 0) await writeFile(process.argv[jsonAt + 1], `${JSON.stringify(rows, null, 2)}\n`)

@@ -24,23 +24,22 @@ declare global {
   }
 }
 
-type Call = { args: ArrayLike<unknown>; at: number | undefined }
+/** A call and when it was made (epoch ms), if it waited for the script. */
+type Call = [args: ArrayLike<unknown>, at?: number]
 
 const PREFIX = '[conversion-engagements]'
 
 function install(): void {
-  if (typeof window === 'undefined' || window.conversion?.loaded) return
-  const script = document.currentScript as HTMLScriptElement | null
+  if (typeof window == 'undefined' || window.conversion?.loaded) return
+  const attributes = (document.currentScript as HTMLScriptElement | null)?.dataset ?? {}
   const fromAttributes: Partial<TrackerOptions> = {}
-  if (script?.dataset.endpoint) fromAttributes.endpoint = script.dataset.endpoint
-  if (script?.dataset.name) fromAttributes.name = script.dataset.name
-  if (script && 'debug' in script.dataset) fromAttributes.debug = true
+  if (attributes.endpoint) fromAttributes.endpoint = attributes.endpoint
+  if (attributes.name) fromAttributes.name = attributes.name
+  if ('debug' in attributes) fromAttributes.debug = true
 
-  const earlier: Call[] = Array.from(window.conversion?.q ?? [], (item) =>
-    // The snippet pushes `[arguments, Date.now()]`; a bare `arguments` has no time.
-    typeof item[0] === 'object' && item[0] !== null
-      ? { args: item[0] as ArrayLike<unknown>, at: item[1] as number }
-      : { args: item, at: undefined },
+  // The snippet pushes `[arguments, Date.now()]`; a bare `arguments` has no time.
+  const earlier = Array.from(window.conversion?.q ?? [], (item): Call =>
+    typeof item[0] == 'object' && item[0] ? [item[0] as ArrayLike<unknown>, item[1] as number] : [item],
   )
   let tracker: Tracker | undefined
   const pending: Call[] = []
@@ -49,42 +48,37 @@ function install(): void {
     try {
       tracker = startTracker({ ...fromAttributes, ...options } as TrackerOptions, browserPlatform() as Platform)
     } catch (error) {
-      console.error(PREFIX, error instanceof Error ? error.message : error)
-      return
+      return console.error(PREFIX, (error as Error)?.message ?? error)
     }
-    for (const call of pending.splice(0)) run(call)
+    pending.splice(0).forEach(run)
   }
 
-  const run = ({ args, at }: Call): unknown => {
+  const run = ([args, at]: Call): unknown => {
     const [method, ...rest] = Array.from(args)
-    if (method === 'init') {
+    if (method == 'init') {
       if (tracker) console.warn(PREFIX, 'already initialized; this init was ignored')
       else start(rest[0] as Partial<TrackerOptions>)
-      return undefined
+    } else if (!tracker) {
+      pending.push([args, at ?? Date.now()])
+    } else {
+      const command = tracker[method as keyof Tracker] as ((...args: unknown[]) => unknown) | undefined
+      if (typeof command != 'function') return console.error(PREFIX, `unknown command ${JSON.stringify(method)}`)
+      const input = rest[0] as Record<string, unknown> | undefined
+      // A call that waited for the script keeps the time it was made.
+      if (method == 'track' && at && input && typeof input == 'object' && input['createdAt'] === undefined) {
+        rest[0] = { ...input, createdAt: at }
+      }
+      return command(...rest)
     }
-    if (!tracker) {
-      pending.push({ args, at: at ?? Date.now() })
-      return undefined
-    }
-    const command = tracker[method as keyof Tracker] as ((...args: unknown[]) => unknown) | undefined
-    if (typeof command !== 'function') {
-      console.error(PREFIX, `unknown command ${JSON.stringify(method)}`)
-      return undefined
-    }
-    const input = rest[0] as Record<string, unknown> | undefined
-    // A call that waited for the script keeps the time it was made.
-    if (method === 'track' && at !== undefined && input && typeof input === 'object' && input['createdAt'] === undefined) {
-      rest[0] = { ...input, createdAt: at }
-    }
-    return command(...rest)
+    return undefined
   }
 
-  const conversion = ((...args: unknown[]) => run({ args, at: undefined })) as ConversionCommand
+  const conversion = ((...args: unknown[]) => run([args])) as ConversionCommand
   conversion.loaded = true
   window.conversion = conversion
   // An `init` among the early calls decides the options; otherwise the attributes may suffice.
-  if (fromAttributes.endpoint && !earlier.some((call) => call.args[0] === 'init')) start({})
-  for (const call of earlier) run(call)
+  if (fromAttributes.endpoint && !earlier.some(([args]) => args[0] == 'init')) start({})
+  earlier.forEach(run)
 }
 
 install()

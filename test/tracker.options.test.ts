@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { resolveOptions, TRACKER_DEFAULTS, type Platform } from '../src/tracker/options.js'
+import { resolveOptions, type Platform } from '../src/tracker/options.js'
 import type { TrackerError } from '../src/tracker/types.js'
 import { settle } from './helpers/platform.js'
 import { demo, World } from './helpers/tracker.js'
+
+/** The defaults, as the code applies them. */
+const TRACKER_DEFAULTS = resolveOptions({ endpoint: '/api/relay' }, {} as Platform)
 
 const resolve = (options: object) => {
   const reported: TrackerError[] = []

@@ -12,24 +12,22 @@ export interface Emitter {
 
 const PREFIX = '[conversion-engagements]'
 
-export function createEmitter({ debug, onError, platform }: ResolvedOptions): Emitter {
+export function createEmitter({ debug, onError, platform: { console } }: ResolvedOptions): Emitter {
   const listeners = new Set<(event: TrackerEvent) => void>()
   const counters = { sent: 0, retried: 0, rejected: 0, dropped: 0 }
-  const { console } = platform
   return {
     counters,
     emit(event, loud) {
-      if (event.type in counters) counters[event.type as keyof typeof counters] += 'ids' in event ? event.ids.length : 1
-      if (event.type === 'error') {
+      const { type } = event
+      if (type in counters) counters[type as keyof typeof counters] += 'ids' in event ? event.ids.length : 1
+      if (type == 'error') {
         const { code, message } = event.error
         // These need a person's attention even without debug mode.
-        if (code === 'halted') console.error(PREFIX, message)
-        else if (loud || debug || code === 'storage') console.warn(PREFIX, message)
-        guard(() => onError?.(event.error))
-      } else if (debug) {
-        console.debug(PREFIX, event.type, event)
-      }
-      for (const listener of listeners) guard(() => listener(event))
+        if (code == 'halted') console.error(PREFIX, message)
+        else if (loud || debug || code == 'storage') console.warn(PREFIX, message)
+        guard(onError, event.error)
+      } else if (debug) console.debug(PREFIX, type, event)
+      listeners.forEach((listener) => guard(listener, event))
     },
     subscribe(listener) {
       listeners.add(listener)
@@ -39,9 +37,9 @@ export function createEmitter({ debug, onError, platform }: ResolvedOptions): Em
 }
 
 /** A listener's bug must not break the tracker or the page. */
-function guard(call: () => void): void {
+function guard<T>(call: ((value: T) => void) | undefined, value: T): void {
   try {
-    call()
+    call?.(value)
   } catch {
     // Deliberately ignored.
   }

@@ -16,28 +16,24 @@ export interface LifecycleHandlers {
  * Never `unload` or `beforeunload`: they break the back/forward cache and are unreliable on
  * mobile. Returns the function that stops listening.
  */
-export function watchLifecycle(platform: Platform, handlers: LifecycleHandlers): () => void {
-  const { window, document } = platform
-  const onVisibility = () => {
-    if (document.visibilityState === 'hidden') handlers.hide()
-  }
-  const onPageHide = () => {
-    handlers.hide()
-    handlers.suspend()
-  }
-  const onPageShow = (event: Event) => {
-    if ((event as PageTransitionEvent).persisted) handlers.resume()
-  }
-  const listeners: [EventTarget, string, (event: Event) => void][] = [
-    [document, 'visibilitychange', onVisibility],
-    [window, 'pagehide', onPageHide],
-    [window, 'pageshow', onPageShow],
+export function watchLifecycle({ window, document }: Platform, handlers: LifecycleHandlers): () => void {
+  const listeners: [EventTarget, string, (event: Event) => unknown][] = [
+    [document, 'visibilitychange', () => document.visibilityState == 'hidden' && handlers.hide()],
+    [
+      window,
+      'pagehide',
+      () => {
+        handlers.hide()
+        handlers.suspend()
+      },
+    ],
+    [window, 'pageshow', (event) => (event as PageTransitionEvent).persisted && handlers.resume()],
     [document, 'freeze', handlers.suspend],
     [document, 'resume', handlers.resume],
     [window, 'online', handlers.online],
   ]
-  for (const [target, type, listener] of listeners) target.addEventListener(type, listener)
-  return () => {
-    for (const [target, type, listener] of listeners) target.removeEventListener(type, listener)
-  }
+  const each = (method: 'addEventListener' | 'removeEventListener') =>
+    listeners.forEach(([target, type, listener]) => target[method](type, listener))
+  each('addEventListener')
+  return () => each('removeEventListener')
 }

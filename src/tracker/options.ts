@@ -98,48 +98,29 @@ export interface ResolvedOptions {
   platform: Platform
 }
 
-const DAY_MS = 86_400_000
 /** The longest delay a browser timer takes; a longer one fires at once. */
 const TIMER_MAX_MS = 2_147_483_647
 
-/** The default of every option that has one (the README's option table is checked against these). */
-export const TRACKER_DEFAULTS = {
-  flushAt: 20,
-  flushInterval: 5_000,
-  maxBatchSize: LIMITS.batchSize,
-  maxBatchBytes: 262_144,
-  maxRequestsPerSecond: LIMITS.requestsPerSecond,
-  maxConcurrentRequests: 3,
-  requestTimeout: 15_000,
-  maxQueueSize: 10_000,
-  maxHeld: 100,
-  maxAge: 7 * DAY_MS,
-  retryBaseDelay: 1_000,
-  retryMaxDelay: 300_000,
-  name: 'default',
-  debug: false,
-}
-
-type NumericOption = Exclude<keyof typeof TRACKER_DEFAULTS, 'name' | 'debug'>
-
 /**
- * What each numeric option accepts: from `least` to `most`, and only whole numbers where it
- * counts things (a fraction there would slip past a cap or make IndexedDB throw). Timers take
- * at most {@link TIMER_MAX_MS}.
+ * Each numeric option: its default, then what it accepts, from `least` to `most`, and only whole
+ * numbers where it counts things (a fraction there would slip past a cap or make IndexedDB
+ * throw). Timers take at most {@link TIMER_MAX_MS}. The README's option table is checked against
+ * the defaults `resolveOptions` applies.
  */
-const RANGES: Record<NumericOption, [least: number, most: number, whole?: true]> = {
-  flushAt: [1, Infinity, true],
-  flushInterval: [0, TIMER_MAX_MS],
-  maxBatchSize: [1, LIMITS.batchSize, true],
-  maxBatchBytes: [1_024, LIMITS.requestBytes],
-  maxRequestsPerSecond: [1, LIMITS.requestsPerSecond, true],
-  maxConcurrentRequests: [1, Infinity, true],
-  requestTimeout: [1, TIMER_MAX_MS],
-  maxQueueSize: [1, Infinity, true],
-  maxHeld: [0, Infinity, true],
-  maxAge: [1, Infinity],
-  retryBaseDelay: [1, TIMER_MAX_MS],
-  retryMaxDelay: [1, TIMER_MAX_MS],
+const NUMBERS: Record<string, [fallback: number, least: number, most: number, whole?: 1]> = {
+  flushAt: [20, 1, Infinity, 1],
+  flushInterval: [5_000, 0, TIMER_MAX_MS],
+  maxBatchSize: [LIMITS.batchSize, 1, LIMITS.batchSize, 1],
+  maxBatchBytes: [262_144, 1_024, LIMITS.requestBytes],
+  maxRequestsPerSecond: [LIMITS.requestsPerSecond, 1, LIMITS.requestsPerSecond, 1],
+  maxConcurrentRequests: [3, 1, Infinity, 1],
+  requestTimeout: [15_000, 1, TIMER_MAX_MS],
+  maxQueueSize: [10_000, 1, Infinity, 1],
+  maxHeld: [100, 0, Infinity, 1],
+  // 7 days.
+  maxAge: [604_800_000, 1, Infinity],
+  retryBaseDelay: [1_000, 1, TIMER_MAX_MS],
+  retryMaxDelay: [300_000, 1, TIMER_MAX_MS],
 }
 
 /**
@@ -153,37 +134,36 @@ export function resolveOptions(
   platform: Platform,
   reportInvalid: (error: TrackerError) => void = () => undefined,
 ): ResolvedOptions {
-  if (typeof options?.endpoint !== 'string' || !options.endpoint) {
+  if (typeof options?.endpoint != 'string' || !options.endpoint) {
     throw new TypeError('conversion-engagements: createTracker needs an `endpoint`, the URL of your proxy')
   }
   const given = options as unknown as Record<string, unknown>
-  const check = <T>(name: string, fallback: T, fits: (value: never) => boolean, expected: string): T => {
+  const resolved: Record<string, unknown> = { endpoint: options.endpoint, platform }
+  const check = (name: string, fallback: unknown, fits: (value: never) => unknown, expected: string) => {
     const value = given[name]
-    if (value === undefined || fits(value as never)) return (value ?? fallback) as T
+    resolved[name] = value ?? fallback
+    if (value === undefined || fits(value as never)) return
     let shown: string
     try {
-      shown = typeof value === 'string' ? JSON.stringify(value) : String(value)
+      shown = typeof value == 'string' ? JSON.stringify(value) : String(value)
     } catch {
       // An object without a prototype has no toString.
       shown = typeof value
     }
-    const rule = typeof value === typeof fallback ? 'range' : 'type'
-    reportInvalid(invalid(name, rule, `option ${name} must be ${expected}, not ${shown}: the default is used`))
-    return fallback
+    reportInvalid(
+      invalid(name, typeof value == typeof fallback ? 'range' : 'type', `option ${name} must be ${expected}, not ${shown}: the default is used`),
+    )
+    resolved[name] = fallback
   }
-  const resolved: Record<string, unknown> = {
-    endpoint: options.endpoint,
-    name: check('name', TRACKER_DEFAULTS.name, (value: unknown) => typeof value === 'string' && value !== '', 'a non-empty string'),
-    debug: check('debug', TRACKER_DEFAULTS.debug, (value: unknown) => typeof value === 'boolean', 'true or false'),
-    onError: check('onError', undefined, (value: unknown) => typeof value === 'function', 'a function'),
-    platform,
-  }
-  for (const name in RANGES) {
-    const [least, most, whole] = RANGES[name as NumericOption]
-    resolved[name] = check(
+  check('name', 'default', (value: unknown) => typeof value == 'string' && value, 'a non-empty string')
+  check('debug', false, (value: unknown) => typeof value == 'boolean', 'true or false')
+  check('onError', undefined, (value: unknown) => typeof value == 'function', 'a function')
+  for (const name in NUMBERS) {
+    const [fallback, least, most, whole] = NUMBERS[name]!
+    check(
       name,
-      TRACKER_DEFAULTS[name as NumericOption],
-      (value: number) => typeof value === 'number' && value >= least && value <= most && (!whole || Number.isInteger(value)),
+      fallback,
+      (value: number) => typeof value == 'number' && value >= least && value <= most && (!whole || Number.isInteger(value)),
       `a ${whole ? 'whole ' : ''}number from ${least} to ${most}`,
     )
   }

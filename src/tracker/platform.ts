@@ -1,5 +1,4 @@
 import { createStore } from 'idb-keyval'
-import { toHex } from '../core/hex.js'
 import type { Platform } from './options.js'
 
 /**
@@ -44,7 +43,7 @@ function attempt<T>(read: () => T): T | undefined {
 
 /** A version 4 UUID from 16 random bytes. */
 export function uuidFrom(bytes: Uint8Array): string {
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x40
-  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80
-  return toHex(bytes).replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-')
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80
+  return Array.from(bytes, (byte, i) => (i == 4 || i == 6 || i == 8 || i == 10 ? '-' : '') + (byte | 256).toString(16).slice(1)).join('')
 }
