@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Settlement } from '../src/contract.js'
 import { classify, unanswered, type Failure } from '../src/core/outcome.js'
-import { BEACON_GRACE_MS, createDeliveryState } from '../src/tracker/delivery-state.js'
+import { BEACON_GRACE_MS, createDeliveryState, WINDOW_MS } from '../src/tracker/delivery-state.js'
 import type { DeliveryLimits, Outgoing, Step } from '../src/tracker/delivery-steps.js'
 import { createEntry, type OutboxEntry } from '../src/tracker/outbox.js'
 
@@ -15,7 +15,20 @@ const LIMITS: DeliveryLimits = {
   maxRequestsPerSecond: 10,
   maxConcurrentRequests: 2,
   maxAge: 7 * DAY_MS,
+  requestTimeout: 15_000,
   retry: { baseMs: 1_000, maxMs: 300_000 },
+}
+
+/**
+ * The most requests a receiver can see in one second, wherever each arrived between its start
+ * and its answer: a set of requests can all arrive within one second exactly when the latest
+ * start is less than a second after the earliest answer.
+ */
+export function worstSecond(requests: readonly { start: number; answer: number }[]): number {
+  return Math.max(
+    0,
+    ...requests.map(({ answer }) => requests.filter((other) => other.answer >= answer && other.start < answer + 1_000).length),
+  )
 }
 
 /** `count` sendable entries tracked at `time`, ids `e<first>`, `e<first+1>`… */
@@ -42,22 +55,22 @@ describe('delivery decisions: what goes next', () => {
     const state = createDeliveryState(LIMITS, () => 0.5)
     const rows = entries(5)
     state.begin()
-    expect(state.next(T0, true)).toEqual({ kind: 'read', after: undefined })
+    expect(state.next(T0, true)).toEqual({ kind: 'read', after: undefined, limit: 3 })
     expect(state.read(rows, T0)).toEqual({ remove: [], events: [], wakeInMs: undefined })
     const first = sent(state.next(T0, true))
     expect(ids(first.entries)).toEqual(['e0', 'e1', 'e2'])
     expect(JSON.parse(first.body).batch.map((item: { id: string }) => item.id)).toEqual(['e0', 'e1', 'e2'])
     // What did not fit is read again, after the last entry taken.
-    expect(state.next(T0, true)).toEqual({ kind: 'read', after: rows[2] })
+    expect(state.next(T0, true)).toEqual({ kind: 'read', after: rows[2], limit: 3 })
     state.read(rows.slice(3), T0)
     expect(ids(sent(state.next(T0, true)).entries)).toEqual(['e3', 'e4'])
     // Two requests out: the most allowed at once.
-    expect(state.next(T0, true)).toEqual({ kind: 'await' })
+    expect(state.next(T0, true)).toEqual({ kind: 'wait' })
     state.finish(first)
-    expect(state.next(T0, true)).toEqual({ kind: 'read', after: rows[4] })
+    expect(state.next(T0, true)).toEqual({ kind: 'read', after: rows[4], limit: 3 })
     state.read([], T0)
     // Nothing past the cursor, a request still out: its answer may change that.
-    expect(state.next(T0, true)).toEqual({ kind: 'await' })
+    expect(state.next(T0, true)).toEqual({ kind: 'wait' })
     expect(state.stats(T0).inFlight).toBe(2)
   })
 
@@ -82,33 +95,91 @@ describe('delivery decisions: what goes next', () => {
     expect(state.next(T0, true)).toEqual({ kind: 'done' })
     expect(state.stats(T0).retryAt).toBe(T0 + 4_000)
     expect(state.wakeAfterPass(T0)).toBe(4_000)
-    expect(state.next(T0 + 4_000, true)).toEqual({ kind: 'read', after: undefined })
+    expect(state.next(T0 + 4_000, true)).toEqual({ kind: 'read', after: undefined, limit: 3 })
     state.stop()
     expect(state.next(T0 + 4_000, true)).toEqual({ kind: 'done' })
     expect(state.wakeAfterPass(T0)).toBeUndefined()
   })
 
-  it('paces: never more than maxRequestsPerSecond starts in any second, whatever answered', () => {
+  it('paces at the receiver: a request holds its slot until a window after its answer, whatever its latency', () => {
     const state = createDeliveryState({ ...LIMITS, maxBatchSize: 1, maxConcurrentRequests: 100 }, () => 0.5)
-    const rows = entries(12)
+    const rows = entries(40)
     state.begin()
-    const starts: number[] = []
+    /** Latencies by a fixed pattern: some requests answer at once, some take longer than a second. */
+    const latencies = [5, 400, 1_300, 20, 900, 60, 2_500, 10, 700, 30]
+    const out: { outgoing: Outgoing; start: number; answer: number }[] = []
+    const done: { start: number; answer: number }[] = []
     let now = T0
-    for (let guard = 0; starts.length < 12 && guard < 100; guard++) {
+    let read = 0
+    for (let guard = 0; done.length < 40 && guard < 1_000; guard++) {
       const step = state.next(now, true)
-      if (step.kind === 'read') state.read(rows.slice(starts.length), now)
-      else if (step.kind === 'pace') now += step.ms
-      else if (step.kind === 'send') {
-        starts.push(now)
-        now += 10
-        state.finish(step.outgoing)
-      } else throw new Error(`unexpected ${step.kind}`)
+      if (step.kind == 'read') {
+        state.read(rows.slice(read, read + step.limit), now)
+        read += step.limit
+      } else if (step.kind == 'send') {
+        out.push({ outgoing: step.outgoing, start: now, answer: now + latencies[out.length % latencies.length]! })
+      } else {
+        // Time moves to the next answer, or to when the pacer said to ask again.
+        const nextAnswer = Math.min(...out.map((request) => request.answer))
+        now = step.kind == 'wait' && step.ms !== undefined ? Math.min(now + step.ms, nextAnswer) : nextAnswer
+        for (const request of out.filter((request) => request.answer <= now)) {
+          out.splice(out.indexOf(request), 1)
+          state.answer(request.outgoing, ok(settlement(1)), request.answer, true)
+          state.finish(request.outgoing)
+          done.push(request)
+        }
+      }
     }
-    expect(starts).toHaveLength(12)
-    for (const start of starts) expect(starts.filter((t) => t >= start && t < start + 1_000).length).toBeLessThanOrEqual(10)
-    // The 11th waits for the first to leave the window (plus the margin for whole-millisecond clocks).
-    expect(starts[10]! - starts[0]!).toBeGreaterThanOrEqual(1_000)
-    expect(state.stats(now).recentRequests.length).toBeLessThanOrEqual(10)
+    expect(done).toHaveLength(40)
+    expect(worstSecond(done)).toBe(10)
+    // Paced, not stalled: each slot comes round a window after its answer.
+    const ordered = done.map((request) => request.start).sort((a, b) => a - b)
+    expect(ordered[10]! - ordered[0]!).toBeGreaterThanOrEqual(WINDOW_MS)
+    expect(ordered[10]! - ordered[0]!).toBeLessThan(WINDOW_MS + 100)
+  })
+
+  it('waits for an answer when every slot is out, and counts a request not answered yet as holding its slot', () => {
+    const state = createDeliveryState({ ...LIMITS, maxBatchSize: 1, maxRequestsPerSecond: 2, maxConcurrentRequests: 100 }, () => 0.5)
+    state.begin()
+    state.next(T0, true)
+    state.read(entries(3), T0)
+    const first = sent(state.next(T0, true))
+    state.next(T0, true)
+    state.read(entries(2, 1), T0)
+    sent(state.next(T0, true))
+    state.next(T0, true)
+    state.read(entries(1, 2), T0)
+    // Ten seconds later, both still out: nothing starts, however long ago they did.
+    expect(state.next(T0 + 10_000, true)).toEqual({ kind: 'wait' })
+    expect(state.stats(T0 + 10_000).recentRequests).toEqual([T0 + 15_000 + WINDOW_MS, T0 + 15_000 + WINDOW_MS])
+    state.answer(first, ok(settlement(1)), T0 + 10_000, true)
+    state.finish(first)
+    expect(state.next(T0 + 10_000, true)).toEqual({ kind: 'wait', ms: WINDOW_MS })
+    expect(sent(state.next(T0 + 10_000 + WINDOW_MS, true)).entries).toHaveLength(1)
+  })
+
+  it('shares its slots with the tab that sends next, a request out counted until it must have been abandoned', () => {
+    const state = createDeliveryState({ ...LIMITS, maxBatchSize: 1, maxRequestsPerSecond: 3 }, () => 0.5)
+    state.begin()
+    state.next(T0, true)
+    state.read(entries(2), T0)
+    const answered = sent(state.next(T0, true))
+    state.next(T0, true)
+    state.read(entries(1, 1), T0)
+    sent(state.next(T0 + 5, true))
+    state.answer(answered, ok(settlement(1)), T0 + 50, true)
+    expect([...state.shared()].sort()).toEqual([0, T0 + 50 + WINDOW_MS, T0 + 5 + LIMITS.requestTimeout + WINDOW_MS].sort())
+
+    const next = createDeliveryState({ ...LIMITS, maxBatchSize: 1, maxRequestsPerSecond: 3 }, () => 0.5)
+    next.adopt(state.shared())
+    next.begin()
+    next.next(T0 + 60, true)
+    next.read(entries(1, 10), T0 + 60)
+    sent(next.next(T0 + 60, true))
+    next.next(T0 + 60, true)
+    next.read(entries(1, 11), T0 + 60)
+    // Its one free slot taken, the next comes round a window after the first tab's answer.
+    expect(next.next(T0 + 60, true)).toEqual({ kind: 'wait', ms: 50 + WINDOW_MS - 60 })
   })
 
   it('reads from the oldest again before ending a pass when a drain was asked for meanwhile', () => {
@@ -117,7 +188,7 @@ describe('delivery decisions: what goes next', () => {
     state.next(T0, true)
     state.read([], T0)
     state.askAgain()
-    expect(state.next(T0, true)).toEqual({ kind: 'read', after: undefined })
+    expect(state.next(T0, true)).toEqual({ kind: 'read', after: undefined, limit: 3 })
     state.read([], T0)
     expect(state.next(T0, true)).toEqual({ kind: 'done' })
     expect(state.owed).toBe(false)
@@ -184,7 +255,7 @@ describe('delivery decisions: what an answer does', () => {
     })
     state.finish(outgoing)
     expect(state.next(T0 + 100, true)).toEqual({ kind: 'done' })
-    expect(state.next(T0 + 500, true)).toEqual({ kind: 'read', after: undefined })
+    expect(state.next(T0 + 500, true)).toEqual({ kind: 'read', after: undefined, limit: 3 })
     const second = state.answer(outgoing, unanswered('network error'), T0 + 500, true)
     expect(second.events).toEqual([{ type: 'retried', ids: ['e0', 'e1', 'e2'], failures: 2, delayMs: 1_000, reason: 'network error' }])
   })
@@ -264,5 +335,8 @@ describe('delivery decisions: flushAt and beacons', () => {
       ['e9'],
     ])
     expect([state.takeSlot(T0), state.takeSlot(T0), state.takeSlot(T0)]).toEqual([true, true, false])
+    // A beacon brings no answer: its slot counts until it must have arrived, and a window more.
+    expect(state.takeSlot(T0 + LIMITS.requestTimeout + WINDOW_MS - 1)).toBe(false)
+    expect(state.takeSlot(T0 + LIMITS.requestTimeout + WINDOW_MS)).toBe(true)
   })
 })

@@ -1,20 +1,17 @@
 import { LIMITS } from '../contract.js'
 import { halve, splitIntoBatches, takeBatch, type BatchLimits } from '../core/batch.js'
-import { createPacer } from '../core/pacer.js'
 import { retryDelay } from '../core/retry.js'
-import { AWAIT, DONE, idsOf, type DeliveryLimits, type DeliveryStats, type Effects, type Outgoing, type Step } from './delivery-steps.js'
+import { DONE, idsOf, WAIT, type DeliveryLimits, type DeliveryStats, type Effects, type Outgoing, type Step } from './delivery-steps.js'
 import { trackedAt, type OutboxEntry } from './outbox.js'
 import { ENVELOPE_BYTES, requestBody } from './request.js'
 import type { SendResult } from './sender.js'
 import type { RetryState } from './settings.js'
-import type { TrackerEvent } from './types.js'
 
 /**
- * Added to the pacer's window: clock readings are whole milliseconds, and a timer may not fire
- * at the exact millisecond asked. The limit holds for request starts (the proxy paces Conversion
- * by answers, which no network delay can fool).
+ * How long a request slot stays taken after its answer: a second, plus a margin for clocks
+ * that read whole milliseconds and timers that fire late.
  */
-const PACING_MARGIN_MS = 5
+export const WINDOW_MS = 1_005
 /** A beaconed entry is not sent again for this long: the beacon is most likely on its way. */
 export const BEACON_GRACE_MS = 10_000
 
@@ -25,21 +22,34 @@ export const BEACON_GRACE_MS = 10_000
  *
  * A pass reads the outbox from the oldest entry on, past a cursor, skipping what is reserved
  * (in a request, or halves of a refused batch awaiting their turn, which go first).
+ *
+ * Pacing holds at the proxy, where requests are counted as they arrive: there are
+ * `maxRequestsPerSecond` slots, and a request holds one from its start until {@link WINDOW_MS}
+ * after its answer. It reaches the proxy at some moment between the two, after a preflight,
+ * a queue or a retry the page cannot see; the next request in its slot starts later than a
+ * window after that moment. So any second at the proxy holds at most one arrival per slot.
  */
 export function createDeliveryState(limits: DeliveryLimits, random: () => number) {
-  const pacer = createPacer({ limit: limits.maxRequestsPerSecond, windowMs: 1_000 + PACING_MARGIN_MS })
   const batchLimits: BatchLimits = { maxCount: limits.maxBatchSize, maxBytes: limits.maxBatchBytes, envelopeBytes: ENVELOPE_BYTES }
   const sizeOf = (entry: OutboxEntry) => entry.bytes
+  /** Whether a beacon carried `entry` less than its grace ago. */
+  const beaconed = (entry: OutboxEntry, now: number) => entry.beaconAt! > now - BEACON_GRACE_MS
+  /** Until when a request that never answers (a beacon, or one another tab started) may still arrive. */
+  const unanswered = (start: number) => start + limits.requestTimeout + WINDOW_MS
 
-  /** Entries in a request or in `halves`, by key. */
-  const reserved = new Map<string, OutboxEntry>()
+  /** When each pacer slot is free again, epoch ms; `Infinity` while its request awaits an answer. */
+  const slots: number[] = Array(limits.maxRequestsPerSecond).fill(0)
+  /** When the request in each slot started. */
+  const starts: number[] = []
+  /** Keys of the entries in a request or in `halves`. */
+  const reserved = new Set<string>()
   /** Halves of refused batches, sent before anything newer. */
   const halves: OutboxEntry[][] = []
   /** Batches read and not started yet; dropped when a pass begins, as the outbox holds them anyway. */
   let fresh: OutboxEntry[][] = []
   /** The last entry read; the next read starts after it. */
   let cursor: OutboxEntry | undefined
-  /** The last read found nothing past the cursor, and no answer came since. */
+  /** The last read found nothing past the cursor, and nothing was stored or answered since. */
   let exhausted = false
   /** A drain was asked for during the pass: look from the oldest again before ending it. */
   let again = false
@@ -55,22 +65,16 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
     exhausted = false
   }
 
-  /**
-   * A request failed for now (`afterMs`: the proxy's `Retry-After`, when it gave one): its
-   * entries are read again from the oldest on, after the backoff.
-   */
-  const fail = (entries: OutboxEntry[], failure: { reason: string; afterMs?: number }, now: number, online: boolean): Effects => {
-    const { reason } = failure
-    const ids = idsOf(entries)
-    startOver()
-    if (!online) {
-      // Offline is not the proxy's fault: spend no attempt, resume on `online`.
-      return { events: [{ type: 'retried', ids, failures: retry.failures, delayMs: 0, reason: `offline (${reason})` }] }
-    }
-    const failures = retry.failures + 1
-    const delayMs = retryDelay(failure, failures - 1, limits.retry, random)
-    retry = { failures, until: Math.max(retry.until, now + delayMs) }
-    return { saveRetry: retry, events: [{ type: 'retried', ids, failures, delayMs, reason }], wakeInMs: retry.until - now }
+  /** The slots as another tab must take them over: a request still out counts as answered once it must have been abandoned. */
+  const shared = () => slots.map((free, slot) => (free < Infinity ? free : unanswered(starts[slot]!)))
+
+  /** Takes the slot free soonest, if it is free at `now`, until `until`; its index, or -1. */
+  const take = (now: number, until: number) => {
+    const slot = slots.indexOf(Math.min(...slots))
+    if (slots[slot]! > now) return -1
+    slots[slot] = until
+    starts[slot] = now
+    return slot
   }
 
   return {
@@ -95,24 +99,26 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
     /** What to do next at `now`; `allowed` says whether this tab may send (the leader, online, opted in). */
     next(now: number, allowed: boolean): Step {
       if (stopped || halted || !allowed || retry.until > now) return DONE
-      if (requestsOut >= limits.maxConcurrentRequests) return AWAIT
+      if (requestsOut >= limits.maxConcurrentRequests) return WAIT
       const entries = halves[0] ?? fresh[0]
       if (!entries) {
         if (exhausted) {
-          if (requestsOut > 0) return AWAIT
+          if (requestsOut) return WAIT
           if (!again) return DONE
           again = false
           startOver()
         }
-        return { kind: 'read', after: cursor }
+        return { kind: 'read', after: cursor, limit: limits.maxBatchSize }
       }
-      const ms = pacer.delay(now)
-      if (ms > 0) return { kind: 'pace', ms }
-      pacer.take(now)
-      ;(entries === halves[0] ? halves : fresh).shift()
-      for (const entry of entries) reserved.set(entry.key, entry)
+      const slot = take(now, Infinity)
+      if (slot < 0) {
+        const ms = Math.min(...slots) - now
+        return ms < Infinity ? { kind: 'wait', ms } : WAIT
+      }
+      ;(entries == halves[0] ? halves : fresh).shift()
+      for (const entry of entries) reserved.add(entry.key)
       requestsOut++
-      return { kind: 'send', outgoing: { entries, body: requestBody(entries) } }
+      return { kind: 'send', outgoing: { entries, body: requestBody(entries), slot } }
     },
 
     /** Rows read past the cursor: sets the next batch aside, and says what expired and when to look again. */
@@ -123,71 +129,73 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
       for (const entry of rows) {
         if (reserved.has(entry.key)) continue
         if (trackedAt(entry) < now - limits.maxAge) expired.push(entry)
-        else if (entry.beaconAt && entry.beaconAt > now - BEACON_GRACE_MS) {
-          // Most likely delivered by the beacon; look again once the grace is over.
-          wakeInMs = entry.beaconAt + BEACON_GRACE_MS - now
-        } else ready.push(entry)
+        // Most likely delivered by the beacon; look again once the grace is over.
+        else if (beaconed(entry, now)) wakeInMs = entry.beaconAt! + BEACON_GRACE_MS - now
+        else ready.push(entry)
       }
-      exhausted = rows.length === 0
+      exhausted = !rows.length
       cursor = rows[rows.length - 1] ?? cursor
-      if (ready.length > 0) {
+      if (ready.length) {
         const batch = takeBatch(ready, batchLimits, sizeOf)
         // What did not fit is read again next time.
         if (batch.length < ready.length) cursor = batch[batch.length - 1]
         fresh.push(batch)
       }
-      return {
-        remove: expired,
-        events: expired.length > 0 ? [{ type: 'dropped', ids: idsOf(expired), reason: 'expired' }] : [],
-        wakeInMs,
-      }
+      return { remove: expired, events: expired.length ? [{ type: 'dropped', ids: idsOf(expired), reason: 'expired' }] : [], wakeInMs }
     },
 
-    /** What the answer to `outgoing` does; `online` tells a failure of the network from one of the proxy. */
+    /** Entries were stored: a pass that found nothing reads again. */
+    stored(): void {
+      exhausted = false
+    },
+
+    /**
+     * What the answer to `outgoing`, at `now`, does (a request abandoned after `requestTimeout`
+     * is answered then); `online` tells a failure of the network from one of the proxy.
+     */
     answer(outgoing: Outgoing, result: SendResult, now: number, online: boolean): Effects {
+      slots[outgoing.slot] = now + WINDOW_MS
       const { entries } = outgoing
-      switch (result.kind) {
-        case 'ok': {
-          const { accepted, duplicates, rejected } = result.settlement
-          const refused = new Set(rejected.map((item) => item.id))
-          return {
-            remove: entries,
-            // Every failure sets a time, so a time says whether there is a backoff to forget.
-            saveRetry: retry.until > 0 ? (retry = { failures: 0, until: 0 }) : undefined,
-            events: [
-              { type: 'sent', ids: idsOf(entries).filter((id) => !refused.has(id)), accepted, duplicates },
-              ...rejected.map(({ id, reason }): TrackerEvent => ({ type: 'rejected', id, reason })),
-            ],
-          }
+      const ids = idsOf(entries)
+      const { kind } = result
+      if (kind == 'ok') {
+        const { accepted, duplicates, rejected } = result.settlement
+        const refused = new Set(rejected.map((item) => item.id))
+        return {
+          remove: entries,
+          // Every failure sets a time, so a time says whether there is a backoff to forget.
+          saveRetry: retry.until ? (retry = { failures: 0, until: 0 }) : undefined,
+          events: [
+            { type: 'sent', ids: ids.filter((id) => !refused.has(id)), accepted, duplicates },
+            ...rejected.map(({ id, reason }) => ({ type: 'rejected' as const, id, reason })),
+          ],
         }
-        case 'retry':
-          return fail(entries, result, now, online)
-        case 'too-large':
-        case 'refused':
-          if (entries.length > 1) {
-            // The proxy takes less than we thought: send smaller bodies from now on.
-            if (result.kind === 'too-large') {
-              batchLimits.maxBytes = Math.max(LIMITS.beaconBytes / 4, Math.floor(outgoing.body.length / 2))
-            }
-            halves.unshift(...halve(entries))
-            outgoing.split = true
-            return {}
-          }
-          return { remove: entries, events: idsOf(entries).map((id) => ({ type: 'rejected', id, reason: result.reason })) }
-        case 'halt':
-          halted = result.reason
-          return {
-            events: [
-              {
-                type: 'error',
-                error: {
-                  code: 'halted',
-                  message: `The proxy refused this tracker (${result.reason}); sending stopped and engagements are kept. Check the endpoint and the proxy's allowed origins, then reload.`,
-                },
-              },
-            ],
-          }
       }
+      const { reason } = result
+      if (kind == 'retry') {
+        // Nothing was taken: read again from the oldest on, after the backoff.
+        startOver()
+        if (!online) {
+          // Offline is not the proxy's fault: spend no attempt, resume on `online`.
+          return { events: [{ type: 'retried', ids, failures: retry.failures, delayMs: 0, reason: `offline (${reason})` }] }
+        }
+        const failures = retry.failures + 1
+        const delayMs = retryDelay(result, failures - 1, limits.retry, random)
+        retry = { failures, until: Math.max(retry.until, now + delayMs) }
+        return { saveRetry: retry, events: [{ type: 'retried', ids, failures, delayMs, reason }], wakeInMs: retry.until - now }
+      }
+      if (kind == 'halt') {
+        halted = reason
+        const message = `the proxy refused this tracker (${reason}): sending stopped, engagements kept; check the endpoint and the proxy's allowed origins, then reload`
+        return { events: [{ type: 'error', error: { code: 'halted', message } }] }
+      }
+      // Too large or refused: one alone is rejected for good, more are split to find the culprits.
+      if (entries.length < 2) return { remove: entries, events: ids.map((id) => ({ type: 'rejected', id, reason })) }
+      // The proxy takes less than we thought: send smaller bodies from now on.
+      if (kind == 'too-large') batchLimits.maxBytes = Math.max(LIMITS.beaconBytes / 4, outgoing.body.length >> 1)
+      halves.unshift(...halve(entries))
+      outgoing.split = true
+      return {}
     },
 
     /** The driver acted on the answer to `outgoing`: its entries are free again, unless its halves hold them. */
@@ -198,24 +206,31 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
     },
 
     /** Once a pass ended and its requests answered: ms until the backoff is over, if sending is still wanted then. */
-    wakeAfterPass(now: number): number | undefined {
-      return halted || stopped || retry.until <= now ? undefined : retry.until - now
-    },
+    wakeAfterPass: (now: number): number | undefined => (halted || stopped || retry.until <= now ? undefined : retry.until - now),
 
     /** `count` engagements were queued: whether to send at once (`flushAt` is reached), else within `flushInterval`. */
-    queued(count: number): boolean {
-      return (waiting += count) >= limits.flushAt
-    },
+    queued: (count: number): boolean => (waiting += count) >= limits.flushAt,
 
     /** Bodies for beacons at `now`, oldest first, from the unsent entries; each must get a slot with `takeSlot`. */
-    beacons(unsent: readonly OutboxEntry[], now: number): OutboxEntry[][] {
-      if (halted) return []
-      const due = unsent.filter((entry) => !(entry.beaconAt && entry.beaconAt > now - BEACON_GRACE_MS))
-      return splitIntoBatches(due, { ...batchLimits, maxBytes: LIMITS.beaconBytes }, sizeOf)
-    },
+    beacons: (unsent: readonly OutboxEntry[], now: number): OutboxEntry[][] =>
+      halted
+        ? []
+        : splitIntoBatches(
+            unsent.filter((entry) => !beaconed(entry, now)),
+            { ...batchLimits, maxBytes: LIMITS.beaconBytes },
+            sizeOf,
+          ),
 
-    /** Takes a pacer slot at `now` for a request outside the loop (a beacon); false when none is free. */
-    takeSlot: (now: number): boolean => pacer.take(now),
+    /** Takes a pacer slot at `now` for a beacon, which brings no answer; false when none is free. */
+    takeSlot: (now: number): boolean => take(now, unanswered(now)) >= 0,
+
+    /** When each pacer slot is free again, epoch ms, for the tab that sends after this one. */
+    shared,
+
+    /** Takes over the slots the tab that sent before this one held, latest first; none is freed. */
+    adopt(held: number[]): void {
+      held.sort((a, b) => b - a).forEach((free, slot) => slot < slots.length && (slots[slot] = Math.max(slots[slot]!, free || 0)))
+    },
 
     /** Adopts backoff read from storage (at start, or when this tab becomes the leader). */
     restore(state: RetryState | undefined): void {
@@ -228,7 +243,7 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
 
     /** What `stats()` reports of delivery at `now`. */
     stats(now: number): DeliveryStats {
-      const stats: DeliveryStats = { inFlight: reserved.size, recentRequests: pacer.recent(now) }
+      const stats: DeliveryStats = { inFlight: reserved.size, recentRequests: shared().filter((free) => free > now).sort((a, b) => a - b) }
       if (retry.until > now) stats.retryAt = retry.until
       if (halted) stats.halted = halted
       return stats

@@ -10,13 +10,14 @@ import type { TrackerEvent, TrackerStats } from './types.js'
 /** What the delivery decisions need of the options. */
 export type DeliveryLimits = Pick<
   ResolvedOptions,
-  'flushAt' | 'maxBatchSize' | 'maxBatchBytes' | 'maxRequestsPerSecond' | 'maxConcurrentRequests' | 'maxAge' | 'retry'
+  'flushAt' | 'maxBatchSize' | 'maxBatchBytes' | 'maxRequestsPerSecond' | 'maxConcurrentRequests' | 'maxAge' | 'requestTimeout' | 'retry'
 >
 
-/** A request started: the entries it carries and its body. */
+/** A request started: the entries it carries, its body, and the pacer slot it holds until its answer. */
 export interface Outgoing {
   entries: OutboxEntry[]
   body: string
+  slot: number
   /** Set when its answer split it: its halves keep the entries reserved. */
   split?: true
 }
@@ -25,17 +26,15 @@ export interface Outgoing {
 export type Step =
   /** Nothing to send, or sending is not allowed: the pass ends once the requests out have answered. */
   | { kind: 'done' }
-  /** Read the outbox past `after` (from the oldest when undefined), then hand the rows to `read`. */
-  | { kind: 'read'; after: OutboxEntry | undefined }
-  /** Wait for an answer to one of the requests out. */
-  | { kind: 'await' }
-  /** Wait this long for the pacer, then ask again. */
-  | { kind: 'pace'; ms: number }
+  /** Read up to `limit` entries of the outbox past `after` (from the oldest when undefined), then hand the rows to `read`. */
+  | { kind: 'read'; after: OutboxEntry | undefined; limit: number }
+  /** Ask again after `ms`, or sooner when something changes (an answer, entries stored); without `ms`, only then. */
+  | { kind: 'wait'; ms?: number }
   /** Start this request (its pacer slot is taken). */
   | { kind: 'send'; outgoing: Outgoing }
 
 export const DONE: Step = { kind: 'done' }
-export const AWAIT: Step = { kind: 'await' }
+export const WAIT: Step = { kind: 'wait' }
 
 /** What an answer (or a read) makes the driver do, in this order. */
 export interface Effects {
@@ -53,4 +52,3 @@ export type DeliveryStats = Pick<TrackerStats, 'inFlight' | 'retryAt' | 'halted'
 
 /** The engagement ids of entries, as events name them. */
 export const idsOf = (entries: readonly OutboxEntry[]): string[] => entries.map((entry) => entry.engagement.id)
-

@@ -22,6 +22,8 @@ export interface DeliveryContext {
   announceRemoved: (entries: readonly OutboxEntry[]) => void
   /** Stores the backoff so a reload does not retry early. */
   saveRetry: (state: RetryState) => void
+  /** Where the pacer's slots are shared with the tab that sends next (localStorage), under `pacingKey`. */
+  pacingKey: string
 }
 
 /** The leader's sending machinery. */
@@ -32,6 +34,8 @@ export interface Delivery {
   drain(): Promise<void>
   /** `count` engagements were queued: send at `flushAt`, else within `flushInterval`. */
   queued(count: number): void
+  /** This tab now sends for the origin: it takes over the pacer's slots the tab before it held. */
+  lead(): void
   /** The page is being hidden or left: hands what is unsent to the browser in beacons. */
   beacon(): void
   stop(): void
@@ -49,21 +53,31 @@ export function createDelivery(context: DeliveryContext): Delivery {
   let running: Promise<void> | undefined
   let flushTimer: unknown
   let wakeTimer: unknown
-  const sleepers = new Set<() => void>()
+  /** Ends the pass's current wait: something changed (an answer, entries stored, a stop). */
+  let poke = () => {}
 
-  const sleep = (ms: number) =>
+  const wait = (ms?: number) =>
     new Promise<void>((resolve) => {
-      const wake = () => {
-        sleepers.delete(wake)
+      const timer = ms === undefined ? undefined : platform.setTimeout(() => poke(), ms)
+      poke = () => {
+        poke = () => {}
+        platform.clearTimeout(timer)
         resolve()
       }
-      sleepers.add(wake)
-      platform.setTimeout(wake, ms)
     })
 
   const wakeIn = (ms: number) => {
     platform.clearTimeout(wakeTimer)
-    wakeTimer = platform.setTimeout(() => void drain(), ms)
+    wakeTimer = platform.setTimeout(drain, ms)
+  }
+
+  /** Tells the tab that sends next which pacer slots are still taken (only the leader's count). */
+  const share = () => {
+    try {
+      if (tabs.isLeader) platform.localStorage?.setItem(context.pacingKey, state.shared().join())
+    } catch {
+      // Full or blocked storage: the next leader paces from its own slots.
+    }
   }
 
   const apply = async ({ remove, saveRetry, events = [], wakeInMs }: Effects) => {
@@ -72,22 +86,27 @@ export function createDelivery(context: DeliveryContext): Delivery {
       context.announceRemoved(remove)
     }
     if (saveRetry) context.saveRetry(saveRetry)
-    for (const event of events) emit(event)
+    events.forEach(emit)
     if (wakeInMs !== undefined) wakeIn(wakeInMs)
   }
 
-  const answered = (outgoing: Outgoing, result: SendResult) =>
-    apply(state.answer(outgoing, result, platform.now(), platform.isOnline()))
+  const answered = (outgoing: Outgoing, result: SendResult) => {
+    const effects = state.answer(outgoing, result, platform.now(), platform.isOnline())
+    share()
+    return apply(effects)
+  }
 
   const send = (outgoing: Outgoing) => {
+    share()
     emit({ type: 'request', transport: 'fetch', ids: idsOf(outgoing.entries), bytes: outgoing.body.length })
     const request: Promise<void> = sender
       .send(outgoing.body)
       .then((result) => answered(outgoing, result))
-      .catch((error: unknown) => answered(outgoing, unanswered(`internal error: ${String(error)}`)))
+      .catch((error: unknown) => answered(outgoing, unanswered(`internal error: ${error}`)))
       .finally(() => {
         state.finish(outgoing)
         requests.delete(request)
+        poke()
       })
     requests.add(request)
   }
@@ -96,13 +115,10 @@ export function createDelivery(context: DeliveryContext): Delivery {
     state.begin()
     for (;;) {
       const step = state.next(platform.now(), tabs.isLeader && !session.optedOut && platform.isOnline())
-      if (step.kind === 'done') break
-      if (step.kind === 'await') await Promise.race(requests)
-      else if (step.kind === 'pace') await sleep(step.ms)
-      else if (step.kind === 'read') {
-        const rows = await outbox.head(step.after, options.maxBatchSize)
-        await apply(state.read(rows, platform.now()))
-      } else send(step.outgoing)
+      if (step.kind == 'done') break
+      if (step.kind == 'wait') await wait(step.ms)
+      else if (step.kind == 'read') await apply(state.read(await outbox.head(step.after, step.limit), platform.now()))
+      else send(step.outgoing)
     }
     await Promise.all(requests)
     const wakeInMs = state.wakeAfterPass(platform.now())
@@ -112,12 +128,11 @@ export function createDelivery(context: DeliveryContext): Delivery {
   const drain = (): Promise<void> => {
     if (running) {
       state.askAgain()
+      poke()
       return running
     }
     running = pass()
-      .catch((error: unknown) =>
-        emit({ type: 'error', error: { code: 'internal', message: `sending failed: ${String(error)}` } }),
-      )
+      .catch((error: unknown) => emit({ type: 'error', error: { code: 'internal', message: `sending failed: ${error}` } }))
       .finally(() => {
         running = undefined
         // A call made while the pass was finishing (it found itself blocked, then waited for the
@@ -131,6 +146,9 @@ export function createDelivery(context: DeliveryContext): Delivery {
     state,
     drain,
     queued(count) {
+      // A pass under way sends them too, as soon as its pacer and its requests out allow.
+      state.stored()
+      poke()
       if (state.queued(count)) {
         platform.clearTimeout(flushTimer)
         flushTimer = undefined
@@ -140,6 +158,13 @@ export function createDelivery(context: DeliveryContext): Delivery {
           flushTimer = undefined
           void drain()
         }, options.flushInterval)
+      }
+    },
+    lead() {
+      try {
+        state.adopt((platform.localStorage?.getItem(context.pacingKey) ?? '').split(',').map(Number))
+      } catch {
+        // Blocked storage: nothing to take over.
       }
     },
     beacon() {
@@ -152,13 +177,14 @@ export function createDelivery(context: DeliveryContext): Delivery {
         emit({ type: 'request', transport: 'beacon', ids: idsOf(entries), bytes: body.length })
         carried.push(...entries)
       }
-      if (carried.length > 0) outbox.markBeaconed(carried, now).catch(() => undefined)
+      share()
+      if (carried.length) outbox.markBeaconed(carried, now).catch(() => undefined)
     },
     stop() {
       state.stop()
       platform.clearTimeout(flushTimer)
       platform.clearTimeout(wakeTimer)
-      for (const wake of [...sleepers]) wake()
+      poke()
     },
   }
 }

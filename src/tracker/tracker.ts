@@ -93,6 +93,8 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
       },
     },
     async lead(flushing) {
+      // At once, before anything is sent: the slots the tab before this one held.
+      delivery.lead()
       await ready
       delivery.state.restore(await settings.read('retry'))
       if (flushing) return delivery.drain()
@@ -114,6 +116,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     session,
     announceRemoved: (entries) => tabs.post({ type: 'settled', keys: entries.map((entry) => entry.key) }),
     saveRetry: (state) => void settings.write('retry', state).catch(() => undefined),
+    pacingKey: `${namespace}:pacing`,
   })
 
   /** Settles once what an earlier visit stored (contact, opt-out, backoff) is known. */

@@ -95,7 +95,11 @@ export interface TrackerStats {
   retryAt?: number
   /** Why sending stopped, if the proxy refused the tracker. */
   halted?: string
-  /** Request starts within the last second, epoch ms, oldest first (the pacer's view). */
+  /**
+   * The pacer's view: for each request that still holds one of the `maxRequestsPerSecond`
+   * slots (from its start until a second after its answer), when it frees it, epoch ms,
+   * soonest first.
+   */
   recentRequests: number[]
 }
 
