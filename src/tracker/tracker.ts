@@ -1,6 +1,6 @@
-import { checkEmail, LIMITS } from '../contract.js'
+import { LIMITS } from '../contract.js'
 import { createDelivery } from './delivery.js'
-import { buildEngagement } from './engagement.js'
+import { buildEngagement, checkEmail } from './engagement.js'
 import { createEmitter } from './events.js'
 import { watchLifecycle } from './lifecycle.js'
 import { resolveOptions, type Platform, type TrackerOptions } from './options.js'
@@ -180,18 +180,15 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
 
     identify(email, options) {
       const signature = options?.signature
-      const violation = checkEmail(email)
       const error =
         refusal() ??
-        (violation
-          ? invalid(violation.field, violation.rule, violation.message)
-          : // Scripts are not typed: `identify(email, signature)` must not drop the signature silently.
-            options !== undefined && typeof options != 'object'
+        (checkEmail(email) ||
+          // Scripts are not typed: `identify(email, signature)` must not drop the signature silently.
+          (options !== undefined && typeof options != 'object'
             ? invalid('options', 'type', 'options must be an object')
-            : signature !== undefined &&
-              (typeof signature !== 'string' || !signature || signature.length > LIMITS.signatureLength)
-            ? invalid('signature', 'format', `signature must be 1 to ${LIMITS.signatureLength} characters`)
-            : undefined)
+            : signature !== undefined && (typeof signature != 'string' || !signature || signature.length > LIMITS.signatureLength)
+              ? invalid('signature', 'format', `signature must be 1 to ${LIMITS.signatureLength} characters`)
+              : undefined))
       if (error) {
         if (error.code === 'invalid') report(error)
         return { ok: false, error }
