@@ -3,37 +3,22 @@
  * environment variables, in front of the emulator (and a real redis-server in fleet mode). The
  * CLI is bundled from the sources with esbuild first, as the package build does with rollup.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { join, resolve } from 'node:path'
-import { build } from 'esbuild'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js'
 import { signIdentity } from '../src/proxy/index.js'
+import { buildCli, cli, stopClis, until } from './helpers/cli-process.js'
 import { APP, engagement } from './helpers/node-stack.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
 
-const ROOT = resolve(import.meta.dirname, '..')
-// Inside node_modules, so that the bundle's dependencies resolve as the package's do.
-const CLI = join(ROOT, 'node_modules/.cache/conversion-engagements-test/cli.mjs')
 const KEY = 'sk_live_cli_secret_0123456789abcdefXYZ'
 const IDENTITY_SECRET = 'identity-secret-never-printed'
 const VARIABLES = ['CONVERSION_API_KEY', 'ALLOWED_ORIGINS', 'PROXY_PATH', 'CONVERSION_API_URL', 'IDENTITY_SECRET', 'ALLOWED_TYPES', 'MAX_REQUESTS_PER_SECOND', 'PORT', 'HOST', 'TRUST_PROXY', 'STATE_FILE', 'REDIS_URL', 'METRICS_PORT']
 
 let emulator: RunningEmulator
 let redis: RedisServer
-const children: ChildProcess[] = []
 
 beforeAll(async () => {
-  await build({
-    entryPoints: [join(ROOT, 'src/adapters/node/cli/index.ts')],
-    outfile: CLI,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'error',
-  })
+  await buildCli()
   emulator = await startEmulator({ apiKey: KEY })
   redis = await startRedis()
 }, 30_000)
@@ -43,43 +28,8 @@ afterAll(async () => {
 })
 afterEach(() => {
   emulator.reset()
-  // Whatever a test left running is stopped by its pid.
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, 'SIGKILL')
+  stopClis()
 })
-
-/** A running CLI: its output so far, its exit, and a wait for a line of output. */
-function cli(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
-  const output = { stdout: '', stderr: '' }
-  child.stdout?.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()))
-  child.stderr?.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()))
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)))
-  return {
-    child,
-    output,
-    exited,
-    /** Resolves with the first match of `pattern` in stdout, within `timeoutMs`. */
-    async printed(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
-      const deadline = Date.now() + timeoutMs
-      for (;;) {
-        const found = pattern.exec(output.stdout)
-        if (found) return found
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`not printed: ${pattern}\nstdout: ${output.stdout}\nstderr: ${output.stderr}`)
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      }
-    },
-  }
-}
-
-/** Polls `check` every 20 ms until it holds, for at most `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 /** Posts `ids` as a page does, with the contact's identity signature (the CLI is given IDENTITY_SECRET). */
 const post = async (url: string, ids: string[]) => {

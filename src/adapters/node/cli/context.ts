@@ -7,6 +7,8 @@ export interface CliContext {
   print(line: string): void
   /** A line about trouble (stderr). */
   warn(line: string): void
+  /** Whether stderr is a terminal, where a progress bar can be drawn. */
+  isTerminal?: boolean
   /** Calls `listener` on SIGTERM and SIGINT; returns what stops listening. */
   onStopSignal(listener: (signal: string) => void): () => void
 }

@@ -44,7 +44,7 @@ const read = optionReader('conversion-engagements proxy')
 const PORT_RULE: NumberRule = { min: 0, max: 65_535, integer: true }
 
 /** A variable's value, trimmed; undefined when unset or blank. */
-function valueOf(env: Environment, name: string): string | undefined {
+export function valueOf(env: Environment, name: string): string | undefined {
   const value = env[name]?.trim()
   return value === undefined || value === '' ? undefined : value
 }
@@ -55,7 +55,7 @@ const list = (value: string | undefined): string[] =>
     .map((item) => item.trim())
     .filter(Boolean)
 
-function numberVariable(env: Environment, name: string, rule: NumberRule): number | undefined {
+export function numberVariable(env: Environment, name: string, rule: NumberRule): number | undefined {
   const raw = valueOf(env, name)
   if (raw === undefined) return undefined
   const value = Number(raw)
@@ -70,7 +70,7 @@ function booleanVariable(env: Environment, name: string): boolean | undefined {
   return read.fail(name, 'true or false', raw)
 }
 
-function urlVariable(env: Environment, name: string, protocols: RegExp, rule: string, secret: boolean): string | undefined {
+export function urlVariable(env: Environment, name: string, protocols: RegExp, rule: string, secret: boolean): string | undefined {
   const raw = valueOf(env, name)
   if (raw === undefined) return undefined
   let ok = false

@@ -6,6 +6,7 @@ void runCli(process.argv.slice(2), {
   env: process.env,
   print: (line) => process.stdout.write(`${line}\n`),
   warn: (line) => process.stderr.write(`${line}\n`),
+  isTerminal: process.stderr.isTTY === true,
   onStopSignal(listener) {
     process.on('SIGTERM', listener)
     process.on('SIGINT', listener)

@@ -3,10 +3,12 @@
  * and is listed here.
  */
 import { EXIT, type CliContext, type Command } from './context.js'
+import { importCommand } from './import.js'
 import { proxyCommand } from './proxy.js'
 
 const COMMANDS: Record<string, Command> = {
   proxy: proxyCommand,
+  import: importCommand,
 }
 
 function overview(): string {

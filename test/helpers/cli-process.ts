@@ -1,0 +1,66 @@
+/**
+ * The CLI as a child process, for tests: bundled from the sources with esbuild first (as the
+ * package build does with rollup), run with an environment of the test's choosing, stopped by its
+ * pid when the test is over.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join, resolve } from 'node:path'
+import { build } from 'esbuild'
+
+const ROOT = resolve(import.meta.dirname, '../..')
+// Inside node_modules, so that the bundle's dependencies resolve as the package's do.
+const CLI = join(ROOT, 'node_modules/.cache/conversion-engagements-test/cli.mjs')
+const children: ChildProcess[] = []
+
+/** Bundles the CLI from the sources (call it in `beforeAll`). */
+export async function buildCli(): Promise<void> {
+  await build({
+    entryPoints: [join(ROOT, 'src/adapters/node/cli/index.ts')],
+    outfile: CLI,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'error',
+  })
+}
+
+/** Stops every CLI a test left running, by its pid (call it in `afterEach`). */
+export function stopClis(): void {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, 'SIGKILL')
+}
+
+/** A running CLI: its output so far, its exit, and a wait for a line of output. */
+export function cli(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  const output = { stdout: '', stderr: '' }
+  child.stdout?.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()))
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)))
+  return {
+    child,
+    output,
+    exited,
+    /** Resolves with the first match of `pattern` in stdout, within `timeoutMs`. */
+    async printed(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const found = pattern.exec(output.stdout)
+        if (found) return found
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`not printed: ${pattern}\nstdout: ${output.stdout}\nstderr: ${output.stderr}`)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    },
+  }
+}
+
+/** Polls `check` every 20 ms until it holds, for at most `timeoutMs`. */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
