@@ -5,14 +5,16 @@ import type { ProxyProcessOptions } from './proxy.js'
 /**
  * `stack`: the whole system for one scenario (see Stack), started before the test and stopped
  * after it, whatever happened, with the key check last. `proxyOptions` configures its first
- * proxy process (`test.use({ proxyOptions: ... })`).
+ * proxy process (`test.use({ proxyOptions: ... })`), `proxyArgs` the Node flags it runs with
+ * (`test.use({ proxyArgs: ['--max-old-space-size=256'] })`).
  */
-export const test = base.extend<{ stack: Stack; proxyOptions: ProxyProcessOptions }>({
+export const test = base.extend<{ stack: Stack; proxyOptions: ProxyProcessOptions; proxyArgs: string[] }>({
   proxyOptions: [{}, { option: true }],
-  stack: async ({ context, proxyOptions }, use, testInfo) => {
+  proxyArgs: [[], { option: true }],
+  stack: async ({ context, proxyOptions, proxyArgs }, use, testInfo) => {
     const stack = new Stack(testInfo)
     try {
-      await stack.start(context, proxyOptions)
+      await stack.start(context, proxyOptions, proxyArgs)
       await use(stack)
     } finally {
       await stack.stop()

@@ -44,6 +44,12 @@ export class Ledger {
   readonly rejected = new Map<string, string>()
   readonly dropped = new Map<string, string>()
   readonly errors: TrackerError[] = []
+  /**
+   * Engagements of the scenario's hostile clients, told by their id: they may reach Conversion
+   * without being tracked (they are not foreign), and are not owed delivery; a second copy of
+   * one still counts as duplicated.
+   */
+  readonly untracked: ((id: string) => boolean)[] = []
   /** Duplicates the proxy reported in settlements: re-sends answered without reaching Conversion. */
   answeredAsDuplicates = 0
   retried = 0
@@ -88,7 +94,7 @@ export class Ledger {
     let foreign = 0
     for (const [id, times] of recorded) {
       duplicated += times - 1
-      if (!this.tracked.has(id)) foreign++
+      if (!this.tracked.has(id) && !this.untracked.some((isHostile) => isHostile(id))) foreign++
     }
     const lostByLabel: Record<string, number> = {}
     for (const id of lostIds) {

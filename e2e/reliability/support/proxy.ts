@@ -17,6 +17,15 @@ const PROCESS_TIMEOUT_MS = 15_000
 /** The options a proxy process takes: JSON-serializable, the key excepted (it travels in the environment). */
 export type ProxyProcessOptions = Partial<Omit<ServeProxyOptions, 'apiKey' | 'logger' | 'fetch' | 'now' | 'random' | 'clientKey' | 'guard' | 'coalescer' | 'memory' | 'pacer' | 'sha256'>>
 
+/** What a proxy process reports of its own use of the machine. */
+export interface ProcessUsage {
+  /** `process.cpuUsage()`: user and system CPU time since the process started, in µs. */
+  cpuMicros: NodeJS.CpuUsage
+  /** The largest resident set the process has had, in bytes. */
+  peakRssBytes: number
+  memory: NodeJS.MemoryUsage
+}
+
 let started = 0
 
 export class ProxyProcess {
@@ -29,7 +38,7 @@ export class ProxyProcess {
 
   private constructor(
     private readonly child: ChildProcess,
-    capture: Capture,
+    private readonly capture: Capture,
   ) {
     this.name = `proxy#${++started}`
     this.exited = once(child, 'exit')
@@ -44,9 +53,12 @@ export class ProxyProcess {
     })
   }
 
-  /** Starts a proxy process and resolves once it listens. */
-  static async start(apiKey: string, options: ProxyProcessOptions, capture: Capture): Promise<ProxyProcess> {
-    const child = spawn(process.execPath, ['--expose-gc', ENTRY], {
+  /**
+   * Starts a proxy process and resolves once it listens. `nodeArgs` go to Node before the entry,
+   * such as `--max-old-space-size=256` to give the process a smaller heap.
+   */
+  static async start(apiKey: string, options: ProxyProcessOptions, capture: Capture, nodeArgs: readonly string[] = []): Promise<ProxyProcess> {
+    const child = spawn(process.execPath, ['--expose-gc', ...nodeArgs, ENTRY], {
       env: { ...process.env, CONVERSION_API_KEY: apiKey, RELIABILITY_PROXY_OPTIONS: JSON.stringify(options) },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     })
@@ -87,6 +99,11 @@ export class ProxyProcess {
     return (await this.ask('memory'))['memory'] as NodeJS.MemoryUsage
   }
 
+  /** CPU time and memory as they are now (no collection first), and the peak RSS since the process started. */
+  async usage(): Promise<ProcessUsage> {
+    return (await this.ask('usage'))['usage'] as ProcessUsage
+  }
+
   async stats(): Promise<CoalescerStats> {
     return (await this.ask('stats'))['stats'] as CoalescerStats
   }
@@ -117,7 +134,13 @@ export class ProxyProcess {
         clearTimeout(timer)
         resolve(message)
       })
-      this.child.send({ type, id })
+      // A process that died (out of memory, say) answers nothing: say so at once, with why.
+      void this.exited.then(() => {
+        if (!this.replies.delete(id)) return
+        clearTimeout(timer)
+        reject(new Error(`${this.name} exited before answering ${type}: ${this.capture.text(`${this.name} stderr`).slice(-500)}`))
+      })
+      if (this.running) this.child.send({ type, id })
     })
   }
 }

@@ -74,11 +74,11 @@ export class Stack {
     return join(this.folder, name)
   }
 
-  async start(context: BrowserContext, proxyOptions: ProxyProcessOptions = {}): Promise<void> {
+  async start(context: BrowserContext, proxyOptions: ProxyProcessOptions = {}, proxyArgs: readonly string[] = []): Promise<void> {
     this.emulator = await startEmulator({ apiKey: this.key, random: evenlySpread() })
     this.gate = await new Gate(0, this.capture).start()
     this.site = await new Site(`${this.gate.origin}/api/relay`).start()
-    await this.startProxy(proxyOptions)
+    await this.startProxy(proxyOptions, proxyArgs)
     await context.exposeBinding('__ledger', (_source, event: TrackerEvent) => this.ledger.record(event))
     context.on('console', (message) => this.capture.add('browser console', `${message.type()}: ${message.text()}\n`))
     context.on('weberror', (error) => {
@@ -87,12 +87,16 @@ export class Stack {
     })
   }
 
-  /** Starts a proxy process (the gate sends new connections to it); the previous one keeps running unless stopped. */
-  async startProxy(options: ProxyProcessOptions = {}): Promise<ProxyProcess> {
+  /**
+   * Starts a proxy process (the gate sends new connections to it); the previous one keeps running
+   * unless stopped. `nodeArgs` go to Node (see `ProxyProcess.start`).
+   */
+  async startProxy(options: ProxyProcessOptions = {}, nodeArgs: readonly string[] = []): Promise<ProxyProcess> {
     const proxy = await ProxyProcess.start(
       this.key,
       { ...PROXY_DEFAULTS, allowedOrigins: [this.site.origin], upstreamUrl: this.emulator.url, ...options },
       this.capture,
+      nodeArgs,
     )
     this.proxies.push(proxy)
     this.proxy = proxy
