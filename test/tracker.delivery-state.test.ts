@@ -4,6 +4,7 @@ import { classify, unanswered, type Failure } from '../src/core/outcome.js'
 import { BEACON_GRACE_MS, createDeliveryState, WINDOW_MS } from '../src/tracker/delivery-state.js'
 import type { DeliveryLimits, Outgoing, Step } from '../src/tracker/delivery-steps.js'
 import { createEntry, type OutboxEntry } from '../src/tracker/outbox.js'
+import { carriedBytes } from '../src/tracker/request.js'
 
 const T0 = Date.parse('2025-08-12T09:00:00Z')
 const DAY_MS = 86_400_000
@@ -286,7 +287,8 @@ describe('delivery decisions: what an answer does', () => {
   })
 
   it('sends smaller bodies after a 413: at most half the refused one', () => {
-    const sized = (list: OutboxEntry[]) => list.map((entry) => ({ ...entry, bytes: 20_000 }))
+    /** Entries of about 20,000 bytes each. */
+    const sized = (list: OutboxEntry[]) => list.map((entry) => ({ ...entry, engagement: { ...entry.engagement, data: { blob: 'x'.repeat(19_890) } } }))
     const { state, outgoing } = started({ ...LIMITS, maxBatchBytes: 100_000, maxConcurrentRequests: 5 }, sized(entries(3)))
     expect(outgoing.entries).toHaveLength(3)
     state.answer({ ...outgoing, body: 'x'.repeat(60_000) }, answerOf(413), T0, true)
@@ -324,7 +326,8 @@ describe('delivery decisions: flushAt and beacons', () => {
 
   it('cuts beacons under the beacon limit, leaves what a beacon carried just now, and paces them', () => {
     const state = createDeliveryState({ ...LIMITS, maxBatchSize: 200, maxRequestsPerSecond: 2 }, () => 0.5)
-    const rows = entries(10).map((entry) => ({ ...entry, bytes: 20_000 }))
+    const rows = entries(10).map((entry) => ({ ...entry, engagement: { ...entry.engagement, data: { blob: 'x'.repeat(19_890) } } }))
+    expect(carriedBytes(rows[0]!)).toBe(20_000)
     rows[0]!.beaconAt = T0 - 1_000
     const chunks = state.beacons(rows, T0)
     expect(chunks.map(ids)).toEqual([

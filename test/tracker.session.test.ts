@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createEntry, isHeld, trackedAt } from '../src/tracker/outbox.js'
 import { releasedEntry } from '../src/tracker/entry.js'
+import { carriedBytes } from '../src/tracker/request.js'
 import { createSession, type SessionMessage } from '../src/tracker/session.js'
 import { createSettings } from '../src/tracker/settings.js'
 import { memoryStore } from '../src/tracker/store.js'
@@ -78,7 +79,7 @@ describe('outbox entries: the key keeps the order, and nobody else reads it', ()
     expect(isHeld(released)).toBe(false)
     expect(released.engagement).toEqual({ ...held.engagement, contactEmail: 'jane@example.com' })
     expect(released.signature).toBe('sig')
-    expect(released.bytes).toBeGreaterThan(held.bytes)
+    expect(carriedBytes(released)).toBeGreaterThan(carriedBytes(held))
     expect(trackedAt(released)).toBe(1_000)
     expect(before.key < released.key).toBe(true)
   })

@@ -3,7 +3,7 @@ import { halve, splitIntoBatches, takeBatch, type BatchLimits } from '../core/ba
 import { retryDelay } from '../core/retry.js'
 import { DONE, idsOf, WAIT, type DeliveryLimits, type DeliveryStats, type Effects, type Outgoing, type Step } from './delivery-steps.js'
 import { trackedAt, type OutboxEntry } from './outbox.js'
-import { ENVELOPE_BYTES, requestBody } from './request.js'
+import { carriedBytes, ENVELOPE_BYTES, requestBody } from './request.js'
 import type { SendResult } from './sender.js'
 import type { RetryState } from './settings.js'
 
@@ -31,7 +31,6 @@ export const BEACON_GRACE_MS = 10_000
  */
 export function createDeliveryState(limits: DeliveryLimits, random: () => number) {
   const batchLimits: BatchLimits = { maxCount: limits.maxBatchSize, maxBytes: limits.maxBatchBytes, envelopeBytes: ENVELOPE_BYTES }
-  const sizeOf = (entry: OutboxEntry) => entry.bytes
   /** Whether a beacon carried `entry` less than its grace ago. */
   const beaconed = (entry: OutboxEntry, now: number) => entry.beaconAt! > now - BEACON_GRACE_MS
   /** Until when a request that never answers (a beacon, or one another tab started) may still arrive. */
@@ -136,7 +135,7 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
       exhausted = !rows.length
       cursor = rows[rows.length - 1] ?? cursor
       if (ready.length) {
-        const batch = takeBatch(ready, batchLimits, sizeOf)
+        const batch = takeBatch(ready, batchLimits, carriedBytes)
         // What did not fit is read again next time.
         if (batch.length < ready.length) cursor = batch[batch.length - 1]
         fresh.push(batch)
@@ -218,7 +217,7 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
         : splitIntoBatches(
             unsent.filter((entry) => !beaconed(entry, now)),
             { ...batchLimits, maxBytes: LIMITS.beaconBytes },
-            sizeOf,
+            carriedBytes,
           ),
 
     /** Takes a pacer slot at `now` for a beacon, which brings no answer; false when none is free. */

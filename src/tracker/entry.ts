@@ -1,6 +1,6 @@
 import type { DraftEngagement } from '../contract.js'
 import type { Contact } from './engagement.js'
-import { carriedBytes, type Carried } from './request.js'
+import type { Carried } from './request.js'
 import type { KeySpan } from './store.js'
 
 /*
@@ -15,8 +15,6 @@ import type { KeySpan } from './store.js'
 export interface OutboxEntry extends Carried {
   /** Unique within the origin; its string order is the outbox's order. */
   key: string
-  /** Bytes of the engagement as JSON, its signature included: what it adds to a request. */
-  bytes: number
   /** When a beacon carried it; a beacon brings no answer, so it stays until one does. */
   beaconAt?: number
 }
@@ -44,17 +42,14 @@ export function releasedEntry(held: OutboxEntry, contact: Contact): OutboxEntry 
 }
 
 function entryAt(key: string, engagement: DraftEngagement, signature: string | undefined): OutboxEntry {
-  const entry: OutboxEntry = { key, engagement, bytes: carriedBytes(engagement, signature) }
-  if (signature && engagement.contactEmail) entry.signature = signature
-  return entry
+  return signature && engagement.contactEmail ? { key, engagement, signature } : { key, engagement }
 }
 
 /** When the entry was tracked, in epoch ms. */
 export const trackedAt = (entry: OutboxEntry): number => parseInt(entry.key.slice(1, TIME_END), 36)
 
 /** Whether the entry waits for a contact (and may not be sent yet). */
-export const isHeld = (entry: OutboxEntry): boolean => entry.key[0] === HELD.from
+export const isHeld = (entry: OutboxEntry): boolean => entry.key < SENDABLE.from
 
 /** The engagement id in a key. */
 export const idOf = (key: string): string => key.slice(ID_OFFSET)
-

@@ -8,6 +8,8 @@ export interface Emitter {
   subscribe(listener: (event: TrackerEvent) => void): () => void
   /** Engagements sent, retried, rejected and dropped since the page loaded, for `stats()`. */
   readonly counters: Pick<TrackerStats, 'sent' | 'retried' | 'rejected' | 'dropped'>
+  /** Whether anyone hears events other than errors (a subscriber, or the console in debug mode): if not, they need not be made. */
+  readonly listening: boolean
 }
 
 const PREFIX = '[conversion-engagements]'
@@ -17,6 +19,9 @@ export function createEmitter({ debug, onError, platform: { console } }: Resolve
   const counters = { sent: 0, retried: 0, rejected: 0, dropped: 0 }
   return {
     counters,
+    get listening() {
+      return debug || listeners.size > 0
+    },
     emit(event, loud) {
       const { type } = event
       if (type in counters) counters[type as keyof typeof counters] += 'ids' in event ? event.ids.length : 1

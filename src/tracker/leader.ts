@@ -25,11 +25,7 @@ export function createLeadership(
   warn: (message: string) => void,
 ): Leadership {
   let isLeader = false
-  const set = (value: boolean) => {
-    if (value === isLeader) return
-    isLeader = value
-    onChange(value)
-  }
+  const set = (value: boolean) => value != isLeader && onChange((isLeader = value))
   const elect = platform.locks ? byLock(name, platform.locks, set) : byLease(name, platform, set, warn)
   return {
     get isLeader() {
@@ -45,9 +41,9 @@ function byLock(name: string, locks: LockManager, set: (value: boolean) => void)
   return {
     join() {
       if (waiting) return
-      const controller = (waiting = new AbortController())
+      waiting = new AbortController()
       locks
-        .request(name, { signal: controller.signal }, () => {
+        .request(name, { signal: waiting.signal }, () => {
           set(true)
           // Held until leave() or until the tab is gone.
           return new Promise<void>((resolve) => (release = resolve))
@@ -56,9 +52,8 @@ function byLock(name: string, locks: LockManager, set: (value: boolean) => void)
     },
     leave() {
       waiting?.abort()
-      waiting = undefined
       release?.()
-      release = undefined
+      waiting = release = undefined
       set(false)
     },
   }
@@ -74,7 +69,7 @@ function byLease(name: string, platform: Platform, set: (value: boolean) => void
     try {
       const [owner, expires] = (storage?.getItem(name) ?? '').split(' ')
       const now = platform.now()
-      const free = !owner || owner === me || Number(expires) < now
+      const free = !owner || owner == me || +expires! < now
       // Two tabs may claim a free lease at the same moment and only one write survives, so a
       // tab leads only once it reads its own claim back on the next round.
       set(free && claimed)
@@ -89,7 +84,7 @@ function byLease(name: string, platform: Platform, set: (value: boolean) => void
   return {
     join() {
       if (timer !== undefined) return
-      if (!storage) warn('Web Locks and localStorage are unavailable: this tab sends as if it were the only one')
+      if (!storage) warn('no Web Locks nor localStorage: this tab sends as if it were alone')
       renew()
     },
     leave() {

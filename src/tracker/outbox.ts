@@ -49,9 +49,9 @@ export interface OutboxOptions {
  * Appends, releases and clears run one after another, in the order they were asked for.
  */
 export interface Outbox {
-  /** A new entry for `engagement`, tracked at `time`; held while it has no contact. */
-  entry(engagement: DraftEngagement, signature: string | undefined, time: number): OutboxEntry
-  /** Adds entries: those of one tick at least are stored together (see WRITE_SLICE); the caps drop the oldest beyond them. */
+  /** Queues `engagement`, tracked at `time` (held while it has no contact), and returns its entry. */
+  add(engagement: DraftEngagement, signature: string | undefined, time: number): OutboxEntry
+  /** Adds entries another tab made: stored with what this tab adds until the next write starts (see WRITE_SLICE); the caps drop the oldest beyond them. */
   append(entries: OutboxEntry[]): void
   /** Resolves when every append, release and clear asked for so far is done (never rejects). */
   written(): Promise<unknown>
@@ -83,12 +83,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const { store, onStored } = options
   const run = store.run
   const mirror = new Map<string, OutboxEntry>()
-  const unsaved = new Set<OutboxEntry>()
   /** This tab's call counter: keeps apart, in order, entries tracked in the same millisecond. */
   let sequence = 0
+  /** Appended and not written yet: the next write takes them all. */
   let pending: OutboxEntry[] = []
-  /** The write that will take what `append` collects until it starts, if one is queued. */
-  let pendingWrite: Promise<unknown> | undefined
+  /** Entries of the write under way, until it completes. */
+  let writing: OutboxEntry[] = []
   // The last job queued (write, release, clear). Each waits for the one before: being created after a write is
   // not enough, as the later slices of a burst are created only once the earlier ones commit.
   let lastJob: Promise<unknown> = options.ready
@@ -101,9 +101,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   /** Runs `job` after every job queued before it, however that one ended. */
   const queue = <T>(job: () => Promise<T>): Promise<T | void> => (lastJob = lastJob.then(job, job).catch(options.onFault))
 
-  const remember = (entry: OutboxEntry) => {
-    if (mirror.size < MIRROR_LIMIT) mirror.set(entry.key, entry)
-  }
+  const remember = (entry: OutboxEntry) => mirror.size < MIRROR_LIMIT && mirror.set(entry.key, entry)
   const forget = (key: string) => mirror.delete(key)
 
   /** Drops the oldest entries beyond the caps, in the transaction that just appended `entries`. */
@@ -131,36 +129,32 @@ export function createOutbox(options: OutboxOptions): Outbox {
     return out
   }
 
-  const writePending = async () => {
-    const entries = pending
+  const write = async () => {
+    writing = pending
     pending = []
-    pendingWrite = undefined
     if (!options.accepting()) {
       // Tracked before the stored opt-out was read: not kept.
-      for (const entry of entries) {
-        unsaved.delete(entry)
-        forget(entry.key)
+      writing.forEach((entry) => forget(entry.key))
+    } else {
+      for (let start = 0; start < writing.length; start += WRITE_SLICE) {
+        const slice = writing.slice(start, start + WRITE_SLICE)
+        const dropped = await run('readwrite', async (tx) => {
+          slice.forEach((entry) => tx.put(entry.key, entry))
+          return enforceCaps(tx, slice)
+        })
+        for (const [keys, reason] of dropped) {
+          keys.forEach(forget)
+          options.onDrop(keys.map(idOf), reason)
+        }
       }
-      return
+      announce(writing)
     }
-    for (let start = 0; start < entries.length; start += WRITE_SLICE) {
-      const slice = entries.slice(start, start + WRITE_SLICE)
-      const dropped = await run('readwrite', async (tx) => {
-        slice.forEach((entry) => tx.put(entry.key, entry))
-        return enforceCaps(tx, slice)
-      })
-      for (const entry of slice) unsaved.delete(entry)
-      for (const [keys, reason] of dropped) {
-        keys.forEach(forget)
-        options.onDrop(keys.map(idOf), reason)
-      }
-    }
-    announce(entries)
+    writing = []
   }
 
   const announce = (entries: OutboxEntry[]) => {
     const sendable = entries.filter((entry) => !isHeld(entry))
-    if (sendable.length > 0) onStored(sendable)
+    if (sendable.length) onStored(sendable)
   }
 
   /** Deletes the entries of `keys` from the store. */
@@ -178,23 +172,27 @@ export function createOutbox(options: OutboxOptions): Outbox {
     )
   }
 
+  const append = (entries: OutboxEntry[]) => {
+    entries.forEach(remember)
+    // The first entry queues the write that takes every one appended until it starts.
+    if (!pending.length) void queue(write)
+    pending.push(...entries)
+  }
+
   return {
-    entry: (engagement, signature, time) => createEntry(engagement, signature, time, sequence++),
-    append(entries) {
-      for (const entry of entries) {
-        remember(entry)
-        unsaved.add(entry)
-      }
-      pending.push(...entries)
-      pendingWrite ??= queue(writePending)
+    add(engagement, signature, time) {
+      const entry = createEntry(engagement, signature, time, sequence++)
+      remember(entry)
+      if (!pending.length) void queue(write)
+      pending.push(entry)
+      return entry
     },
+    append,
     written: () => lastJob,
-    unsaved: () => [...unsaved],
+    unsaved: () => [...writing, ...pending],
     async head(after, limit) {
       // `key + '\0'` is the first key above `key`.
-      const entries = await run('readonly', (tx) =>
-        tx.getAll<OutboxEntry>(after ? { ...SENDABLE, from: `${after.key}\0` } : SENDABLE, limit),
-      )
+      const entries = await run('readonly', (tx) => tx.getAll<OutboxEntry>(after ? { ...SENDABLE, from: `${after.key}\0` } : SENDABLE, limit))
       entries.forEach(remember)
       return entries
     },
@@ -226,9 +224,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
       }),
     clear,
     clearedElsewhere() {
-      if (store.storage === 'memory') return clear()
+      if (store.storage == 'memory') return clear()
       mirror.clear()
-      const late = [...unsaved]
+      const late = [...writing, ...pending]
       return queue(async () => {
         await deleteKeys(late.map((entry) => entry.key))
         return late.map((entry) => entry.engagement.id)
@@ -236,7 +234,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     },
     removedElsewhere(keys) {
       keys.forEach(forget)
-      if (store.storage === 'memory') void deleteKeys(keys)
+      if (store.storage == 'memory') void deleteKeys(keys)
     },
     count: () =>
       run('readonly', async (tx) => {

@@ -14,15 +14,18 @@ export const ENVELOPE_BYTES = 24
 export function requestBody(items: readonly Carried[]): string {
   let identity: Record<string, string> | undefined
   for (const { engagement, signature } of items) {
-    if (signature && engagement.contactEmail) (identity ??= {})[engagement.contactEmail] = signature
+    if (signature) (identity ??= {})[engagement.contactEmail!] = signature
   }
   // JSON leaves `identity` out while it is undefined.
   return JSON.stringify({ batch: items.map((item) => item.engagement), identity })
 }
 
-/** The bytes an engagement adds to a request body, its identity signature included. */
-export function carriedBytes(engagement: DraftEngagement, signature: string | undefined): number {
+/**
+ * The bytes an engagement adds to a request body, its identity signature included. Counted
+ * when batches are cut, never when it is tracked: the page's own task does not pay for it.
+ */
+export function carriedBytes({ engagement, signature }: Carried): number {
   const bytes = utf8Length(JSON.stringify(engagement))
   // `"email":"signature",` in the request's identity map.
-  return signature && engagement.contactEmail ? bytes + engagement.contactEmail.length + signature.length + 6 : bytes
+  return signature ? bytes + engagement.contactEmail!.length + signature.length + 6 : bytes
 }

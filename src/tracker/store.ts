@@ -38,44 +38,24 @@ export function indexedDbStore(useStore: UseStore): Store {
 }
 
 /**
- * A {@link Store} in memory, ordered like IndexedDB orders string keys: the fallback where
- * IndexedDB is missing or failing. Transactions run one after another. Values are kept by
- * reference: callers never mutate what they stored.
+ * A {@link Store} in memory, ordered like IndexedDB orders string keys (by UTF-16 code units):
+ * the fallback where IndexedDB is missing or failing. Transactions run one after another.
+ * Values are kept by reference: callers never mutate what they stored.
  */
 export function memoryStore(): Store {
-  const keys: string[] = []
   const values = new Map<string, unknown>()
   let queue: Promise<unknown> = Promise.resolve()
-
-  /** Index of the first key not below `key`. */
-  const seek = (key: string): number => {
-    let low = 0
-    let high = keys.length
-    while (low < high) {
-      const middle = (low + high) >>> 1
-      if ((keys[middle] as string) < key) low = middle + 1
-      else high = middle
-    }
-    return low
-  }
-  const within = ({ from, to }: KeySpan, limit = Infinity) => {
-    const start = seek(from)
-    return keys.slice(start, Math.min(seek(to), start + limit))
-  }
+  // Sorted when read: a fallback, read a batch at a time, not on any page's hot path.
+  const within = ({ from, to }: KeySpan, limit?: number) =>
+    [...values.keys()].filter((key) => key >= from && key < to).sort().slice(0, limit)
   const transaction: StoreTransaction = {
     getAll: async (span, limit) => within(span, limit).map((key) => values.get(key)) as never[],
     getAllKeys: async (span, limit) => within(span, limit),
     count: async (span) => within(span).length,
     get: async (key) => values.get(key) as never,
-    put(key, value) {
-      if (!values.has(key)) keys.splice(seek(key), 0, key)
-      values.set(key, value)
-    },
-    delete(key) {
-      if (values.delete(key)) keys.splice(seek(key), 1)
-    },
+    put: (key, value) => values.set(key, value),
+    delete: (key) => values.delete(key),
   }
-
   return (_mode, work) => {
     const run = queue.then(() => work(transaction))
     queue = run.catch(() => undefined)

@@ -95,12 +95,16 @@ export function createTabs(namespace: string, platform: Platform, context: TabsC
     flushed: ({ nonce }: { nonce: string }) => flushWaiters.get(nonce)?.(),
   } as Record<string, (message: TabMessage) => unknown>
 
-  const hear = async (message: TabMessage) => handlers[message.type]?.(message)
-
   const listen = () => {
     if (channel || !platform.BroadcastChannel) return
     channel = new platform.BroadcastChannel(namespace)
-    channel.onmessage = ({ data }: MessageEvent<TabMessage>) => void hear(data).catch(context.fault('message'))
+    channel.onmessage = async ({ data }: MessageEvent<TabMessage>) => {
+      try {
+        await handlers[data.type]?.(data)
+      } catch (error) {
+        context.fault('message')(error)
+      }
+    }
   }
 
   // Messages are heard from the start (a contact set in another tab counts before this one leads).
@@ -114,10 +118,7 @@ export function createTabs(namespace: string, platform: Platform, context: TabsC
     flushByLeader(timeoutMs) {
       const nonce = platform.randomUUID()
       return new Promise<void>((resolve) => {
-        const done = () => {
-          flushWaiters.delete(nonce)
-          resolve()
-        }
+        const done = () => resolve(void flushWaiters.delete(nonce))
         flushWaiters.set(nonce, done)
         post({ type: 'flush', nonce })
         platform.setTimeout(done, timeoutMs)

@@ -36,22 +36,22 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   const invalidOptions: TrackerError[] = []
   const config = resolveOptions(options, platform, (error) => invalidOptions.push(error))
   const namespace = `conversion-engagements:${config.name}`
-  const { emit, subscribe, counters } = createEmitter(config)
+  const emitter = createEmitter(config)
+  const { emit } = emitter
   const report = (error: TrackerError) => emit({ type: 'error', error })
-  const fault = (what: string) => (error: unknown) =>
-    report({ code: 'internal', message: `${what}: ${error instanceof Error ? error.message : String(error)}` })
+  const fault = (what: string) => (error: unknown) => report({ code: 'internal', message: `${what}: ${(error as Error)?.message ?? error}` })
   // After this call returns, so that subscribers hear them.
   void Promise.resolve().then(() => invalidOptions.forEach((error) => emit({ type: 'error', error }, true)))
 
+  /** Says that engagements live in this page's memory only, and why. */
+  const memoryOnly = (why: string) => report({ code: 'storage', message: `IndexedDB ${why}: queued in memory only` })
   let durable: Store | undefined
   try {
     durable = platform.createStore && indexedDbStore(platform.createStore(namespace, 'outbox'))
   } catch {
     // Blocked storage can throw on open: memory takes over.
   }
-  const store = withFallback(durable, (error) =>
-    report({ code: 'storage', message: `IndexedDB failed (${String(error)}): queued in memory only from now on` }),
-  )
+  const store = withFallback(durable, (error) => memoryOnly(`failed (${error})`))
   const settings = createSettings(store.run)
   const session = createSession(settings, (message) => tabs.post(message), fault('storing'))
   const outbox = createOutbox({
@@ -122,7 +122,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   /** Settles once what an earlier visit stored (contact, opt-out, backoff) is known. */
   const ready = Promise.all([session.loaded, settings.read('retry').then(delivery.state.restore)]).then(
     // Reported now rather than at creation, so that subscribers hear it.
-    () => durable || report({ code: 'storage', message: 'IndexedDB is unavailable: queued in memory only' }),
+    () => durable || memoryOnly('is unavailable'),
     () => undefined,
   )
 
@@ -144,9 +144,9 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
 
   const refusal = (): TrackerError | undefined =>
     closing
-      ? { code: 'closed', message: 'the tracker was shut down' }
+      ? { code: 'closed', message: 'the tracker is shut down' }
       : session.optedOut
-        ? { code: 'opted-out', message: 'tracking is off: optOut() was called' }
+        ? { code: 'opted-out', message: 'tracking is off (optOut)' }
         : undefined
 
   const flush = async (): Promise<void> => {
@@ -166,13 +166,13 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
           report(built.error)
           return { ok: false, error: built.error }
         }
-        const entry = outbox.entry(built.engagement, built.signature, now)
-        outbox.append([entry])
+        const entry = outbox.add(built.engagement, built.signature, now)
         const { id } = entry.engagement
-        emit({ type: 'queued', id, held: isHeld(entry) })
+        // Nothing is made for nobody: a burst of calls allocates only what it stores.
+        if (emitter.listening) emit({ type: 'queued', id, held: isHeld(entry) })
         return { ok: true, id }
       } catch (error) {
-        const failure: TrackerError = { code: 'internal', message: `track failed: ${String(error)}` }
+        const failure: TrackerError = { code: 'internal', message: `track failed: ${error}` }
         report(failure)
         return { ok: false, error: failure }
       }
@@ -208,11 +208,11 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     optIn: () => session.setOptOut(false),
 
     flush: () => flush().catch(fault('flush')),
-    subscribe,
+    subscribe: emitter.subscribe,
 
     stats: async (): Promise<TrackerStats> => ({
       ...(await outbox.count().catch(() => ({ queued: 0, held: 0 }))),
-      ...counters,
+      ...emitter.counters,
       ...delivery.state.stats(platform.now()),
       leader: tabs.isLeader,
       storage: store.storage,
