@@ -207,7 +207,9 @@ test('hostile requests over real sockets get specific errors; nothing else is lo
     { numRuns: 150 },
   )
 
-  // Memory: a thousand oversized and broken requests, and 200 clients that leave mid-body, leave nothing behind.
+  // Memory: a thousand oversized and broken requests, and 200 clients that leave mid-body, leave
+  // nothing behind. The leavers come at once from one address: the connection cap closes those
+  // beyond its limit before a byte is read, the others leave mid-body.
   const before = await stack.proxy.memory()
   const junk = Buffer.alloc(64 * 1024, 0x7b)
   for (let round = 0; round < 50; round++) {
@@ -250,7 +252,7 @@ test('hostile requests over real sockets get specific errors; nothing else is lo
   await eventually(() => stack.counts().delivered === stack.ledger.tracked.size, 'every good engagement', 30_000)
   await stack.settle([page])
   stack.conclude({
-    note: `${cases.length} hostile requests (+ 40 tricklers, 150 random bodies, 1,000 junk bodies, 200 leavers), each a specific 4xx; heap ${grownMb >= 0 ? '+' : ''}${grownMb.toFixed(1)} MB after all of it`,
+    note: `${cases.length} hostile requests (+ 40 tricklers, 150 random bodies, 1,000 junk bodies, 200 leavers, most closed by the connection cap), each a specific 4xx; heap ${grownMb >= 0 ? '+' : ''}${grownMb.toFixed(1)} MB after all of it`,
   })
   // Nothing but the good engagements reached Conversion.
   expect(stack.emulator.ids().filter((id) => !stack.ledger.tracked.has(id))).toEqual([])
@@ -266,17 +268,19 @@ function chunked(bytes: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n0\r\n\r\n')])
 }
 
-test('headers trickled a byte a second: Node cuts the connection (headersTimeout), others are served meanwhile', async ({ stack }) => {
-  test.setTimeout(180_000)
+test('headers trickled a byte a second: the proxy cuts the connection (headersTimeout), others are served meanwhile', async ({ stack }) => {
+  test.setTimeout(60_000)
   const head = Buffer.from(`POST /api/relay HTTP/1.1\r\nHost: proxy.example\r\nOrigin: ${stack.site.origin}\r\nX-Slow: ${'s'.repeat(200)}`)
-  const slow = Array.from({ length: 20 }, () => exchange(stack.proxy.port, head, stack.capture, { trickle: { bytes: 1, everyMs: 1_000 }, timeoutMs: 120_000 }))
+  const slow = Array.from({ length: 20 }, () => exchange(stack.proxy.port, head, stack.capture, { trickle: { bytes: 1, everyMs: 1_000 }, timeoutMs: 40_000 }))
   const problems: string[] = []
   expect(await sendGood(stack, 'served-meanwhile', problems)).toBe(200)
   expect(problems).toEqual([])
-  for (const answer of await Promise.all(slow)) {
+  const answers = await Promise.all(slow)
+  for (const answer of answers) {
     expect(answer.status).toBe(408)
-    // Node checks its 60 s headersTimeout every 30 s.
-    expect(answer.closedAfterMs).toBeLessThan(95_000)
+    // serveProxy's default headersTimeout, looked for at least every second, with room for a loaded machine.
+    expect(answer.closedAfterMs).toBeLessThan(20_000)
   }
-  stack.conclude({ note: 'closed with 408 after 60 to 90 s: Node defaults, see the report' })
+  const seconds = answers.map((answer) => answer.closedAfterMs / 1_000)
+  stack.conclude({ note: `closed with 408 after ${Math.min(...seconds).toFixed(1)} to ${Math.max(...seconds).toFixed(1)} s: serveProxy's headersTimeout` })
 })
