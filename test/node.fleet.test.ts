@@ -5,10 +5,13 @@
  * it does not: the control); Redis away means 503 with Retry-After and not ready, and back means
  * served again; a replica that stops gives back what it claimed and never sent.
  */
+import { writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningProxy } from '../src/adapters/node/index.js'
 import { nodeStack, postIds } from './helpers/node-stack.js'
 import { recordingLogger } from './helpers/proxy.js'
+import { example } from './helpers/readme.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
 
 let redis: RedisServer
@@ -137,5 +140,62 @@ describe('a fleet sharing Redis', () => {
     expect(Date.now() - startedAt).toBeLessThan(8_000)
     expect((await held).status).toBe(200)
     expect(emulator.ids().sort()).toEqual(['claimed-1', 'claimed-2', 'slot-holder'])
+  })
+})
+
+describe("the README's fleet example", () => {
+  /** The example as written, on this repository's sources, with `substitutions` (each must match). */
+  function fleetExample(substitutions: [string, string][]): string {
+    const root = resolve(import.meta.dirname, '..')
+    const entries: Record<string, string> = {
+      'conversion-engagements/node': 'src/adapters/node/index.ts',
+      'conversion-engagements/proxy': 'src/proxy/index.ts',
+      'conversion-engagements/redis': 'src/adapters/node/redis/index.ts',
+    }
+    let code = example('fleet').code.replace(/from '(conversion-engagements\/\w+)'/g, (_, entry: string) => `from ${JSON.stringify(join(root, entries[entry] as string))}`)
+    for (const [from, to] of substitutions) {
+      if (!code.includes(from)) throw new Error(`the fleet example no longer contains ${from}`)
+      code = code.replace(from, to)
+    }
+    const file = join(root, 'test/.examples/fleet.ts')
+    writeFileSync(file, code)
+    return file
+  }
+
+  it('runs as shown: the server and the route handler share one Redis, so an id sent to both is delivered once', async () => {
+    const { apiKey, stack } = freshStack()
+    const emulator = await stack.emulator()
+    process.env['CONVERSION_API_KEY'] = apiKey
+    process.env['REDIS_URL'] = redis.url
+    process.env['CONVERSION_API_URL'] = emulator.url
+    const module = (await import(
+      fleetExample([
+        ["const allowedOrigins = ['https://app.example.com']", "const allowedOrigins = ['https://app.example.com'], upstreamUrl = process.env.CONVERSION_API_URL!"],
+        ['{ port: 8787, apiKey, allowedOrigins,', '{ port: 0, apiKey, allowedOrigins, upstreamUrl,'],
+        ['const redis =', 'export const redis ='],
+        ['const proxy = createProxy({ apiKey, allowedOrigins,', 'export const proxy = createProxy({ apiKey, allowedOrigins, upstreamUrl,'],
+      ])
+    )) as {
+      server: RunningProxy
+      redis: { readonly reachable: boolean; close(): Promise<void> }
+      proxy: { close(): void }
+      POST: (request: Request) => Promise<Response>
+    }
+    try {
+      await until(async () => (await ready(module.server)) && module.redis.reachable)
+      const body = JSON.stringify({ batch: [{ id: 'readme-fleet-1', contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' }] })
+      const headers = { origin: 'https://app.example.com', 'content-type': 'application/json' }
+      const answers = await Promise.all([
+        fetch(module.server.url, { method: 'POST', headers, body }).then((response) => response.json()),
+        module.POST(new Request('https://app.example.com/api/relay', { method: 'POST', headers, body })).then((response) => response.json()),
+      ])
+      expect(answers).toContainEqual({ accepted: 1, duplicates: 0, rejected: [] })
+      expect(answers).toContainEqual({ accepted: 0, duplicates: 1, rejected: [] })
+      expect(emulator.ids()).toEqual(['readme-fleet-1'])
+    } finally {
+      module.proxy.close()
+      await module.redis.close()
+      await module.server.close()
+    }
   })
 })
