@@ -91,6 +91,26 @@ describe('tracker delivery', () => {
     expect(tab.of('request').every((event) => event.transport === 'fetch')).toBe(true)
   })
 
+  it('takes over the pacer slots of the tab that sent before it: a reload does not start a new second early', async () => {
+    const world = new World()
+    const tab = await world.open({ flushAt: 100_000, maxBatchSize: 1 })
+    tab.tracker.identify('john@example.com')
+    for (let i = 0; i < 10; i++) tab.tracker.track(demo(i))
+    await tab.tracker.flush()
+    expect(world.proxy.requests).toHaveLength(10)
+    await tab.tracker.shutdown()
+
+    // The page reloads at once and tracks again: its slots are the first page's, answered just now.
+    const reloaded = await world.open({ flushAt: 1, maxBatchSize: 1 })
+    reloaded.tracker.track(demo(10))
+    const flushed = reloaded.tracker.flush()
+    await world.clock.advance(1_000)
+    expect(world.proxy.requests).toHaveLength(10)
+    await world.runUntil(() => world.proxy.requests.length === 11, 5_000, 5)
+    expect(world.proxy.requests[10]!.at - world.proxy.requests[9]!.at).toBeGreaterThanOrEqual(1_005)
+    await flushed
+  })
+
   it('keeps engagements through 5xx and network errors, with backoff, and sends them unchanged', async () => {
     const world = new World()
     const tab = await world.open({ retryBaseDelay: 1000 })
