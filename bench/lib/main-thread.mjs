@@ -76,9 +76,10 @@ function perCallSamples(page, calls, perTask) {
 }
 
 /**
- * `calls` `track()` calls in one task. Returns the synchronous loop's time, the whole task's
- * (its microtasks included: that is where the outbox write starts), the long tasks seen from
- * the burst until every engagement was durable, and that time.
+ * `calls` `track()` calls in one task, the way the peers are measured: one loop in an ordinary
+ * task. Returns the synchronous loop's time, the whole task's (its microtasks included: that is
+ * where the outbox write starts), the time until every engagement was durable, and the long
+ * tasks seen from the burst until the tracker was idle (everything durable and sent).
  */
 function burst(page, calls) {
   return page.evaluate(async (calls) => {
@@ -103,15 +104,19 @@ function burst(page, calls) {
     )
     const allDurable = await window.__bench.untilDurable(window.__bench.durable + calls, 60_000, 5)
     const durableAt = allDurable ? window.__bench.lastDurableAt : NaN
+    // Idle: the outbox empty (sent to the instant endpoint, 10 requests a second). Polled, bounded.
+    for (let i = 0; i < 600 && (await window.tracker.stats()).queued > 0; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    const idleAt = performance.now()
     // Long task entries arrive a little after their task ended.
     await new Promise((resolve) => setTimeout(resolve, 300))
     for (const entry of observer.takeRecords()) longTasks.push({ start: entry.startTime, duration: entry.duration })
     observer.disconnect()
-    const during = longTasks.filter((task) => task.start + task.duration >= marks.t0 - 1 && task.start <= durableAt)
+    const during = longTasks.filter((task) => task.start + task.duration >= marks.t0 - 1 && task.start <= idleAt)
     return {
       loopMs: marks.t1 - marks.t0,
       taskMs: marks.t2 - marks.t0,
       durableMs: durableAt - marks.t0,
+      idleMs: idleAt - marks.t0,
       longestTaskMs: Math.max(0, ...during.map((task) => task.duration)),
       longTasks: during.length,
     }
@@ -167,6 +172,7 @@ export async function measureMainThread(browser, plan) {
       burstLongestTaskMs: of(bursts, (b) => b.longestTaskMs),
       burstLongTasks: of(bursts, (b) => b.longTasks),
       burstDurableMs: of(bursts, (b) => b.durableMs),
+      burstIdleMs: of(bursts, (b) => b.idleMs),
       perRound: rounds,
       perBurst: bursts,
     }

@@ -37,6 +37,14 @@ const NAMES = FIELDS.map(([name]) => name)
 /** ISO 8601 with an offset, which the tracker turns into UTC. */
 const ISO_WITH_ZONE = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/
 
+/**
+ * The last date-time made from a Date or epoch ms, and the time it was made from. A burst
+ * tracks many engagements in one millisecond: made once, and never read back (what
+ * `toISOString` writes is a real calendar date).
+ */
+let madeFrom: number | undefined
+let made = ''
+
 /** `field` breaks `rule`: the message leads with the field. */
 const broken = (field: string, rule: string, message: string): TrackerError => invalid(field, rule, `${field} ${message}`)
 
@@ -58,7 +66,7 @@ function checkField(name: string, value: unknown, field = name): TrackerError | 
   if (character) return broken(field, 'characters', character)
   if (format && !format.test(value)) return broken(field, 'format', `must be ${expected}`)
   if (format && name == 'createdAt') {
-    if (!isRealDate(value)) return broken(field, 'format', 'must be a real calendar date and time')
+    if (value != made && !isRealDate(value)) return broken(field, 'format', 'must be a real calendar date and time')
     // Plain string order is time order, once the format is right.
     if (value < '1970' || value >= '2100') return broken(field, 'range', 'must be in the years 1970 to 2099')
   }
@@ -108,9 +116,11 @@ export function buildEngagement(
 /** Dates, epoch ms and ISO strings with any offset become ISO 8601 UTC; anything else is left for the checks to refuse. */
 function toIsoDate(value: unknown): unknown {
   if (value instanceof Date || typeof value == 'number' || (typeof value == 'string' && ISO_WITH_ZONE.test(value) && isRealDate(value))) {
-    const date = new Date(value)
+    const time = new Date(value).getTime()
     // An invalid date becomes "Invalid Date", which the format refuses.
-    return isNaN(date.getTime()) ? String(date) : date.toISOString()
+    if (isNaN(time)) return 'Invalid Date'
+    if (time !== madeFrom) made = new Date((madeFrom = time)).toISOString()
+    return made
   }
   return value
 }
