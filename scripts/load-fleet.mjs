@@ -13,7 +13,7 @@
  *   npm run load:fleet [-- --replicas=3] [--clients=60] [--engagements=30000]
  *                         [--fault-engagements=6000] [--runs=both|fleet|control] [--verbose]
  *
- * About three minutes on two cores; everything it starts is stopped by its pid.
+ * About two minutes on two cores; everything it starts is stopped by its pid.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
