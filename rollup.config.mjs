@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
 import nodeResolve from '@rollup/plugin-node-resolve'
 import terser from '@rollup/plugin-terser'
 import esbuild from 'rollup-plugin-esbuild'
+
+/** Every dependency stays an import in the npm build: the app's bundler or Node resolves it. */
+const { dependencies } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'))
+const dependency = new RegExp(`^(${Object.keys(dependencies).join('|').replace(/[/.]/g, '\\$&')})(/|$)`)
 
 /** Browsers with Web Locks, BroadcastChannel and IndexedDB getAll(range, count) run ES2020. */
 const browserTarget = 'es2020'
@@ -23,7 +28,7 @@ const modules = {
     worker: 'src/adapters/cloudflare/worker.ts',
     emulator: 'src/emulator/index.ts',
   },
-  external: [/^node:/, /^cloudflare:/, /^idb-keyval/, /^zod/, /^ky$/, /^@hono\/node-server/, /^tldts/, /^@redis\//],
+  external: [/^node:/, /^cloudflare:/, dependency],
   plugins: [esbuild({ target: browserTarget })],
   output: { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
 }

@@ -37,6 +37,8 @@ try {
     'conversion-engagements/proxy': ['createProxy', 'signIdentity', 'verifyIdentity'],
     'conversion-engagements/node': ['serveProxy'],
     'conversion-engagements/emulator': ['createEmulator', 'startEmulator'],
+    'conversion-engagements/redis': ['createRedisCoordination'],
+    'conversion-engagements/server': ['createClient'],
   }
   for (const [entry, names] of Object.entries(expectations)) {
     const script = `const m = await import(${JSON.stringify(entry)}); const missing = ${JSON.stringify(names)}.filter((n) => typeof m[n] === 'undefined'); if (missing.length) { console.error('missing: ' + missing.join(', ')); process.exit(1) }`
@@ -46,10 +48,16 @@ try {
       problems.push(`import("${entry}") failed: ${String(error.stderr ?? error).trim()}`)
     }
   }
+  // The executable, as `npx conversion-engagements` runs it from the installed package.
+  try {
+    const help = execFileSync('npx', ['--no-install', 'conversion-engagements', '--help'], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    if (!/proxy/.test(help) || !/import/.test(help)) problems.push(`npx conversion-engagements --help lists no proxy and import commands: ${help}`)
+  } catch (error) {
+    problems.push(`npx conversion-engagements --help failed: ${String(error.stderr ?? error).trim()}`)
+  }
   for (const [subpath, target] of Object.entries(manifest.exports)) {
-    const file = typeof target === 'string' ? target : target.default
-    const types = typeof target === 'string' ? undefined : target.types
-    for (const path of [file, types].filter(Boolean)) {
+    const paths = typeof target === 'string' ? [target] : Object.values(target)
+    for (const path of paths) {
       try {
         readFileSync(join(app, 'node_modules', 'conversion-engagements', path))
       } catch {

@@ -22,6 +22,8 @@ const ENTRIES: Record<string, string> = {
   'conversion-engagements/proxy': 'src/proxy/index.ts',
   'conversion-engagements/node': 'src/adapters/node/index.ts',
   'conversion-engagements/emulator': 'src/emulator/index.ts',
+  'conversion-engagements/redis': 'src/adapters/node/redis/index.ts',
+  'conversion-engagements/server': 'src/adapters/node/server-client.ts',
 }
 
 /**

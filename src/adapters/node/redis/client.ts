@@ -40,9 +40,12 @@ export function connectCoordination({ url, commandTimeoutMs, logger }: Coordinat
     },
   })
   let reachable = false
+  /** Closing on purpose: the end of the connection is then no news for the operator. */
+  let closing = false
   /** Whether the state was said: nothing is logged before the first change. */
   let said: boolean | undefined
   const become = (value: boolean, why?: string) => {
+    if (closing) return
     reachable = value
     if (said === value) return
     if (said !== undefined || !value) {
@@ -73,6 +76,8 @@ export function connectCoordination({ url, commandTimeoutMs, logger }: Coordinat
       return reachable
     },
     async close() {
+      closing = true
+      reachable = false
       if (client.isOpen) await client.close().catch(() => client.destroy())
       else client.destroy()
     },
