@@ -95,6 +95,22 @@ describe('redis memory: one id, one sender at a time', () => {
   })
 })
 
+describe('redis memory: Redis restarted empty', () => {
+  it('gets back the claims and acknowledgements its senders hold, before anyone is told an engagement is new', async () => {
+    const apiKey = `${KEY}-${++keySeed}`
+    const a = await sender(apiKey, { recoveryGraceMs: 300 })
+    const b = await sender(apiKey, { recoveryGraceMs: 300 })
+    const now = Date.now()
+    expect(await a.memory.recall([key('claimed'), key('delivered')], now)).toEqual(['new', 'new'])
+    await a.memory.acknowledge([key('delivered')], now)
+    await redis.stop()
+    await redis.start()
+    await until(() => a.reachable && b.reachable)
+    // b asks about what only a knows: a has put it back by the time b is answered.
+    expect(await b.memory.recall([key('claimed'), key('delivered'), key('delivered', 'other')], Date.now())).toEqual(['pending', 'known', 'conflict'])
+  })
+})
+
 describe('redis pacer: one sliding window for every sender', () => {
   it('grants at most the limit in any window among several senders, a slot counting until its answer lands', async () => {
     const apiKey = `${KEY}-${++keySeed}`

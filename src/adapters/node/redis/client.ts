@@ -13,6 +13,8 @@ export interface CoordinationClient {
   run(script: keyof typeof SCRIPTS, keys: string[], args: string[]): Promise<unknown>
   /** Whether Redis answered the last time it was asked (or connected since). */
   readonly reachable: boolean
+  /** Calls `listener` each time the connection is (re)established. */
+  onReady(listener: () => void): void
   close(): Promise<void>
 }
 
@@ -55,7 +57,11 @@ export function connectCoordination({ url, commandTimeoutMs, logger }: Coordinat
     }
     said = value
   }
-  client.on('ready', () => become(true))
+  const readyListeners: (() => void)[] = []
+  client.on('ready', () => {
+    become(true)
+    for (const listener of readyListeners) listener()
+  })
   client.on('error', (error: Error) => become(false, error.message))
   client.on('end', () => become(false, 'the connection closed'))
   // Not awaited: the proxy starts whether Redis is up or not, and fails closed until it is.
@@ -75,6 +81,7 @@ export function connectCoordination({ url, commandTimeoutMs, logger }: Coordinat
     get reachable() {
       return reachable
     },
+    onReady: (listener) => void readyListeners.push(listener),
     async close() {
       closing = true
       reachable = false

@@ -38,6 +38,12 @@ export interface RedisCoordinationOptions {
   claimLeaseMs?: number
   /** How long one Redis command may take before the proxy fails closed, in ms. Default `1000`. */
   commandTimeoutMs?: number
+  /**
+   * After Redis restarted empty (without persistence), how long every replica waits before it
+   * answers questions again, while each puts back the claims and acknowledgements it knows, in ms.
+   * Default `5000`: longer than a replica takes to reconnect (2 s at most).
+   */
+  recoveryGraceMs?: number
   /** Where changes of Redis's state are said (once each). Default `console`. */
   logger?: ProxyLogger
 }
@@ -59,6 +65,7 @@ export const REDIS_DEFAULTS = {
   retentionMs: 86_400_000,
   claimLeaseMs: 30_000,
   commandTimeoutMs: 1_000,
+  recoveryGraceMs: 5_000,
 } as const
 
 /** The Coalescer's window: a second and its margin. */
@@ -87,6 +94,7 @@ export function createRedisCoordination(options: RedisCoordinationOptions): Redi
   const memory = createRedisMemory(client, keys, {
     retentionMs: positive('retentionMs', options.retentionMs),
     claimLeaseMs: positive('claimLeaseMs', options.claimLeaseMs),
+    recoveryGraceMs: read.number('recoveryGraceMs', options.recoveryGraceMs, D.recoveryGraceMs, { min: 0 }),
     owner,
   })
   const pacer = createRedisPacer(client, keys, {

@@ -8,6 +8,10 @@
  *
  * What this process acknowledged is also remembered in it (the compact in-process memory), so a
  * re-send that lands here is answered without asking Redis, and still is while Redis is away.
+ *
+ * When Redis comes back empty (its epoch changed: a restart without persistence), every replica
+ * puts back what only it knows, its claims and what it acknowledged, and answers no question for
+ * a grace period, so that the others can put back theirs before anyone is told `new`.
  */
 import type { DeliveryMemory, MemoryKey, Recall } from '../../../core/coalescer/index.js'
 import { createMemory } from '../../../core/memory.js'
@@ -22,6 +26,8 @@ export interface RedisMemorySettings {
   claimLeaseMs: number
   /** A name unique to this replica: its claims carry it. */
   owner: string
+  /** After Redis restarted empty, how long questions wait for the other replicas to put back what they know, in ms. */
+  recoveryGraceMs: number
 }
 
 /** A Redis memory, and the timer that renews its claims. */
@@ -30,8 +36,8 @@ export interface RedisMemory extends DeliveryMemory {
   stop(): void
 }
 
-/** Claims renewed per script call. */
-const RENEW_BATCH = 500
+/** Claims renewed (or put back) per script call. */
+const BATCH = 500
 
 const idPart = (key: MemoryKey) => key.digest.slice(0, 16)
 const contentPart = (key: MemoryKey) => key.digest.slice(16, 32)
@@ -45,21 +51,47 @@ export function createRedisMemory(client: CoordinationClient, keys: RedisKeys, s
   const ownClaims = (mode: string, list: readonly MemoryKey[]) =>
     client.run('ownClaims', names(list), [mode, settings.owner, ...list.map(contentPart)])
 
-  const renew = async () => {
-    const held = [...claims.values()]
-    for (let from = 0; from < held.length; from += RENEW_BATCH) {
-      await ownClaims(String(settings.claimLeaseMs), held.slice(from, from + RENEW_BATCH)).catch(() => {})
-    }
+  const inBatches = async (list: readonly MemoryKey[], run: (batch: MemoryKey[]) => Promise<unknown>) => {
+    for (let from = 0; from < list.length; from += BATCH) await run(list.slice(from, from + BATCH))
   }
+  const claim = (list: readonly MemoryKey[]) =>
+    client.run('claim', names(list), [settings.owner, String(settings.claimLeaseMs), ...list.map(contentPart)]) as Promise<Recall[]>
+  const publish = (list: readonly MemoryKey[]) => client.run('acknowledge', names(list), [String(settings.retentionMs), ...list.map(contentPart)])
+
+  const renew = () => inBatches([...claims.values()], (batch) => ownClaims(String(settings.claimLeaseMs), batch)).catch(() => {})
   const timer = setInterval(() => void renew(), Math.max(100, settings.claimLeaseMs / 3))
   timer.unref()
 
+  /** Questions wait for this: a recovery in progress. */
+  let recovered: Promise<void> = Promise.resolve()
+  let epoch: string | undefined
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref())
+
+  /** Puts back what Redis lost and only this replica knows: its claims, and what it acknowledged. */
+  const recover = async () => {
+    const until = Date.now() + settings.recoveryGraceMs
+    await inBatches([...claims.values()], claim)
+    const delivered = [...local.entries()].map(([digest]) => ({ id: '', digest }))
+    await inBatches(delivered, publish)
+    await wait(until - Date.now())
+  }
+
+  client.onReady(() => {
+    recovered = (async () => {
+      const now = String(await client.run('epoch', [keys.epoch], []))
+      const lost = epoch !== undefined && now !== epoch
+      epoch = now
+      if (lost) await recover()
+    })().catch(() => {})
+  })
+
   return {
     async recall(list, now) {
+      await recovered
       const verdicts = local.recall(list, now)
       const unknown = list.filter((_, index) => verdicts[index] === 'new')
       if (unknown.length === 0) return verdicts
-      const answers = (await client.run('claim', names(unknown), [settings.owner, String(settings.claimLeaseMs), ...unknown.map(contentPart)])) as Recall[]
+      const answers = await claim(unknown)
       unknown.forEach((key, index) => {
         if (answers[index] === 'new') claims.set(key.digest, key)
       })
@@ -69,7 +101,7 @@ export function createRedisMemory(client: CoordinationClient, keys: RedisKeys, s
     async acknowledge(list, at) {
       local.acknowledge(list, at)
       for (const key of list) claims.delete(key.digest)
-      await client.run('acknowledge', names(list), [String(settings.retentionMs), ...list.map(contentPart)])
+      await publish(list)
     },
     async release(list) {
       for (const key of list) claims.delete(key.digest)

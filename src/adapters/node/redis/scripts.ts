@@ -37,6 +37,19 @@ local room = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSC
 return {0, math.max(1, tonumber(room[2]) + window - now)}
 `
 
+/**
+ * EPOCH, on KEYS[1]: when this Redis started keeping the key's coordination (created now when
+ * missing). A replica that sees it change knows Redis lost what it held (restarted empty).
+ */
+const EPOCH = `
+local epoch = redis.call('GET', KEYS[1])
+if epoch then return epoch end
+local t = redis.call('TIME')
+epoch = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+redis.call('SET', KEYS[1], epoch)
+return epoch
+`
+
 /** LAND, on KEYS[1]: the answer to slot ARGV[1] came now (or its request was abandoned). */
 const LAND = `
 local t = redis.call('TIME')
@@ -104,6 +117,7 @@ function script(source: string) {
 
 /** The scripts, as node-redis runs them (EVALSHA, and EVAL once when Redis does not know one yet). */
 export const SCRIPTS = {
+  epoch: script(EPOCH),
   reserve: script(RESERVE),
   land: script(LAND),
   claim: script(CLAIM),
