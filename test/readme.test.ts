@@ -1,6 +1,7 @@
 import { createElement } from 'react'
 import { renderToString } from 'react-dom/server'
 import { describe, expect, it, vi } from 'vitest'
+import { startEmulator } from '../src/emulator/index.js'
 import { resolveProxyOptions } from '../src/proxy/options.js'
 import { verifyIdentity } from '../src/proxy/identity.js'
 import { resolveOptions, type Platform } from '../src/tracker/options.js'
@@ -13,6 +14,25 @@ const APP = 'https://app.example.com'
 await import(exampleModule('emulator'))
 
 describe('README examples', () => {
+  it('sends from a backend as shown, against the emulator', async () => {
+    const conversion = await startEmulator({ apiKey: 'sk_test_readme_server' })
+    process.env['CONVERSION_API_KEY'] = 'sk_test_readme_server'
+    process.env['CONVERSION_API_URL'] = conversion.url
+    delete process.env['REDIS_URL']
+    try {
+      const { result, results } = (await import(exampleModule('server'))) as { result: { status: string }; results: { status: string; field?: string }[] }
+      expect(result).toMatchObject({ status: 'accepted' })
+      expect(results).toEqual([
+        { status: 'accepted', id: 'call-8812' },
+        expect.objectContaining({ status: 'rejected', field: 'contactEmail', rule: 'format' }),
+      ])
+      expect(conversion.ids()).toHaveLength(2)
+    } finally {
+      delete process.env['CONVERSION_API_URL']
+      await conversion.close()
+    }
+  })
+
   it('serves the proxy on Node as shown (on a free port instead of 8787)', async () => {
     process.env['CONVERSION_API_KEY'] = 'sk_test_readme_node'
     const { server } = (await import(exampleModule('node', [['port: 8787', 'port: 0']]))) as {

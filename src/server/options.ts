@@ -14,7 +14,7 @@ export interface ClientOptions {
   /** Your Conversion API key. It is sent to Conversion and nowhere else. */
   apiKey: string
   /** Conversion's API base. Default `https://pub-api.conversion.ai/api`. */
-  upstreamUrl?: string
+  upstreamUrl?: string | undefined
   /** Upstream request starts in any sliding second, 1 to 10. Default `10`: share it with the proxy through `pacer` (or `redisUrl`). */
   maxRequestsPerSecond?: number
   /**
@@ -37,7 +37,7 @@ export interface ClientOptions {
    * On Node (the `node` build of this entry): a Redis URL, to share the key's limit and memory with
    * a proxy fleet (see `conversion-engagements/redis`). Elsewhere, give `pacer` and `memory`.
    */
-  redisUrl?: string
+  redisUrl?: string | undefined
   /** Where engagements go instead of a Coalescer of this client's own: the proxy's Durable Object on Workers. */
   coalescer?: Pick<Coalescer, 'submit'>
   /** The pacer shared with the key's other senders (see `conversion-engagements/redis`). Default: this client's own. */

@@ -24,6 +24,7 @@ const ENTRIES: Record<string, string> = {
   'conversion-engagements/emulator': 'src/emulator/index.ts',
   'conversion-engagements/redis': 'src/adapters/node/redis/index.ts',
   'conversion-engagements/server': 'src/adapters/node/server-client.ts',
+  'conversion-engagements/worker': 'src/adapters/cloudflare/worker.ts',
 }
 
 /**

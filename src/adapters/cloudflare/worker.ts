@@ -134,6 +134,18 @@ export function createWorker(options: WorkerOptions = {}): WorkerHandlers {
 }
 
 /**
+ * The Durable Object of the key in `env` (the `COALESCER` binding), for `createClient({ coalescer })`
+ * from `conversion-engagements/server`: a Worker's own engagements then share the browsers' limit
+ * and memory. An object that cannot be reached answers `busy` (the client waits and asks again).
+ * @example createClient({ apiKey: env.CONVERSION_API_KEY, coalescer: keyCoalescer(env) })
+ */
+export function keyCoalescer(env: WorkerEnv, logger: ProxyLogger = console): Submitter {
+  const { apiKey } = readBindings(env)
+  if (!env.COALESCER) throw new TypeError('conversion-engagements worker: `COALESCER` must be bound to the EngagementCoalescer Durable Object namespace')
+  return objectCoalescer(env.COALESCER, apiKey, (error) => logger.error('[conversion-engagements] the EngagementCoalescer Durable Object could not be reached:', scrub(String(error), apiKey)))
+}
+
+/**
  * The key's Durable Object as the proxy's Coalescer: one RPC call per client request. The stub is
  * made per call, inside the request that uses it; the name is computed once per key.
  */

@@ -16,7 +16,7 @@ export { CLIENT_DEFAULTS, type Client, type ClientOptions, type ServerTrackInput
  */
 export function createClient(options: ClientOptions): Client {
   const { redisUrl, ...rest } = options
-  if (redisUrl === undefined) return createNeutralClient(rest)
+  if (redisUrl === undefined || redisUrl === '') return createNeutralClient(rest)
   const redis = createRedisCoordination({
     url: redisUrl,
     apiKey: options.apiKey,
