@@ -131,20 +131,33 @@ describe('coalescer: isolating what Conversion refuses', () => {
     expect(poisoned.result).toMatchObject({ kind: 'settled', accepted: 149, rejected: [{ id: 'a-7' }] })
   })
 
-  it('bounds the isolation work of one request; past the budget, its remaining suspects are rejected and told why', async () => {
+  it('bounds the isolation work of one request; past the budget, its remaining suspects are let go to be sent again, never rejected', async () => {
     const poisoned = new Set(Array.from({ length: 40 }, (_, i) => `a-${i * 5}`))
     const respond: Responder = (ids) =>
       ids.some((id) => poisoned.has(id)) ? { kind: 'refused', status: 400, reason: 'HTTP 400: bad engagement' } : { kind: 'ok', status: 200 }
-    const { submit, settle, upstream, coalescer, expectIdle } = scenario({ respond, isolationBudget: 20 })
-    const answer = submit(engagements('a', 200), 60_000, 'a')
+    const { submit, settle, upstream, coalescer, clock, expectIdle } = scenario({ respond, isolationBudget: 20 })
+    const list = engagements('a', 200)
+    const first = submit(list, 60_000, 'a')
     await settle()
+    expect(first.result).toMatchObject({ kind: 'busy', reason: expect.stringContaining('the isolation budget of this request (20 upstream requests) is spent: send the rest again') })
     expect(upstream.requests.length).toBeLessThanOrEqual(21)
-    const result = answer.result as Extract<typeof answer.result, { kind: 'settled' }>
-    expect(result.accepted + result.rejected.length).toBe(200)
-    for (const id of poisoned) expect(upstream.acknowledged.has(id)).toBe(false)
-    const spent = result.rejected.filter((item) => item.reason.includes('isolation budget of its request (20 upstream requests) is spent'))
-    expect(spent.length).toBeGreaterThan(0)
     expect(coalescer.stats().totals.isolations).toBeLessThanOrEqual(20)
+    // The client sends again, as the tracker does, until its request is settled: each time at
+    // most one more budget, and in the end every refused engagement, and only those, is rejected.
+    const rounds: number[] = []
+    let result = first.result
+    while (result?.kind !== 'settled') {
+      const before = upstream.requests.length
+      const again = submit(list, 60_000, 'a')
+      await settle()
+      rounds.push(upstream.requests.length - before)
+      if (rounds.length > 60) throw new Error(`no end after ${rounds.length} rounds: ${rounds}`)
+      result = again.result
+      await clock.advance(result?.kind === 'settled' ? 0 : (result as { retryAfterMs: number }).retryAfterMs)
+    }
+    expect(rounds.every((requests) => requests <= 21)).toBe(true)
+    expect(new Set(result.rejected.map((item) => item.id))).toEqual(poisoned)
+    for (const id of list.map((item) => item.id)) expect(upstream.acknowledged.get(id)).toBe(poisoned.has(id) ? undefined : 1)
     expectIdle()
   })
 

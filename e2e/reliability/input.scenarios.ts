@@ -90,7 +90,7 @@ test('85 malformed tracker calls are refused with a field and a rule; the good o
       ['contactEmail empty', 'contactEmail', 'format', track({ ...base, contactEmail: '' })],
       ['contactEmail of 262 characters', 'contactEmail', 'max', track({ ...base, contactEmail: `${'j'.repeat(250)}@example.com` })],
       ['contactEmail a number', 'contactEmail', 'type', track({ ...base, contactEmail: 5 })],
-      ['contactEmail with a header break', 'contactEmail', 'format', track({ ...base, contactEmail: 'a@example.com\r\nBcc: x@example.com' })],
+      ['contactEmail with a header break', 'contactEmail', 'characters', track({ ...base, contactEmail: 'a@example.com\r\nBcc: x@example.com' })],
       // data
       ['data a string', 'data', 'json', track(withData('text'))],
       ['data an array', 'data', 'json', track(withData([1, 2]))],

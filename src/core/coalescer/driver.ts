@@ -143,8 +143,8 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
       const halted = health.isHalted(now) ? health.halted : undefined
       return {
         backlog: state.scheduler.waiting,
-        inFlight: state.inFlight,
-        requestsInFlight: state.requestsInFlight,
+        inFlight: state.flights.engagements,
+        requestsInFlight: state.flights.requests,
         held: state.ledger.held.size,
         maxBacklog: settings.maxBacklog,
         heldBytes: state.ledger.heldBytes,

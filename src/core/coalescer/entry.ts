@@ -7,6 +7,12 @@ export type Fate = { kind: 'accepted' } | { kind: 'known' } | { kind: 'rejected'
 /** Upstream requests left for isolating the engagements one client request brought. */
 export interface IsolationBudget {
   left: number
+  /**
+   * Whether one of its isolation requests is awaiting its answer: they go one at a time, so that
+   * halving goes deep (a refused half is halved before its sibling is sent) and the budget finds
+   * the refused engagements themselves instead of spending itself on one level of halves.
+   */
+  flying: boolean
 }
 
 /** One id's journey, shared by every client request that carries it. */

@@ -76,9 +76,10 @@ export class Scheduler {
     const retry = this.retries.shift()
     if (retry) return this.taken({ entries: retry, isolation: false })
     const freshWaits = this.fresh.size > 0
-    if (this.isolating.size > 0 && (!freshWaits || !this.lastWasIsolation)) {
+    const isolating = this.isolating.size > 0 && (!freshWaits || !this.lastWasIsolation) ? this.nextIsolation() : undefined
+    if (isolating) {
       this.lastWasIsolation = true
-      return this.taken({ entries: this.nextIsolation(), isolation: true })
+      return this.taken({ entries: isolating, isolation: true })
     }
     this.lastWasIsolation = false
     return freshWaits ? this.taken({ entries: this.fill(), isolation: false }) : undefined
@@ -99,13 +100,21 @@ export class Scheduler {
     return formed
   }
 
-  /** The first group of the client served least recently (clients go to the back once served). */
-  private nextIsolation(): Entry[] {
-    const [client, line] = this.isolating.entries().next().value as [string, Entry[][]]
-    const group = line.shift() as Entry[]
-    this.isolating.delete(client)
-    if (line.length > 0) this.isolating.set(client, line)
-    return group
+  /**
+   * The first group, of the client served least recently, whose client request has no isolation
+   * request awaiting its answer (clients go to the back once served); undefined when every
+   * isolating request awaits one.
+   */
+  private nextIsolation(): Entry[] | undefined {
+    for (const [client, line] of this.isolating) {
+      const at = line.findIndex((group) => !(group[0] as Entry).budget.flying)
+      if (at < 0) continue
+      const [group] = line.splice(at, 1) as [Entry[]]
+      this.isolating.delete(client)
+      if (line.length > 0) this.isolating.set(client, line)
+      return group
+    }
+    return undefined
   }
 
   /**

@@ -9,6 +9,7 @@ import { refusalOf } from './admission.js'
 import { countAnswer, keyOf, noEffects, zeroTotals, type Departure, type Effects } from './effects.js'
 import type { Entry } from './entry.js'
 import { UpstreamHealth } from './health.js'
+import { Flights } from './flights.js'
 import { chargeIsolation, isolationGroups, splitUnder } from './isolation.js'
 import { Ledger } from './ledger.js'
 import type { CoalescerSettings } from './options.js'
@@ -27,8 +28,7 @@ export class CoalescerState {
   readonly health: UpstreamHealth
   private effects = noEffects()
   private readonly questions = new Questions()
-  private readonly flying = new Map<number, { entries: Entry[]; startedAt: number }>()
-  private lastRequest = 0
+  readonly flights = new Flights()
 
   constructor(readonly settings: CoalescerSettings) {
     this.scheduler = new Scheduler(settings.batchSize, settings.maxBatchBytes)
@@ -41,16 +41,6 @@ export class CoalescerState {
     this.ledger.answers = []
     this.effects = noEffects()
     return effects
-  }
-
-  get inFlight(): number {
-    let count = 0
-    for (const flight of this.flying.values()) count += flight.entries.length
-    return count
-  }
-
-  get requestsInFlight(): number {
-    return this.flying.size
   }
 
   /** Takes one client request; returns its number (its answer comes through the effects). */
@@ -66,7 +56,7 @@ export class CoalescerState {
       this.ledger.finish(submit, refused)
       return submit.id
     }
-    const budget = { left: this.settings.isolationBudget }
+    const budget = { left: this.settings.isolationBudget, flying: false }
     const claimed: Entry[] = []
     for (const parcel of parcels) {
       const held = this.ledger.held.get(parcel.id)
@@ -145,8 +135,7 @@ export class CoalescerState {
     if (!this.canStart(now)) return undefined
     const formed = this.scheduler.take()
     if (!formed) return undefined
-    const request = ++this.lastRequest
-    this.flying.set(request, { entries: formed.entries, startedAt: now })
+    const request = this.flights.depart(formed, now)
     this.totals.requests++
     if (formed.isolation) this.totals.isolations++
     return { request, parcels: formed.entries.map((entry) => entry.parcel) }
@@ -154,9 +143,8 @@ export class CoalescerState {
 
   /** Acts on the answer to an upstream request. */
   answered(now: number, request: number, outcome: Outcome): void {
-    const flight = this.flying.get(request)
+    const flight = this.flights.land(request)
     if (!flight) return
-    this.flying.delete(request)
     const { entries, startedAt } = flight
     if (outcome.kind === 'ok') {
       this.health.succeeded(startedAt)
@@ -219,8 +207,12 @@ export class CoalescerState {
    */
   private isolate(entries: Entry[], outcome: Failure, now: number): void {
     const { queued, spent } = chargeIsolation(isolationGroups(entries, halve))
-    const why = `${outcome.reason}; not isolated further: the isolation budget of its request (${this.settings.isolationBudget} upstream requests) is spent`
-    for (const entry of spent) this.reject(entry, why)
+    if (spent.length > 0) {
+      // Not rejected: most suspects are valid, and a rejection is final. They are let go, the
+      // client sends them again, and what was found refused meanwhile is answered from memory.
+      const reason = `${outcome.reason}; the isolation budget of this request (${this.settings.isolationBudget} upstream requests) is spent: send the rest again`
+      this.letGo(spent, this.busy(now, reason))
+    }
     if (this.health.stopped(now)) this.letGo(queued.flat(), this.health.unavailable(now))
     else this.scheduler.isolate(queued)
   }
