@@ -52,27 +52,40 @@ function sent(step: Step): Outgoing {
 }
 
 describe('delivery decisions: what goes next', () => {
-  it('reads from the oldest, sends batches in order, and ends the pass when nothing is left', () => {
+  it('reads ahead from the oldest, a batch per free slot; sends batches in order, at most maxConcurrentRequests at once; ends when nothing is left', () => {
     const state = createDeliveryState(LIMITS, () => 0.5)
-    const rows = entries(5)
+    const rows = entries(8)
     state.begin()
-    expect(state.next(T0, true)).toEqual({ kind: 'read', after: undefined, limit: 3 })
+    // Ten slots free: ten batches' worth read at once.
+    expect(state.next(T0, true)).toEqual({ kind: 'read', after: undefined, limit: 30 })
     expect(state.read(rows, T0)).toEqual({ remove: [], events: [], wakeInMs: undefined })
     const first = sent(state.next(T0, true))
     expect(ids(first.entries)).toEqual(['e0', 'e1', 'e2'])
     expect(JSON.parse(first.body).batch.map((item: { id: string }) => item.id)).toEqual(['e0', 'e1', 'e2'])
-    // What did not fit is read again, after the last entry taken.
-    expect(state.next(T0, true)).toEqual({ kind: 'read', after: rows[2], limit: 3 })
-    state.read(rows.slice(3), T0)
-    expect(ids(sent(state.next(T0, true)).entries)).toEqual(['e3', 'e4'])
-    // Two requests out: the most allowed at once.
+    const second = sent(state.next(T0, true))
+    expect(ids(second.entries)).toEqual(['e3', 'e4', 'e5'])
+    // Two requests out: the most allowed at once, though more is read.
     expect(state.next(T0, true)).toEqual({ kind: 'wait' })
+    // Answered: the next goes at once, before the first's entries have left the outbox.
+    state.answer(first, ok(settlement(3)), T0 + 10, true)
+    const third = sent(state.next(T0 + 10, true))
+    expect(ids(third.entries)).toEqual(['e6', 'e7'])
+    // All read is sent: the next read, after the last entry read, is made while requests are out,
+    // a batch for each of the seven slots still free.
+    expect(state.next(T0 + 10, true)).toEqual({ kind: 'read', after: rows[7], limit: 21 })
+    state.read([], T0 + 10)
+    // Nothing past the cursor, requests still out: their answers may change that.
+    expect(state.next(T0 + 10, true)).toEqual({ kind: 'wait' })
+    expect(state.stats(T0 + 10).inFlight).toBe(8)
     state.finish(first)
-    expect(state.next(T0, true)).toEqual({ kind: 'read', after: rows[4], limit: 3 })
-    state.read([], T0)
-    // Nothing past the cursor, a request still out: its answer may change that.
-    expect(state.next(T0, true)).toEqual({ kind: 'wait' })
-    expect(state.stats(T0).inFlight).toBe(2)
+    expect(state.stats(T0 + 10).inFlight).toBe(5)
+    for (const outgoing of [second, third]) {
+      state.answer(outgoing, ok(settlement(outgoing.entries.length)), T0 + 20, true)
+      state.finish(outgoing)
+    }
+    expect(state.next(T0 + 20, true)).toEqual({ kind: 'read', after: rows[7], limit: 21 })
+    state.read([], T0 + 20)
+    expect(state.next(T0 + 20, true)).toEqual({ kind: 'done' })
   })
 
   it('skips what is reserved by a request out when it reads the same rows again', () => {
@@ -96,7 +109,7 @@ describe('delivery decisions: what goes next', () => {
     expect(state.next(T0, true)).toEqual({ kind: 'done' })
     expect(state.stats(T0).retryAt).toBe(T0 + 4_000)
     expect(state.wakeAfterPass(T0)).toBe(4_000)
-    expect(state.next(T0 + 4_000, true)).toEqual({ kind: 'read', after: undefined, limit: 3 })
+    expect(state.next(T0 + 4_000, true)).toEqual({ kind: 'read', after: undefined, limit: 30 })
     state.stop()
     expect(state.next(T0 + 4_000, true)).toEqual({ kind: 'done' })
     expect(state.wakeAfterPass(T0)).toBeUndefined()
@@ -142,21 +155,17 @@ describe('delivery decisions: what goes next', () => {
   it('waits for an answer when every slot is out, and counts a request not answered yet as holding its slot', () => {
     const state = createDeliveryState({ ...LIMITS, maxBatchSize: 1, maxRequestsPerSecond: 2, maxConcurrentRequests: 100 }, () => 0.5)
     state.begin()
-    state.next(T0, true)
+    expect(state.next(T0, true)).toEqual({ kind: 'read', after: undefined, limit: 2 })
     state.read(entries(3), T0)
     const first = sent(state.next(T0, true))
-    state.next(T0, true)
-    state.read(entries(2, 1), T0)
     sent(state.next(T0, true))
-    state.next(T0, true)
-    state.read(entries(1, 2), T0)
     // Ten seconds later, both still out: nothing starts, however long ago they did.
     expect(state.next(T0 + 10_000, true)).toEqual({ kind: 'wait' })
     expect(state.stats(T0 + 10_000).recentRequests).toEqual([T0 + 15_000 + WINDOW_MS, T0 + 15_000 + WINDOW_MS])
     state.answer(first, ok(settlement(1)), T0 + 10_000, true)
     state.finish(first)
     expect(state.next(T0 + 10_000, true)).toEqual({ kind: 'wait', ms: WINDOW_MS })
-    expect(sent(state.next(T0 + 10_000 + WINDOW_MS, true)).entries).toHaveLength(1)
+    expect(ids(sent(state.next(T0 + 10_000 + WINDOW_MS, true)).entries)).toEqual(['e2'])
   })
 
   it('shares its slots with the tab that sends next, a request out counted until it must have been abandoned', () => {
@@ -165,8 +174,6 @@ describe('delivery decisions: what goes next', () => {
     state.next(T0, true)
     state.read(entries(2), T0)
     const answered = sent(state.next(T0, true))
-    state.next(T0, true)
-    state.read(entries(1, 1), T0)
     sent(state.next(T0 + 5, true))
     state.answer(answered, ok(settlement(1)), T0 + 50, true)
     expect([...state.shared()].sort()).toEqual([0, T0 + 50 + WINDOW_MS, T0 + 5 + LIMITS.requestTimeout + WINDOW_MS].sort())
@@ -174,11 +181,10 @@ describe('delivery decisions: what goes next', () => {
     const next = createDeliveryState({ ...LIMITS, maxBatchSize: 1, maxRequestsPerSecond: 3 }, () => 0.5)
     next.adopt(state.shared())
     next.begin()
-    next.next(T0 + 60, true)
-    next.read(entries(1, 10), T0 + 60)
+    // One slot free: one batch read ahead.
+    expect(next.next(T0 + 60, true)).toEqual({ kind: 'read', after: undefined, limit: 1 })
+    next.read(entries(2, 10), T0 + 60)
     sent(next.next(T0 + 60, true))
-    next.next(T0 + 60, true)
-    next.read(entries(1, 11), T0 + 60)
     // Its one free slot taken, the next comes round a window after the first tab's answer.
     expect(next.next(T0 + 60, true)).toEqual({ kind: 'wait', ms: 50 + WINDOW_MS - 60 })
   })
@@ -189,7 +195,7 @@ describe('delivery decisions: what goes next', () => {
     state.next(T0, true)
     state.read([], T0)
     state.askAgain()
-    expect(state.next(T0, true)).toEqual({ kind: 'read', after: undefined, limit: 3 })
+    expect(state.next(T0, true)).toEqual({ kind: 'read', after: undefined, limit: 30 })
     state.read([], T0)
     expect(state.next(T0, true)).toEqual({ kind: 'done' })
     expect(state.owed).toBe(false)
@@ -256,7 +262,7 @@ describe('delivery decisions: what an answer does', () => {
     })
     state.finish(outgoing)
     expect(state.next(T0 + 100, true)).toEqual({ kind: 'done' })
-    expect(state.next(T0 + 500, true)).toEqual({ kind: 'read', after: undefined, limit: 3 })
+    expect(state.next(T0 + 500, true)).toEqual({ kind: 'read', after: undefined, limit: 27 })
     const second = state.answer(outgoing, unanswered('network error'), T0 + 500, true)
     expect(second.events).toEqual([{ type: 'retried', ids: ['e0', 'e1', 'e2'], failures: 2, delayMs: 1_000, reason: 'network error' }])
   })

@@ -20,6 +20,8 @@ export const CEILINGS = {
   durableP99Ms: 100,
   /** Conversion's documented ceiling: 10 requests per second of 200 engagements. */
   upstreamPerSecond: 2_000,
+  /** A page's first ten requests (one full second's worth) leave within the first second of tracking. */
+  firstRoundMs: 1_000,
   /** Requests Conversion may see in any sliding second. */
   upstreamRequestsPerSecond: 10,
   /** The outbox reads a batch, appends and holds memory in proportion to what it touches, not to its backlog. */

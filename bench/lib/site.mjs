@@ -81,11 +81,21 @@ export async function closedPortUrl(path = '/engagements') {
  *   transaction's `complete` event stamps the entry durable (per id, or only counted when
  *   `perId` is false, so 100,000 entries cost the page no extra memory);
  * - every `getAll` with a count (the outbox's head read) is timed from the call to its result
- *   (except while `__bench.paused`, when the benchmark reads the outbox itself).
+ *   (except while `__bench.paused`, when the benchmark reads the outbox itself);
+ * - every POST through `fetch` is timed from the call to its answer, as the page sees it.
  * Everything lands in `window.__bench`.
  */
 export function instrumentPage({ perId }) {
-  const bench = { durable: 0, durableAt: new Map(), waiters: new Map(), reads: [], durability: undefined }
+  const bench = { durable: 0, durableAt: new Map(), waiters: new Map(), reads: [], fetches: [], durability: undefined }
+  const fetch = window.fetch
+  window.fetch = function (input, init) {
+    const started = performance.now()
+    const answer = fetch.call(this, input, init)
+    if (init?.method === 'POST' && bench.fetches.length < 100_000) {
+      answer.then(() => bench.fetches.push(performance.now() - started), () => {})
+    }
+    return answer
+  }
   Object.defineProperty(window, '__bench', { value: bench })
   // Bounded: an engagement not durable within 60 s resolves as NaN instead of waiting forever.
   bench.whenDurable = (id) =>

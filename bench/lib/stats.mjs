@@ -1,4 +1,4 @@
-/** Small statistics for noisy machines: medians and high percentiles, nothing that trusts a mean. */
+/** Small statistics for noisy machines: medians and high percentiles; a mean only where a figure is a sum. */
 
 /** The `q` quantile (0..1) of `values`, by linear interpolation between the nearest ranks; NaN when empty. */
 export function quantile(values, q) {
@@ -11,6 +11,8 @@ export function quantile(values, q) {
 }
 
 export const median = (values) => quantile(values, 0.5)
+/** The mean of `values`, for sums (a run's total is the sum of its rounds); NaN when empty. */
+export const mean = (values) => (values.length ? values.reduce((sum, value) => sum + value, 0) / values.length : NaN)
 export const p99 = (values) => quantile(values, 0.99)
 
 /** Median, p99 and count of `values`. */

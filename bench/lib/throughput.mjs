@@ -5,7 +5,7 @@
  */
 import { openTrackerPage } from './main-thread.mjs'
 import { startSite } from './site.mjs'
-import { median, quantile, sleep, waitFor } from './stats.mjs'
+import { mean, median, quantile, sleep, waitFor } from './stats.mjs'
 
 const API_KEY = 'sk_test_benchmark_only'
 /** Conversion's documented limits, and the proxy's pacing window (1,000 ms + its 5 ms margin). */
@@ -33,7 +33,8 @@ export function steadyRate(arrivals, slots = UPSTREAM.requestsPerSecond) {
 /**
  * The least time `total` engagements can take through a pacer that lets `requestsPerSecond`
  * batches start per round of (window + latency): every round but the last takes a whole round,
- * the last only its answer.
+ * the last only its answer. Both pacers count so: the proxy's towards Conversion (upstream
+ * latency), and each page's towards the proxy (the latency the page sees, the proxy's included).
  */
 export function idealSeconds(total, latencyMs) {
   const rounds = Math.ceil(total / (UPSTREAM.requestsPerSecond * UPSTREAM.batchSize))
@@ -56,6 +57,9 @@ export async function measureThroughput(browser, plan) {
     apiKey: API_KEY,
     upstreamUrl: emulator.url,
     allowedOrigins: site.origins,
+    // Every page comes from one loopback address, which the per-client guard would count as one
+    // client allowed half of Conversion's capacity: off, so that Conversion's ceiling is measured.
+    clientRateLimit: false,
     fetch: async (input, init) => {
       const started = performance.now()
       const response = await fetch(input, init)
@@ -118,14 +122,21 @@ export async function measureThroughput(browser, plan) {
     const okArrivals = log.filter((entry) => entry.status === 200).map((entry) => ({ at: entry.at, count: entry.count }))
     const firstTracked = Math.min(...trackedAt)
     const lastAnswer = Math.max(...log.map((entry) => entry.at + (entry.durationMs ?? 0)))
-    const latencyMs = median(upstreamCalls.map((call) => call.ms))
+    const latencyMs = mean(upstreamCalls.map((call) => call.ms))
     const steady = steadyRate(okArrivals)
-    const practicalCeiling = (UPSTREAM.requestsPerSecond * UPSTREAM.batchSize) / ((UPSTREAM.proxyWindowMs + latencyMs) / 1000)
-    const ideal = idealSeconds(total, latencyMs)
-    const seconds = (lastAnswer - firstTracked) / 1000
+    // The steady rate's ceiling: a slot round in the middle of a run, at the median latency.
+    const practicalCeiling = (UPSTREAM.requestsPerSecond * UPSTREAM.batchSize) / ((UPSTREAM.proxyWindowMs + median(upstreamCalls.map((call) => call.ms))) / 1000)
     // The last answers' events reach the page a moment after Conversion's answers.
     await waitFor(async () => (await Promise.all(pages.map((page) => page.evaluate(() => window.trackerEvents.sent)))).every((sent) => sent >= plan.perPage), 3_000, 50)
+    // The page's own pacer lets 10 of its batches start per round of (window + the latency it
+    // sees): a slot's rounds add up, so the mean latency counts, from the fetch to its answer.
     const events = await Promise.all(pages.map((page) => page.evaluate(() => window.trackerEvents)))
+    const fetches = (await Promise.all(pages.map((page) => page.evaluate(() => window.__bench.fetches)))).flat()
+    const pageLatencyMs = mean(fetches)
+    const proxyIdeal = idealSeconds(total, latencyMs)
+    const pageIdeal = idealSeconds(plan.perPage, pageLatencyMs)
+    const ideal = Math.max(proxyIdeal, pageIdeal)
+    const seconds = (lastAnswer - firstTracked) / 1000
     // The tracker's first head reads (outbox, 200 at a time): when they started after tracking began, and how long each took.
     const headReads = await pages[0].evaluate(() =>
       window.__bench.reads.slice(0, 8).map((read) => ({ at: Math.round(read.at - window.trackingStartedAt), ms: Math.round(read.ms), rows: read.rows })),
@@ -147,15 +158,22 @@ export async function measureThroughput(browser, plan) {
       busiestSecond: emulator.maxStartsInAnyWindow(),
       steadyPerSecond: steady.perSecond,
       slotRoundMs: steady.roundMs,
-      upstreamLatencyMs: { median: latencyMs, p99: quantile(upstreamCalls.map((call) => call.ms), 0.99) },
+      upstreamLatencyMs: { mean: latencyMs, median: median(upstreamCalls.map((call) => call.ms)), p99: quantile(upstreamCalls.map((call) => call.ms), 0.99) },
+      pageLatencyP99Ms: quantile(fetches, 0.99),
       practicalCeilingPerSecond: practicalCeiling,
       ratioToCeiling: steady.perSecond / UPSTREAM.ceilingPerSecond,
       ratioToPracticalCeiling: steady.perSecond / practicalCeiling,
       endToEndSeconds: seconds,
       idealSeconds: ideal,
+      idealBy: pageIdeal > proxyIdeal ? 'page' : 'proxy',
+      /** The same ideal with median latencies: what the run would have taken without its slow answers (the first round's, mostly). */
+      idealAtMedianSeconds: Math.max(idealSeconds(total, median(upstreamCalls.map((call) => call.ms))), idealSeconds(plan.perPage, median(fetches))),
+      pageLatencyMs,
       endToEndRatio: ideal / seconds,
       endToEndPerSecond: total / seconds,
-      firstRequestAfterMs: Math.min(...events.map((e) => e.firstRequestAt ?? Infinity)) - firstTracked,
+      firstRequestAfterMs: Math.min(...events.map((e) => e.requestStarts[0] ?? Infinity)) - firstTracked,
+      /** From the first track() until the tenth request of the pages together started: the first round. */
+      tenthRequestAfterMs: (events.flatMap((e) => e.requestStarts).sort((a, b) => a - b)[9] ?? Infinity) - firstTracked,
       firstArrivalAfterMs: firstArrival - firstTracked,
       /** From the first request to the proxy until the tenth upstream arrival: how long the first round took. */
       firstRoundMs: steady.sorted.length > 10 ? steady.sorted[9].at - firstArrival : NaN,

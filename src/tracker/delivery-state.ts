@@ -44,8 +44,8 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
   const reserved = new Set<string>()
   /** Halves of refused batches, sent before anything newer. */
   const halves: OutboxEntry[][] = []
-  /** Batches read and not started yet; dropped when a pass begins, as the outbox holds them anyway. */
-  let fresh: OutboxEntry[][] = []
+  /** Entries read ahead and not sent yet, oldest first; dropped when a pass begins, as the outbox holds them anyway. */
+  let ready: OutboxEntry[] = []
   /** The last entry read; the next read starts after it. */
   let cursor: OutboxEntry | undefined
   /** The last read found nothing past the cursor, and nothing was stored or answered since. */
@@ -62,6 +62,7 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
   const startOver = () => {
     cursor = undefined
     exhausted = false
+    ready = []
   }
 
   /** The slots as another tab must take them over: a request still out counts as answered once it must have been abandoned. */
@@ -80,7 +81,6 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
     /** A pass begins: read from the oldest, and count `flushAt` afresh. */
     begin(): void {
       startOver()
-      fresh = []
       again = false
       waiting = 0
     },
@@ -98,32 +98,32 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
     /** What to do next at `now`; `allowed` says whether this tab may send (the leader, online, opted in). */
     next(now: number, allowed: boolean): Step {
       if (stopped || halted || !allowed || retry.until > now) return DONE
-      if (requestsOut >= limits.maxConcurrentRequests) return WAIT
-      const entries = halves[0] ?? fresh[0]
-      if (!entries) {
+      if (!halves.length && !ready.length) {
         if (exhausted) {
           if (requestsOut) return WAIT
           if (!again) return DONE
           again = false
           startOver()
         }
-        return { kind: 'read', after: cursor, limit: limits.maxBatchSize }
+        // Read ahead, while requests are out: a batch for every slot free now, so that no free
+        // slot waits for a read.
+        return { kind: 'read', after: cursor, limit: Math.max(1, slots.filter((free) => free <= now).length) * limits.maxBatchSize }
       }
+      if (requestsOut >= limits.maxConcurrentRequests) return WAIT
       const slot = take(now, Infinity)
       if (slot < 0) {
         const ms = Math.min(...slots) - now
         return ms < Infinity ? { kind: 'wait', ms } : WAIT
       }
-      ;(entries == halves[0] ? halves : fresh).shift()
+      const entries = halves.shift() ?? ready.splice(0, takeBatch(ready, batchLimits, carriedBytes).length)
       for (const entry of entries) reserved.add(entry.key)
       requestsOut++
       return { kind: 'send', outgoing: { entries, body: requestBody(entries), slot } }
     },
 
-    /** Rows read past the cursor: sets the next batch aside, and says what expired and when to look again. */
+    /** Rows read past the cursor: sets them aside to send, and says what expired and when to look again. */
     read(rows: readonly OutboxEntry[], now: number): Effects {
       const expired: OutboxEntry[] = []
-      const ready: OutboxEntry[] = []
       let wakeInMs: number | undefined
       for (const entry of rows) {
         if (reserved.has(entry.key)) continue
@@ -134,12 +134,6 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
       }
       exhausted = !rows.length
       cursor = rows[rows.length - 1] ?? cursor
-      if (ready.length) {
-        const batch = takeBatch(ready, batchLimits, carriedBytes)
-        // What did not fit is read again next time.
-        if (batch.length < ready.length) cursor = batch[batch.length - 1]
-        fresh.push(batch)
-      }
       return { remove: expired, events: expired.length ? [{ type: 'dropped', ids: idsOf(expired), reason: 'expired' }] : [], wakeInMs }
     },
 
@@ -153,7 +147,9 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
      * is answered then); `online` tells a failure of the network from one of the proxy.
      */
     answer(outgoing: Outgoing, result: SendResult, now: number, online: boolean): Effects {
+      // Answered: its slot counts a window more, and another request may go out meanwhile.
       slots[outgoing.slot] = now + WINDOW_MS
+      requestsOut--
       const { entries } = outgoing
       const ids = idsOf(entries)
       const { kind } = result
@@ -197,9 +193,8 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
       return {}
     },
 
-    /** The driver acted on the answer to `outgoing`: its entries are free again, unless its halves hold them. */
+    /** The driver acted on the answer to `outgoing` (its entries removed if they are gone): they are free again, unless its halves hold them. */
     finish(outgoing: Outgoing): void {
-      requestsOut--
       exhausted = false
       if (!outgoing.split) for (const entry of outgoing.entries) reserved.delete(entry.key)
     },

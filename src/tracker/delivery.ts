@@ -93,6 +93,8 @@ export function createDelivery(context: DeliveryContext): Delivery {
   const answered = (outgoing: Outgoing, result: SendResult) => {
     const effects = state.answer(outgoing, result, platform.now(), platform.isOnline())
     share()
+    // The next request need not wait for this one's entries to leave the outbox.
+    poke()
     return apply(effects)
   }
 

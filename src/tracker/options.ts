@@ -52,9 +52,19 @@ export interface TrackerOptions {
   maxBatchSize?: number
   /** Most bytes in one request body, 1024 to 1048576. Default `262144` (256 KiB). */
   maxBatchBytes?: number
-  /** Most request starts in any sliding second, for all tabs of the origin together, a whole number from 1 to 10. Default `10`. */
+  /**
+   * Most requests the proxy sees arrive in any sliding second, for all tabs of the origin
+   * together, beacons included; a whole number from 1 to 10. Default `10`. A request holds one
+   * of these slots from its start until a second after its answer (a beacon, which has none,
+   * until `requestTimeout` after it left), so no preflight, latency or retry can squeeze more
+   * into a second where they arrive.
+   */
   maxRequestsPerSecond?: number
-  /** Requests awaiting an answer at once; a whole number, at least 1. Default `3`. */
+  /**
+   * Requests awaiting an answer at once; a whole number, at least 1. Default `10`: as many as
+   * `maxRequestsPerSecond` lets start in a second, so the first second is not spent waiting for
+   * answers (the pacer never has more out than that anyway).
+   */
   maxConcurrentRequests?: number
   /** A request that has not answered after this many ms (1 to 2147483647) is abandoned and retried. Default `15000`. */
   requestTimeout?: number
@@ -113,7 +123,7 @@ const NUMBERS: Record<string, [fallback: number, least: number, most: number, wh
   maxBatchSize: [LIMITS.batchSize, 1, LIMITS.batchSize, 1],
   maxBatchBytes: [262_144, 1_024, LIMITS.requestBytes],
   maxRequestsPerSecond: [LIMITS.requestsPerSecond, 1, LIMITS.requestsPerSecond, 1],
-  maxConcurrentRequests: [3, 1, Infinity, 1],
+  maxConcurrentRequests: [10, 1, Infinity, 1],
   requestTimeout: [15_000, 1, TIMER_MAX_MS],
   maxQueueSize: [10_000, 1, Infinity, 1],
   maxHeld: [100, 0, Infinity, 1],

@@ -36,7 +36,7 @@ export interface OutboxOptions {
   ready: Promise<unknown>
   /** Whether entries are still wanted when their write starts: not once tracking is off. */
   accepting: () => boolean
-  /** Sendable entries were stored (once per write, and per release): whoever sends should hear of them. */
+  /** Sendable entries were stored (once per slice written, and per release): whoever sends should hear of them. */
   onStored: (entries: OutboxEntry[]) => void
   /** Told which engagements a cap pushed out. */
   onDrop: (ids: string[], reason: DropReason) => void
@@ -146,8 +146,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
           keys.forEach(forget)
           options.onDrop(keys.map(idOf), reason)
         }
+        // Told per slice: the sender starts on the first while the rest are written.
+        announce(slice)
       }
-      announce(writing)
     }
     writing = []
   }
