@@ -56,7 +56,7 @@ function install(): void {
   const run = ([args, at]: Call): unknown => {
     const [method, ...rest] = Array.from(args)
     if (method == 'init') {
-      if (tracker) console.warn(PREFIX, 'already initialized; this init was ignored')
+      if (tracker) console.warn(PREFIX, 'init ignored: already initialized')
       else start(rest[0] as Partial<TrackerOptions>)
     } else if (!tracker) {
       pending.push([args, at ?? Date.now()])

@@ -181,7 +181,7 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
       }
       if (kind == 'halt') {
         halted = reason
-        const message = `the proxy refused this tracker (${reason}): sending stopped, engagements kept; check the endpoint and the proxy's allowed origins, then reload`
+        const message = `the proxy refused this tracker (${reason}): sending stopped, engagements kept; check endpoint and allowedOrigins`
         return { events: [{ type: 'error', error: { code: 'halted', message } }] }
       }
       // Too large or refused: one alone is rejected for good, more are split to find the culprits.

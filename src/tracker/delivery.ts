@@ -4,26 +4,22 @@ import { idsOf, type Effects, type Outgoing } from './delivery-steps.js'
 import type { ResolvedOptions } from './options.js'
 import type { Outbox, OutboxEntry } from './outbox.js'
 import { requestBody } from './request.js'
-import type { Sender, SendResult } from './sender.js'
-import type { RetryState } from './settings.js'
+import { createSender, type SendResult } from './sender.js'
+import type { SettingsStore } from './settings.js'
+import type { Tabs } from './tabs.js'
 import type { TrackerEvent } from './types.js'
 
 /** What the sending machinery needs from the tracker around it. */
 export interface DeliveryContext {
   options: ResolvedOptions
   outbox: Outbox
-  sender: Sender
   emit: (event: TrackerEvent) => void
-  /** Whether this tab sends for the origin right now. */
-  tabs: { readonly isLeader: boolean }
+  /** Whether this tab sends for the origin right now, and how it tells the others which entries are gone. */
+  tabs: Pick<Tabs, 'isLeader' | 'post'>
   /** Whether tracking is off: nothing is sent then, not even what a tab stored after the clear. */
   session: { readonly optedOut: boolean }
-  /** Tells other tabs which entries are gone from the outbox. */
-  announceRemoved: (entries: readonly OutboxEntry[]) => void
-  /** Stores the backoff so a reload does not retry early. */
-  saveRetry: (state: RetryState) => void
-  /** Where the pacer's slots are shared with the tab that sends next (localStorage), under `pacingKey`. */
-  pacingKey: string
+  /** Where the backoff is stored, so a reload does not retry early. */
+  settings: SettingsStore
 }
 
 /** The leader's sending machinery. */
@@ -46,8 +42,11 @@ export interface Delivery {
  * reads, the requests and the promises, and does what the state says, one step at a time.
  */
 export function createDelivery(context: DeliveryContext): Delivery {
-  const { options, outbox, sender, emit, tabs, session } = context
+  const { options, outbox, emit, tabs, session } = context
   const { platform } = options
+  const sender = createSender(options)
+  /** Where the pacer's slots are shared with the tab that sends next. */
+  const pacingKey = `${options.namespace}:pacing`
   const state = createDeliveryState(options, platform.random)
   const requests = new Set<Promise<void>>()
   let running: Promise<void> | undefined
@@ -74,7 +73,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
   /** Tells the tab that sends next which pacer slots are still taken (only the leader's count). */
   const share = () => {
     try {
-      if (tabs.isLeader) platform.localStorage?.setItem(context.pacingKey, state.shared().join())
+      if (tabs.isLeader) platform.localStorage?.setItem(pacingKey, state.shared().join())
     } catch {
       // Full or blocked storage: the next leader paces from its own slots.
     }
@@ -83,9 +82,9 @@ export function createDelivery(context: DeliveryContext): Delivery {
   const apply = async ({ remove, saveRetry, events = [], wakeInMs }: Effects) => {
     if (remove?.length) {
       await outbox.remove(remove)
-      context.announceRemoved(remove)
+      tabs.post({ type: 'settled', keys: remove.map((entry) => entry.key) })
     }
-    if (saveRetry) context.saveRetry(saveRetry)
+    if (saveRetry) context.settings.write('retry', saveRetry).catch(() => undefined)
     events.forEach(emit)
     if (wakeInMs !== undefined) wakeIn(wakeInMs)
   }
@@ -164,7 +163,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
     },
     lead() {
       try {
-        state.adopt((platform.localStorage?.getItem(context.pacingKey) ?? '').split(',').map(Number))
+        state.adopt((platform.localStorage?.getItem(pacingKey) ?? '').split(',').map(Number))
       } catch {
         // Blocked storage: nothing to take over.
       }

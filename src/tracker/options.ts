@@ -103,6 +103,8 @@ export interface ResolvedOptions {
   maxAge: number
   retry: BackoffPolicy
   name: string
+  /** Where this tracker's outbox, channel, locks and shared slots live: `conversion-engagements:<name>`. */
+  namespace: string
   debug: boolean
   onError: ((error: TrackerError) => void) | undefined
   platform: Platform
@@ -145,7 +147,7 @@ export function resolveOptions(
   reportInvalid: (error: TrackerError) => void = () => undefined,
 ): ResolvedOptions {
   if (typeof options?.endpoint != 'string' || !options.endpoint) {
-    throw new TypeError('conversion-engagements: createTracker needs an `endpoint`, the URL of your proxy')
+    throw new TypeError("conversion-engagements: createTracker needs an endpoint, your proxy's URL")
   }
   const given = options as unknown as Record<string, unknown>
   const resolved: Record<string, unknown> = { endpoint: options.endpoint, platform }
@@ -178,5 +180,6 @@ export function resolveOptions(
     )
   }
   resolved['retry'] = { baseMs: resolved['retryBaseDelay'], maxMs: resolved['retryMaxDelay'] }
+  resolved['namespace'] = `conversion-engagements:${resolved['name']}`
   return resolved as unknown as ResolvedOptions
 }

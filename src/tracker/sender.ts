@@ -1,6 +1,6 @@
 import { isSettlement, type Settlement } from '../contract.js'
 import { classify, unanswered, type Failure } from '../core/outcome.js'
-import type { Platform } from './options.js'
+import type { ResolvedOptions } from './options.js'
 
 /** What became of one fetch: the outcome class, with the settlement when the proxy gave one. */
 export type SendResult = { kind: 'ok'; settlement: Settlement } | Failure
@@ -18,7 +18,7 @@ export interface Sender {
 
 const TEXT = 'text/plain;charset=UTF-8'
 
-export function createSender(endpoint: string, timeoutMs: number, platform: Platform): Sender {
+export function createSender({ endpoint, requestTimeout: timeoutMs, platform }: ResolvedOptions): Sender {
   return {
     async send(body) {
       const controller = new AbortController()
@@ -32,19 +32,22 @@ export function createSender(endpoint: string, timeoutMs: number, platform: Plat
           signal: controller.signal,
         })
         const text = await response.text()
-        const json = parseJson(text)
+        let json: { message?: unknown } | undefined
+        try {
+          json = JSON.parse(text)
+        } catch {
+          // Not JSON: no message, and no settlement.
+        }
         const outcome = classify({
           status: response.status,
           retryAfter: response.headers.get('retry-after'),
-          message: typeof json?.message === 'string' ? json.message : undefined,
+          message: typeof json?.message == 'string' ? json.message : undefined,
           now: platform.now(),
         })
-        if (outcome.kind !== 'ok') return outcome
-        if (isSettlement(json)) return { kind: 'ok', settlement: json }
-        return unanswered(`HTTP ${response.status} without a settlement body`)
+        if (outcome.kind != 'ok') return outcome
+        return isSettlement(json) ? { kind: 'ok', settlement: json } : unanswered(`HTTP ${response.status} without a settlement body`)
       } catch {
-        const reason = controller.signal.aborted ? `no answer within ${timeoutMs} ms` : 'network error'
-        return unanswered(reason)
+        return unanswered(controller.signal.aborted ? `no answer within ${timeoutMs} ms` : 'network error')
       } finally {
         platform.clearTimeout(timer)
       }
@@ -61,14 +64,5 @@ export function createSender(endpoint: string, timeoutMs: number, platform: Plat
         return false
       }
     },
-  }
-}
-
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text)
-    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined
-  } catch {
-    return undefined
   }
 }

@@ -6,13 +6,12 @@ import { watchLifecycle } from './lifecycle.js'
 import { resolveOptions, type Platform, type TrackerOptions } from './options.js'
 import { createOutbox, isHeld } from './outbox.js'
 import { browserPlatform } from './platform.js'
-import { createSender } from './sender.js'
 import { createServerTracker } from './server-tracker.js'
 import { createSession } from './session.js'
 import { createSettings } from './settings.js'
 import { indexedDbStore, withFallback, type Store } from './store.js'
 import { createTabs } from './tabs.js'
-import { invalid, type Tracker, type TrackerError, type TrackerStats } from './types.js'
+import { invalid, type DropReason, type Tracker, type TrackerError, type TrackerStats } from './types.js'
 
 /**
  * Creates the tracker. In a browser it starts at once: reads what an earlier visit stored,
@@ -35,11 +34,13 @@ export function createTracker(options: TrackerOptions): Tracker {
 export function startTracker(options: TrackerOptions, platform: Platform): Tracker {
   const invalidOptions: TrackerError[] = []
   const config = resolveOptions(options, platform, (error) => invalidOptions.push(error))
-  const namespace = `conversion-engagements:${config.name}`
+  const { namespace } = config
   const emitter = createEmitter(config)
   const { emit } = emitter
   const report = (error: TrackerError) => emit({ type: 'error', error })
   const fault = (what: string) => (error: unknown) => report({ code: 'internal', message: `${what}: ${(error as Error)?.message ?? error}` })
+  /** Tells this page's subscribers which engagements left the outbox undelivered, and why. */
+  const dropped = (ids: string[] | void, reason: DropReason) => ids?.length && emit({ type: 'dropped', ids, reason })
   // After this call returns, so that subscribers hear them.
   void Promise.resolve().then(() => invalidOptions.forEach((error) => emit({ type: 'error', error }, true)))
 
@@ -63,18 +64,15 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     accepting: () => !session.optedOut,
     onStored(entries) {
       if (tabs.isLeader) delivery.queued(entries.length)
-      else tabs.post({ type: 'appended', entries, durable: store.storage === 'indexeddb' })
+      else tabs.post({ type: 'appended', entries, durable: store.storage == 'indexeddb' })
     },
-    onDrop: (ids, reason) => emit({ type: 'dropped', ids, reason }),
+    onDrop: dropped,
     onFault: fault('storing'),
   })
-  /** Tells this page's subscribers which engagements an opt-out deleted. */
-  const discarded = (deleted: Promise<string[] | void>) =>
-    void deleted.then((ids) => ids?.length && emit({ type: 'dropped', ids, reason: 'opted-out' }))
 
   const tabs = createTabs(namespace, platform, {
     on: {
-      async appended({ entries, durable }) {
+      appended({ entries, durable }) {
         // Opted out, a tab may still hand over what it tracked before: it is not kept.
         if (!tabs.isLeader || session.optedOut) return
         if (durable) {
@@ -89,7 +87,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
       contact: (message) => session.heard(message),
       'opt-out'(message) {
         session.heard(message)
-        if (message.optedOut) discarded(outbox.clearedElsewhere())
+        if (message.optedOut) void outbox.clearedElsewhere().then((ids) => dropped(ids, 'opted-out'))
       },
     },
     async lead(flushing) {
@@ -107,17 +105,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     fault,
     warn: (message) => report({ code: 'storage', message }),
   })
-  const delivery = createDelivery({
-    options: config,
-    outbox,
-    sender: createSender(config.endpoint, config.requestTimeout, platform),
-    emit,
-    tabs,
-    session,
-    announceRemoved: (entries) => tabs.post({ type: 'settled', keys: entries.map((entry) => entry.key) }),
-    saveRetry: (state) => void settings.write('retry', state).catch(() => undefined),
-    pacingKey: `${namespace}:pacing`,
-  })
+  const delivery = createDelivery({ options: config, outbox, emit, tabs, session, settings })
 
   /** Settles once what an earlier visit stored (contact, opt-out, backoff) is known. */
   const ready = Promise.all([session.loaded, settings.read('retry').then(delivery.state.restore)]).then(
@@ -130,8 +118,8 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   const unwatch = watchLifecycle(platform, {
     hide() {
       if (tabs.isLeader) return delivery.beacon()
-      const unsaved = outbox.unsaved()
-      if (unsaved.length > 0) tabs.post({ type: 'appended', entries: unsaved, durable: false })
+      const entries = outbox.unsaved()
+      if (entries.length) tabs.post({ type: 'appended', entries, durable: false })
     },
     suspend: tabs.leave,
     resume: tabs.join,
@@ -148,6 +136,11 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
       : session.optedOut
         ? { code: 'opted-out', message: 'tracking is off (optOut)' }
         : undefined
+  /** `error`, reported if it is the caller's mistake, as what a command returns. */
+  const refused = (error: TrackerError) => {
+    if (error.code == 'invalid') report(error)
+    return { ok: false as const, error }
+  }
 
   const flush = async (): Promise<void> => {
     await outbox.written()
@@ -158,23 +151,16 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   return {
     track(input) {
       try {
-        const refused = refusal()
-        if (refused) return { ok: false, error: refused }
         const now = platform.now()
-        const built = buildEngagement(input, session.contact, now, platform.randomUUID)
-        if ('error' in built) {
-          report(built.error)
-          return { ok: false, error: built.error }
-        }
+        const built = refusal() ?? buildEngagement(input, session.contact, now, platform.randomUUID)
+        if (!('engagement' in built)) return refused('error' in built ? built.error : built)
         const entry = outbox.add(built.engagement, built.signature, now)
         const { id } = entry.engagement
         // Nothing is made for nobody: a burst of calls allocates only what it stores.
         if (emitter.listening) emit({ type: 'queued', id, held: isHeld(entry) })
         return { ok: true, id }
       } catch (error) {
-        const failure: TrackerError = { code: 'internal', message: `track failed: ${error}` }
-        report(failure)
-        return { ok: false, error: failure }
+        return refused({ code: 'internal', message: `track failed: ${error}` })
       }
     },
 
@@ -182,17 +168,14 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
       const signature = options?.signature
       const error =
         refusal() ??
-        (checkEmail(email) ||
-          // Scripts are not typed: `identify(email, signature)` must not drop the signature silently.
-          (options !== undefined && typeof options != 'object'
-            ? invalid('options', 'type', 'options must be an object')
-            : signature !== undefined && (typeof signature != 'string' || !signature || signature.length > LIMITS.signatureLength)
-              ? invalid('signature', 'format', `signature must be 1 to ${LIMITS.signatureLength} characters`)
-              : undefined))
-      if (error) {
-        if (error.code === 'invalid') report(error)
-        return { ok: false, error }
-      }
+        checkEmail(email) ??
+        // Scripts are not typed: `identify(email, signature)` must not drop the signature silently.
+        (options !== undefined && typeof options != 'object'
+          ? invalid('options', 'type', 'options must be an object')
+          : signature !== undefined && !(typeof signature == 'string' && signature && signature.length <= LIMITS.signatureLength)
+            ? invalid('signature', 'format', `signature must be 1 to ${LIMITS.signatureLength} characters`)
+            : undefined)
+      if (error) return refused(error)
       session.setContact(signature ? { email, signature } : { email })
       outbox.release(() => session.contact)
       return { ok: true }
@@ -202,7 +185,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
 
     optOut() {
       session.setOptOut(true)
-      discarded(outbox.clear())
+      void outbox.clear().then((ids) => dropped(ids, 'opted-out'))
     },
 
     optIn: () => session.setOptOut(false),
