@@ -1,18 +1,6 @@
-import { createServer } from 'node:net'
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers'
 import { defineConfig } from 'vitest/config'
-
-/** A free loopback port, chosen now so the Worker's bindings can name the emulator's address. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
+import { freePort } from './test/helpers/ports.js'
 
 // Wrangler, which the pool uses, stays offline and keeps its files inside the project.
 process.env['WRANGLER_SEND_METRICS'] = 'false'

@@ -5,21 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer, connect } from 'node:net'
+import { connect } from 'node:net'
+import { freePort } from './ports.js'
 
 const BINARY = process.env['REDIS_SERVER'] ?? 'redis-server'
 const START_TIMEOUT_MS = 10_000
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** Resolves once something accepts connections on the port, or rejects after the timeout. */
 async function listening(port: number, timeoutMs: number): Promise<void> {
