@@ -7,8 +7,8 @@
  *
  *   node bench/size.mjs            print the table
  *   node bench/size.mjs --json F   also write the figures to F
- *   node bench/size.mjs --check    fail when a budget in bench/budgets.json (gzip bytes; the
- *                                  script tag's must stay at most 10,000) is exceeded, when the
+ *   node bench/size.mjs --check    fail when a budget in bench/budgets.json (gzip bytes, the
+ *                                  figures of the last build that set them) is exceeded, when the
  *                                  script tag could evaluate strings as code, or when the README's
  *                                  stated size is not the real one
  *

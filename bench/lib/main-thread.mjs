@@ -19,9 +19,10 @@ export async function openTrackerPage(browser, origin, trackerOptions, { perId =
     async ({ options, email }) => {
       window.tracker = window.t(options)
       window.tracker.identify(email)
-      window.trackerEvents = { sent: 0, retried: 0, dropped: 0, errors: [], firstRequestAt: undefined }
+      // Counts, errors, and when each request started (epoch ms).
+      window.trackerEvents = { sent: 0, retried: 0, dropped: 0, errors: [], requestStarts: [] }
       window.tracker.subscribe((event) => {
-        if (event.type === 'request') window.trackerEvents.firstRequestAt ??= Date.now()
+        if (event.type === 'request') window.trackerEvents.requestStarts.push(Date.now())
         else if (event.type === 'error') window.trackerEvents.errors.push(event.error.message)
         else if (event.type in window.trackerEvents) window.trackerEvents[event.type] += event.ids.length
       })
