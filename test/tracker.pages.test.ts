@@ -119,6 +119,31 @@ describe('tracker: several tabs', () => {
     await world.runUntil(() => world.proxy.delivered.size === 1)
   })
 
+  it('shares the pacer slots only while leading: an answer that comes in after the tab left does not overwrite the new leader record', async () => {
+    const world = new World()
+    const held: (() => void)[] = []
+    // The first tab's answer waits until the test lets it through.
+    const slow: typeof world.proxy.fetch = async (input, init) => {
+      const answer = await world.proxy.fetch(input, init)
+      await new Promise<void>((resolve) => held.push(resolve))
+      return answer
+    }
+    const first = await world.open({ flushAt: 1 }, { fetch: slow })
+    const second = await world.open({ flushAt: 1 })
+    first.tracker.identify('john@example.com')
+    first.tracker.track(demo(1))
+    await until(() => held.length === 1)
+    const key = 'conversion-engagements:default:pacing'
+    first.page.window.dispatchEvent(new Event('pagehide'))
+    await until(async () => (await second.tracker.stats()).leader)
+    second.tracker.track(demo(2))
+    await until(() => world.proxy.requests.length === 2)
+    const sharedByNewLeader = world.origin.localStorage.getItem(key)
+    held.shift()!()
+    await settle()
+    expect(world.origin.localStorage.getItem(key)).toBe(sharedByNewLeader)
+  })
+
   it('adopts engagements of a tab that has no IndexedDB, so only the leader sends', async () => {
     const world = new World()
     const leader = await world.open({ flushAt: 1 })
