@@ -6,22 +6,28 @@
  * are settled upstream.
  */
 import type { Coalescer, CoalescerStats, SubmitResult } from '../core/coalescer/index.js'
-import { readBodyText, declaredLength } from '../core/body.js'
+import { lengthOf } from '../core/body.js'
 import { createConversionCoalescer } from './conversion-coalescer.js'
 import { corsHeaders, preflight } from './cors.js'
+import { requestExchange, type Exchange } from './exchange.js'
 import { createMemoryGuard, type ClientGuard } from './guard.js'
 import { createIdentityVerifier } from './identity.js'
 import { takeIn, type IdentityVerifier } from './intake.js'
 import { createIntakeBudget } from './intake-budget.js'
 import { resolveProxyOptions, type ProxyOptions, type ProxySettings } from './options.js'
 import { matchOrigin } from './origins.js'
-import { answer, retryLater, settledReply, settlement, toResponse, type Reply } from './responses.js'
+import { answer, retryLater, settledReply, settlement, toResponse, toWire, type Reply, type WireAnswer } from './responses.js'
 import { scrub } from './upstream.js'
 
 /** The proxy, as Workers, Deno, Bun and route handlers of Next.js, Remix or SvelteKit expect it. */
 export interface Proxy {
   /** Answers one request. `env` and `ctx` are the host's (Workers bindings, or the Node host's client address). */
   fetch(request: Request, env?: unknown, ctx?: unknown): Promise<Response>
+  /**
+   * Answers one request read without a Web `Request` (the Node host reads them so): the same
+   * checks and answers as `fetch`, as the status, headers and text to send. Never rejects.
+   */
+  answer(exchange: Exchange): Promise<WireAnswer>
   /** The in-process Coalescer's state (undefined when engagements go to an injected one). */
   stats(): CoalescerStats | undefined
   /** Stops the in-process Coalescer's timers. */
@@ -49,15 +55,15 @@ export function createProxy(options: ProxyOptions): Proxy {
   const verify: IdentityVerifier | undefined = settings.identitySecret ? createIdentityVerifier(settings.identitySecret) : undefined
 
   /** Reads and sorts out one body; the body's text is out of reach once this returns. */
-  const readAndSort = async (request: Request, client: string | undefined, cors: Record<string, string>) => {
-    const reserved = Math.min(declaredLength(request) ?? settings.maxBodyBytes, settings.maxBodyBytes)
+  const readAndSort = async (exchange: Exchange, client: string | undefined, cors: Record<string, string>) => {
+    const reserved = Math.min(lengthOf(exchange.header('content-length')) ?? settings.maxBodyBytes, settings.maxBodyBytes)
     const over = intake.take(client, reserved)
     if (over) {
       const message = over === 'client' ? 'too many request bodies from this client at once' : 'the proxy is reading too many request bodies at once'
       return retryLater(over === 'client' ? 429 : 503, message, INTAKE_RETRY_MS, cors)
     }
     try {
-      const body = await readBodyText(request, settings.maxBodyBytes)
+      const body = await exchange.readBody(settings.maxBodyBytes)
       if (!body.ok) return answer(body.status, { message: body.message }, cors)
       return await takeIn(body.text, { allowedTypes: settings.allowedTypes, verify, sha256: settings.sha256, now: settings.now() })
     } finally {
@@ -65,28 +71,28 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
   }
 
-  const handle = async (request: Request, env: unknown): Promise<Reply | Response> => {
-    if (new URL(request.url).pathname !== settings.path) return answer(404, { message: 'not found' })
+  const handle = async (exchange: Exchange): Promise<Reply | WireAnswer> => {
+    if (exchange.path !== settings.path) return answer(404, { message: 'not found' })
 
-    const header = request.headers.get('origin')
+    const header = exchange.header('origin')
     if (!header) return answer(403, { message: 'requests must come from a browser page of an allowed origin (no Origin header)' })
     const origin = matchOrigin(settings.allowedOrigins, header)
     // The header is quoted back as JSON, never as a header: a client reads only what it sent.
     if (!origin) return answer(403, { message: `origin ${header.slice(0, 300)} is not allowed` })
     const cors = corsHeaders(origin)
-    if (request.method === 'OPTIONS') return preflight(origin)
-    if (request.method !== 'POST') return answer(405, { message: 'only POST is allowed' }, { ...cors, allow: 'POST, OPTIONS' })
+    if (exchange.method === 'OPTIONS') return wireOf(preflight(origin))
+    if (exchange.method !== 'POST') return answer(405, { message: 'only POST is allowed' }, { ...cors, allow: 'POST, OPTIONS' })
 
-    const client = settings.clientKey(request, env)
+    const client = exchange.client()
     if (client !== undefined && guard) {
       const verdict = await guard.request(client)
       if (!verdict.allowed) return retryLater(429, 'too many requests from this client', verdict.retryAfterMs, cors)
     }
-    if (!ACCEPTED_TYPES.test(request.headers.get('content-type') ?? '')) {
+    if (!ACCEPTED_TYPES.test(exchange.header('content-type') ?? '')) {
       return answer(415, { message: 'content-type must be application/json (or text/plain for beacons)' }, cors)
     }
 
-    const sorted = await readAndSort(request, client, cors)
+    const sorted = await readAndSort(exchange, client, cors)
     if ('status' in sorted) return sorted
     if (!sorted.ok) return answer(400, { message: sorted.message }, cors)
     if (client !== undefined && guard?.engagements) {
@@ -99,21 +105,29 @@ export function createProxy(options: ProxyOptions): Proxy {
     return settledReply(result, sorted.rejected, cors)
   }
 
+  const answerExchange = async (exchange: Exchange): Promise<WireAnswer> => {
+    let reply: Reply | WireAnswer
+    try {
+      reply = await handle(exchange)
+    } catch (error) {
+      settings.logger.error('[conversion-engagements] proxy failure:', scrub(String(error), settings.apiKey))
+      reply = answer(500, { message: 'the proxy failed; the engagements were not forwarded' })
+    }
+    // Only a preflight is ready as it is: it alone has no body.
+    return reply.body === null ? (reply as WireAnswer) : toWire(reply as Reply, settings.apiKey)
+  }
+
   return {
-    fetch: async (request, env) => {
-      let reply: Reply | Response
-      try {
-        reply = await handle(request, env)
-      } catch (error) {
-        settings.logger.error('[conversion-engagements] proxy failure:', scrub(String(error), settings.apiKey))
-        reply = answer(500, { message: 'the proxy failed; the engagements were not forwarded' })
-      }
-      // A preflight has no body.
-      return reply instanceof Response ? reply : toResponse(reply, settings.apiKey)
-    },
+    fetch: async (request, env) => toResponse(await answerExchange(requestExchange(request, () => settings.clientKey(request, env)))),
+    answer: answerExchange,
     stats: () => local?.stats(),
     close: () => local?.close(),
   }
+}
+
+/** A Response without a body (the preflight's), as a wire answer. */
+function wireOf(response: Response): WireAnswer {
+  return { status: response.status, headers: Object.fromEntries(response.headers), body: null }
 }
 
 function createLocalCoalescer(settings: ProxySettings): Coalescer {

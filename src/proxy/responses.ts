@@ -41,13 +41,27 @@ export function settledReply(result: SubmitResult, refused: Settlement['rejected
 /** Whether a submit's answer says Conversion refuses the proxy (worth an operator's attention). */
 export const isUnavailable = (result: SubmitResult): result is Refusal & { kind: 'unavailable' } => result.kind === 'unavailable'
 
+/** An answer as it goes on the wire: its status, every header, and its body's text (null: none). */
+export interface WireAnswer {
+  status: number
+  headers: Record<string, string>
+  body: string | null
+}
+
 /**
- * The key can only reach an answer through something a client sent back to itself (an id, an
- * origin), but an answer is cheap to check, so none leaves with it, however it got there.
+ * The answer as it is sent. The key can only reach an answer through something a client sent
+ * back to itself (an id, an origin), but an answer is cheap to check, so none leaves with it,
+ * however it got there.
  */
-export function toResponse({ status, body, headers }: Reply, apiKey: string): Response {
-  return new Response(scrub(JSON.stringify(body), apiKey), {
+export function toWire({ status, body, headers }: Reply, apiKey: string): WireAnswer {
+  return {
     status,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...baseHeaders(), ...headers },
-  })
+    body: scrub(JSON.stringify(body), apiKey) as string,
+  }
+}
+
+/** The answer as a Web `Response`. */
+export function toResponse({ status, headers, body }: WireAnswer): Response {
+  return new Response(body, { status, headers })
 }

@@ -4,8 +4,9 @@
  * - `GET /healthz`: 200 while the process serves (liveness);
  * - `GET /readyz`: 200 only while the proxy can forward (readiness), else 503 with the reason.
  */
-import type { NodeHandler } from './serve.js'
+import type { ExchangeHandler } from './node-exchange.js'
 import { baseHeaders } from '../../proxy/cors.js'
+import type { WireAnswer } from '../../proxy/responses.js'
 
 export const LIVENESS_PATH = '/healthz'
 export const READINESS_PATH = '/readyz'
@@ -14,20 +15,17 @@ export const READINESS_PATH = '/readyz'
 export type Readiness = { ready: true } | { ready: false; reason: string }
 
 /** Answers the health checks; every other request goes to `handler`. */
-export function withHealthChecks(handler: NodeHandler, readiness: () => Readiness): NodeHandler {
-  return (request, client) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD') return handler(request, client)
-    const path = new URL(request.url).pathname
+export function withHealthChecks(handler: ExchangeHandler, readiness: () => Readiness): ExchangeHandler {
+  return (exchange) => {
+    if (exchange.method !== 'GET' && exchange.method !== 'HEAD') return handler(exchange)
+    const { path } = exchange
     if (path === LIVENESS_PATH) return Promise.resolve(healthAnswer(200, { status: 'ok' }))
-    if (path !== READINESS_PATH) return handler(request, client)
+    if (path !== READINESS_PATH) return handler(exchange)
     const state = readiness()
     return Promise.resolve(state.ready ? healthAnswer(200, { status: 'ready' }) : healthAnswer(503, { status: 'unavailable', reason: state.reason }))
   }
 }
 
-function healthAnswer(status: number, body: object): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...baseHeaders() },
-  })
+function healthAnswer(status: number, body: object): WireAnswer {
+  return { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...baseHeaders() }, body: JSON.stringify(body) }
 }

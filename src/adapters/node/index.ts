@@ -1,7 +1,6 @@
 /** The proxy on Node: `serveProxy()` starts an HTTP server around `createProxy()`. */
 import type { IncomingMessage } from 'node:http'
-import { serve, type ListenOptions } from './serve.js'
-import { withBodyDeadline } from './body-deadline.js'
+import { serveExchanges, type ListenOptions } from './serve.js'
 import { addressGroup } from './connection-cap.js'
 import { chooseCoordination } from './coordination.js'
 import { withHealthChecks, type Readiness } from './health.js'
@@ -116,18 +115,20 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
       fetch: ports.fetch,
     })
     const running = proxy
-    const gate = gateRequests(withBodyDeadline(running.fetch, limits.bodyTimeout, allowed), allowed, metrics?.clientAnswer)
+    const gate = gateRequests(running.answer, allowed, metrics?.clientAnswer)
     readiness = () => {
       if (gate.closing) return { ready: false, reason: 'the proxy is shutting down' }
       if (coordination.redisReachable && !coordination.redisReachable()) return { ready: false, reason: 'Redis is unreachable' }
       const halted = running.stats()?.halted
       return halted ? { ready: false, reason: `Conversion refuses this proxy: ${halted.reason}` } : { ready: true }
     }
-    const server = await serve(withHealthChecks(gate.handler, () => readiness()), {
+    const server = await serveExchanges(withHealthChecks(gate.handler, () => readiness()), {
       ...(port === undefined ? {} : { port }),
       ...(host === undefined ? {} : { host }),
       limits,
       errorHeaders: baseHeaders(),
+      bodyTimeout: limits.bodyTimeout,
+      clientOf: clientOfRequest(proxyOptions.clientKey, trustProxy),
     })
     metricsServer = metrics && (await serveMetrics(metrics, metricsPort as number, metricsHost).catch(async (error: unknown) => {
       await server.close()
@@ -166,6 +167,22 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
 interface NodeClient {
   address: string | undefined
   incoming: IncomingMessage
+}
+
+/**
+ * Who sent a request: its address, or what the `clientKey` given to serveProxy says of it. That
+ * one is handed a Web `Request` of the head alone (the proxy reads the body) and `{ address, incoming }`.
+ */
+function clientOfRequest(clientKey: ServeProxyOptions['clientKey'], trustProxy: boolean): (incoming: IncomingMessage) => string | undefined {
+  if (!clientKey) return (incoming) => clientAddress({ address: incoming.socket.remoteAddress, incoming }, trustProxy)
+  return (incoming) => clientKey(headOf(incoming), { address: incoming.socket.remoteAddress, incoming })
+}
+
+/** The head of a Node request as a Web `Request`, without its body (the proxy asks only of a POST's client). */
+function headOf(incoming: IncomingMessage): Request {
+  const headers = new Headers()
+  for (let i = 0; i < incoming.rawHeaders.length; i += 2) headers.append(incoming.rawHeaders[i] as string, incoming.rawHeaders[i + 1] as string)
+  return new Request(`http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`, { method: incoming.method ?? 'POST', headers })
 }
 
 /** The client, for the per-client limits: its address, an IPv6 one as its /64 network, as the connection cap counts it. */

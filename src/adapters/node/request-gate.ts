@@ -3,13 +3,14 @@
  * wait for them, and once closing, turns new ones away with 503 and `Retry-After` (the browser
  * keeps its engagements and sends them again, to another replica or after the restart).
  */
-import type { NodeHandler } from './serve.js'
+import type { ExchangeHandler, NodeExchange } from './node-exchange.js'
 import { baseHeaders, corsHeaders } from '../../proxy/cors.js'
 import { matchOrigin, type AllowedOrigins } from '../../proxy/origins.js'
+import type { WireAnswer } from '../../proxy/responses.js'
 
 /** The gate around a handler. */
 export interface RequestGate {
-  handler: NodeHandler
+  handler: ExchangeHandler
   /** Requests being answered now. */
   readonly inFlight: number
   readonly closing: boolean
@@ -23,7 +24,7 @@ export interface RequestGate {
 const RETRY_AFTER_SECONDS = 1
 
 /** Wraps `handler`; `onAnswer` hears the status of every answer, turned-away ones included. */
-export function gateRequests(handler: NodeHandler, allowed: AllowedOrigins, onAnswer: (status: number) => void = () => {}): RequestGate {
+export function gateRequests(handler: ExchangeHandler, allowed: AllowedOrigins, onAnswer: (status: number) => void = () => {}): RequestGate {
   let inFlight = 0
   let closing = false
   let waiters: (() => void)[] = []
@@ -35,31 +36,31 @@ export function gateRequests(handler: NodeHandler, allowed: AllowedOrigins, onAn
     for (const wake of woken) wake()
   }
   return {
-    async handler(request, client) {
+    async handler(exchange) {
       if (closing) {
-        const refused = shuttingDown(request, allowed)
+        const refused = shuttingDown(exchange, allowed)
         onAnswer(refused.status)
         return refused
       }
       inFlight++
-      let response: Response
+      let answer: WireAnswer
       try {
-        response = await handler(request, client)
+        answer = await handler(exchange)
       } catch (error) {
         finished()
         throw error
       }
-      onAnswer(response.status)
+      onAnswer(answer.status)
       if (!closing) {
         finished()
-        return response
+        return answer
       }
       // Once closing, the connection closes after this answer, and the request counts until it
       // has: the server is closed only then, so a stop never cuts an answer short.
-      const { socket } = client.incoming
+      const { socket } = exchange.incoming
       if (socket.destroyed) finished()
       else socket.once('close', finished)
-      return lastOnConnection(response)
+      return { ...answer, headers: { ...answer.headers, connection: 'close' } }
     },
     get inFlight() {
       return inFlight
@@ -74,15 +75,9 @@ export function gateRequests(handler: NodeHandler, allowed: AllowedOrigins, onAn
   }
 }
 
-function lastOnConnection(response: Response): Response {
-  const headers = new Headers(response.headers)
-  headers.set('connection', 'close')
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
-}
-
-function shuttingDown(request: Request, allowed: AllowedOrigins): Response {
-  const origin = matchOrigin(allowed, request.headers.get('origin'))
-  return new Response(JSON.stringify({ message: 'the proxy is shutting down; send again' }), {
+function shuttingDown(exchange: NodeExchange, allowed: AllowedOrigins): WireAnswer {
+  const origin = matchOrigin(allowed, exchange.header('origin'))
+  return {
     status: 503,
     headers: {
       'content-type': 'application/json',
@@ -92,5 +87,6 @@ function shuttingDown(request: Request, allowed: AllowedOrigins): Response {
       connection: 'close',
       ...(origin === undefined ? baseHeaders() : corsHeaders(origin)),
     },
-  })
+    body: JSON.stringify({ message: 'the proxy is shutting down; send again' }),
+  }
 }

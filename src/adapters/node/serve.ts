@@ -1,12 +1,17 @@
-/** Serves a Web-standard fetch handler over a Node HTTP server: the one Node adapter of this package. */
-import { createServer, type IncomingMessage } from 'node:http'
+/**
+ * The Node HTTP server of this package, with its limits on slow and greedy clients, serving
+ * either the proxy's exchanges (read and answered straight from Node's request and response) or
+ * a Web-standard fetch handler (the emulator's).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { getRequestListener, type HttpBindings } from '@hono/node-server'
 import { handleClientErrors } from './client-errors.js'
 import { capConnectionsPerAddress } from './connection-cap.js'
+import { nodeExchange, writeAnswer, type ExchangeHandler, type ExchangeOptions } from './node-exchange.js'
 
 /**
- * A fetch handler as Node serves it. `client` is the socket's address, for per-client limits;
+ * A Web-standard fetch handler as Node serves it (the emulator's). `client` is the socket's address, for per-client limits;
  * `incoming` gives access to headers a trusted reverse proxy adds.
  */
 export type NodeHandler = (request: Request, client: { address: string | undefined; incoming: IncomingMessage }) => Promise<Response>
@@ -45,12 +50,27 @@ export interface RunningServer {
 }
 
 /**
- * Why `@hono/node-server`: converting Node's request and response to and from Web `Request` and
- * `Response` has many edge cases (streamed bodies, aborts when the client leaves, repeated
- * headers, backpressure) that this small, widely used listener already handles; writing our own
- * would be more code to get wrong. Only its listener is used, not Hono itself.
+ * Serves the proxy: each request becomes an exchange (see `node-exchange.ts`), and its answer is
+ * written with `writeHead` and `end`.
  */
-export async function serve(handler: NodeHandler, { port = 0, host = '127.0.0.1', limits, errorHeaders = {} }: ServeOptions = {}): Promise<RunningServer> {
+export function serveExchanges(handler: ExchangeHandler, options: ServeOptions & ExchangeOptions): Promise<RunningServer> {
+  return listen((incoming, outgoing) => {
+    void handler(nodeExchange(incoming, options)).then(
+      (answer) => writeAnswer(incoming, outgoing, answer),
+      // A handler never rejects; should one, the client still gets an answer.
+      () => writeAnswer(incoming, outgoing, { status: 500, headers: { ...options.errorHeaders }, body: '' }),
+    )
+  }, options)
+}
+
+/**
+ * Serves a Web-standard fetch handler, through `@hono/node-server`'s listener: converting Node's
+ * request and response to and from Web `Request` and `Response` has many edge cases (streamed
+ * bodies, aborts when the client leaves, repeated headers, backpressure) that this small, widely
+ * used listener handles. Only its listener is used, not Hono itself. The proxy is not served so:
+ * that conversion costs several times what the proxy's own checks do (`serveExchanges`).
+ */
+export function serve(handler: NodeHandler, options: ServeOptions = {}): Promise<RunningServer> {
   // `overrideGlobalObjects: false`: serving must not replace the process's global Request and
   // Response, which the host application shares.
   const listener = getRequestListener(
@@ -68,10 +88,17 @@ export async function serve(handler: NodeHandler, { port = 0, host = '127.0.0.1'
     },
     { overrideGlobalObjects: false },
   )
+  return listen((incoming, outgoing) => void listener(incoming, outgoing), options)
+}
+
+async function listen(
+  onRequest: (incoming: IncomingMessage, outgoing: ServerResponse) => void,
+  { port = 0, host = '127.0.0.1', limits, errorHeaders = {} }: ServeOptions,
+): Promise<RunningServer> {
   const clientErrors = handleClientErrors(errorHeaders)
-  const server = createServer(limits ? nodeDeadlines(limits) : {}, (request, response) => {
-    clientErrors.track(request, response)
-    void listener(request, response)
+  const server = createServer(limits ? nodeDeadlines(limits) : {}, (incoming, outgoing) => {
+    clientErrors.track(incoming, outgoing)
+    onRequest(incoming, outgoing)
   })
   server.on('clientError', clientErrors.onClientError)
   if (limits && limits.maxConnectionsPerClient !== false) capConnectionsPerAddress(server, limits.maxConnectionsPerClient)

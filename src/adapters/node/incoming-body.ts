@@ -1,0 +1,66 @@
+/**
+ * A request body read straight from Node's `IncomingMessage`, with the bounds of the Web reader
+ * (`readBodyText`: the same answers) and one more, in time: a body still arriving when its
+ * deadline passes is refused with 408, which the page can read. No Web stream is built: a body
+ * that is in already is taken from the stream's buffer in one call.
+ */
+import type { IncomingMessage } from 'node:http'
+import { bodyTooLarge, bodyUnread, decodeBody, lengthOf, type BodyText } from '../../core/body.js'
+
+/** When a body must be in: `at` in `Date.now()` ms, and the `ms` it was given (for the message). */
+export interface BodyDeadline {
+  at: number
+  ms: number
+}
+
+const EMPTY = new Uint8Array(0)
+
+/** Reads the body of `incoming` as UTF-8 text, refusing more than `maxBytes`, or a body not in by `deadline`. */
+export function readIncomingText(incoming: IncomingMessage, maxBytes: number, deadline: BodyDeadline | undefined): Promise<BodyText> {
+  const declared = lengthOf(incoming.headers['content-length'])
+  if (declared !== undefined && declared > maxBytes) return Promise.resolve(bodyTooLarge(maxBytes, declared))
+  // The parser has pushed every byte of a complete body into the stream's buffer: take it whole.
+  if (incoming.complete) {
+    if (incoming.readableLength > maxBytes) return Promise.resolve(bodyTooLarge(maxBytes, incoming.readableLength))
+    return Promise.resolve(decodeBody((incoming.read() as Buffer | null) ?? EMPTY))
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let bytes = 0
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const finish = (answer: BodyText) => {
+      clearTimeout(timer)
+      incoming.off('data', onData)
+      incoming.off('end', onEnd)
+      incoming.off('error', onBroken)
+      incoming.off('close', onBroken)
+      resolve(answer)
+    }
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.byteLength
+      if (bytes > maxBytes) {
+        // What is left is the answer's to discard (see `writeAnswer`), not this reader's to hold.
+        incoming.pause()
+        finish(bodyTooLarge(maxBytes, bytes))
+      } else chunks.push(chunk)
+    }
+    const onEnd = () => finish(decodeBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, bytes)))
+    // An error, or a close before the end: the client went away, or sent a broken chunked body.
+    const onBroken = () => finish(bodyUnread(bytes))
+    incoming.on('data', onData)
+    incoming.on('end', onEnd)
+    incoming.on('error', onBroken)
+    incoming.on('close', onBroken)
+    if (deadline) {
+      timer = setTimeout(() => {
+        incoming.pause()
+        finish(bodyTooSlow(deadline.ms, bytes))
+      }, Math.max(0, deadline.at - Date.now()))
+    }
+  })
+}
+
+/** The answer to a body still arriving at its deadline. */
+export function bodyTooSlow(timeoutMs: number, bytes: number): BodyText {
+  return { ok: false, status: 408, message: `the request body must arrive within ${timeoutMs} ms; send it again`, bytes }
+}

@@ -1,0 +1,111 @@
+/**
+ * The proxy's exchange built straight from Node's request, and its answer written straight to
+ * Node's response (`writeHead`, `end`): no Web `Request`, `Headers`, `AbortSignal`, stream or
+ * `Response` on the way, which cost several times what the proxy's own checks do.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Exchange } from '../../proxy/exchange.js'
+import type { WireAnswer } from '../../proxy/responses.js'
+import { readIncomingText } from './incoming-body.js'
+
+/** An exchange of the Node host: the proxy's view of a request, and the request itself for the host's own wrappers. */
+export interface NodeExchange extends Exchange {
+  readonly incoming: IncomingMessage
+}
+
+/** Answers one exchange of the Node host; never rejects. */
+export type ExchangeHandler = (exchange: NodeExchange) => Promise<WireAnswer>
+
+/** How the host reads a request beyond what it says: who sent it, and how long its body may take. */
+export interface ExchangeOptions {
+  /** Names the client of a request, for the per-client limits. */
+  clientOf(incoming: IncomingMessage): string | undefined
+  /** Milliseconds a body may take from the moment the request's head arrived (then 408). Default: no deadline of the proxy's own. */
+  bodyTimeout?: number | undefined
+}
+
+/** The exchange of one Node request; the deadline of its body runs from now. */
+export function nodeExchange(incoming: IncomingMessage, { clientOf, bodyTimeout }: ExchangeOptions): NodeExchange {
+  const deadline = bodyTimeout === undefined ? undefined : { at: Date.now() + bodyTimeout, ms: bodyTimeout }
+  let path: string | undefined
+  return {
+    incoming,
+    method: incoming.method ?? 'GET',
+    get path() {
+      return (path ??= pathOf(incoming.url ?? '/'))
+    },
+    header(name) {
+      const value = incoming.headers[name]
+      // Node joins repeated headers with ", " as `Headers.get` does, except Set-Cookie, which no request sends.
+      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
+    },
+    readBody: (maxBytes) => readIncomingText(incoming, maxBytes, deadline),
+    client: () => clientOf(incoming),
+  }
+}
+
+/**
+ * A request target already in the plain form of a path is its own path: only characters a URL
+ * keeps as they are, and no dot, escape or empty segment, which it would normalize. Each segment
+ * but the last ends in its slash, so the pattern never backtracks.
+ */
+const PLAIN_PATH = /^\/(?:[\w\-~!$&'()*+,;=:@]+\/)*[\w\-~!$&'()*+,;=:@]*(?:\?|$)/
+
+/** The path of a request target, as `new URL(...).pathname` gives it. */
+function pathOf(target: string): string {
+  if (PLAIN_PATH.test(target)) {
+    const query = target.indexOf('?')
+    return query < 0 ? target : target.slice(0, query)
+  }
+  try {
+    // As the request's URL would be built: an origin-form target after the host, else the absolute form as it is.
+    return new URL(target.startsWith('/') ? `http://localhost${target}` : target).pathname
+  } catch {
+    return ''
+  }
+}
+
+/** How long a body the answer left unread may go on arriving before the connection closes, and how much of it. */
+const DISCARD_MS = 500
+const DISCARD_BYTES = 64 * 1_048_576
+
+/**
+ * Writes `answer`. A request body still arriving once answered (an early refusal, a body too
+ * large or too slow) is discarded for a short while, so that a keep-alive connection can carry
+ * the next request, then its connection is closed; after a 408 at once: that client is too slow
+ * to wait for.
+ */
+export function writeAnswer(incoming: IncomingMessage, outgoing: ServerResponse, { status, headers, body }: WireAnswer): void {
+  if (outgoing.headersSent || outgoing.destroyed) return
+  const unread = !incoming.complete
+  const sent: Record<string, string> = { ...headers }
+  if (body !== null) sent['content-length'] = String(Buffer.byteLength(body))
+  if (unread && status === 408) sent['connection'] = 'close'
+  outgoing.writeHead(status, sent)
+  outgoing.end(body ?? undefined)
+  if (unread) discardRest(incoming)
+}
+
+function discardRest(incoming: IncomingMessage): void {
+  if (incoming.destroyed) return
+  let bytes = 0
+  const stop = () => {
+    done()
+    if (!incoming.complete) incoming.socket?.destroySoon()
+  }
+  const timer = setTimeout(stop, DISCARD_MS)
+  const onData = (chunk: Buffer) => {
+    bytes += chunk.byteLength
+    if (bytes > DISCARD_BYTES) stop()
+  }
+  const done = () => {
+    clearTimeout(timer)
+    incoming.off('data', onData)
+    incoming.off('end', done)
+    incoming.off('close', done)
+  }
+  incoming.on('data', onData)
+  incoming.on('end', done)
+  incoming.on('close', done)
+  incoming.resume()
+}
