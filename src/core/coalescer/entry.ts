@@ -6,6 +6,7 @@ export type Fate = { kind: 'accepted' } | { kind: 'known' } | { kind: 'rejected'
 
 /** Upstream requests left for isolating the engagements one client request brought. */
 export interface IsolationBudget {
+  /** Charged when an isolation request leaves, not when it is queued. */
   left: number
   /**
    * Whether one of its isolation requests is awaiting its answer: they go one at a time, so that
@@ -13,6 +14,8 @@ export interface IsolationBudget {
    * the refused engagements themselves instead of spending itself on one level of halves.
    */
   flying: boolean
+  /** Why Conversion last refused a batch holding its engagements: quoted to the suspects left unchecked. */
+  refusal: string
 }
 
 /** One id's journey, shared by every client request that carries it. */

@@ -21,11 +21,18 @@ export class Flights {
     return this.flying.size
   }
 
-  /** Records a request leaving now; returns its number. An isolation request marks its client request's budget as awaiting one. */
+  /**
+   * Records a request leaving now; returns its number. An isolation request is charged to its
+   * client request's budget, which it marks as awaiting one.
+   */
   depart(formed: Formed, now: number): number {
     const request = ++this.last
     this.flying.set(request, { ...formed, startedAt: now })
-    if (formed.isolation) (formed.entries[0] as Entry).budget.flying = true
+    if (formed.isolation) {
+      const { budget } = formed.entries[0] as Entry
+      budget.left--
+      budget.flying = true
+    }
     return request
   }
 

@@ -22,16 +22,10 @@ export function splitUnder(entries: readonly Entry[], maxBytes: number): Entry[]
   return splitIntoBatches(entries, { maxCount: Infinity, maxBytes, envelopeBytes: BATCH_ENVELOPE_BYTES - 2 }, (entry) => entry.parcel.wireBytes)
 }
 
-/** Charges each group's request to the budget of the client request it carries: the groups to send, and the entries whose budget is spent. */
-export function chargeIsolation(groups: readonly Entry[][]): { queued: Entry[][]; spent: Entry[] } {
-  const queued: Entry[][] = []
-  const spent: Entry[] = []
-  for (const group of groups) {
-    const budget = (group[0] as Entry).budget
-    if (budget.left > 0) {
-      budget.left--
-      queued.push(group)
-    } else spent.push(...group)
-  }
-  return { queued, spent }
+/** Why a suspect is rejected unchecked once its client request's isolation budget is spent. */
+export function uncheckedReason(refusal: string, budget: number): string {
+  return (
+    `Conversion refused a batch holding it (${refusal}) and the isolation budget of its request (${budget} upstream requests) ` +
+    'was spent before it could be checked alone: it may be valid; send it again in a request of its own'
+  )
 }

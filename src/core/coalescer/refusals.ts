@@ -2,7 +2,9 @@
  * Refusals remembered, so that a refused engagement sent again is answered with the same
  * rejection at once instead of being isolated out of a batch again: Conversion's refusal is
  * permanent for the same engagement. Keyed by id AND content: another engagement under the same
- * id is not refused for what the first one held.
+ * id is not refused for what the first one held. A suspect rejected unchecked (its request's
+ * isolation budget spent) is answered the same way when it comes again among others, so re-sends
+ * cannot buy more isolation work, but checked when it comes in a request of its own.
  */
 import type { Entry, IsolationBudget } from './entry.js'
 import type { Parcel } from './types.js'
@@ -12,7 +14,7 @@ const KEPT = 10_000
 
 export class Refusals {
   /** Id -> the refused content's digest and why, oldest first. */
-  private readonly byId = new Map<string, { digest: string; reason: string }>()
+  private readonly byId = new Map<string, { digest: string; reason: string; unchecked: boolean }>()
 
   get size(): number {
     return this.byId.size
@@ -22,16 +24,16 @@ export class Refusals {
     return this.byId.get(parcel.id)?.digest === parcel.digest
   }
 
-  remember(parcel: Parcel, reason: string): void {
+  remember(parcel: Parcel, reason: string, unchecked = false): void {
     this.byId.delete(parcel.id)
-    this.byId.set(parcel.id, { digest: parcel.digest, reason })
+    this.byId.set(parcel.id, { digest: parcel.digest, reason, unchecked })
     if (this.byId.size > KEPT) this.byId.delete(this.byId.keys().next().value as string)
   }
 
-  /** A settled entry for this very engagement, when Conversion refused it before. */
-  entryFor(parcel: Parcel, client: string, budget: IsolationBudget): Entry | undefined {
+  /** A settled entry for this very engagement, when it was refused before (`alone`: in a request of its own). */
+  entryFor(parcel: Parcel, client: string, budget: IsolationBudget, alone: boolean): Entry | undefined {
     const refusal = this.byId.get(parcel.id)
-    if (refusal?.digest !== parcel.digest) return undefined
+    if (refusal?.digest !== parcel.digest || (refusal.unchecked && alone)) return undefined
     return { parcel, client, fate: { kind: 'rejected', reason: refusal.reason }, waiters: new Set(), budget, claimed: false }
   }
 }

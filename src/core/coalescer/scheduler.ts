@@ -7,7 +7,7 @@
  */
 import { createFifo, type Fifo } from '../fifo.js'
 import { BATCH_ENVELOPE_BYTES, SEPARATOR_BYTES } from '../parcel.js'
-import type { Entry } from './entry.js'
+import type { Entry, IsolationBudget } from './entry.js'
 
 /** One upstream request's worth of entries, and why it is sent. */
 export interface Formed {
@@ -69,6 +69,22 @@ export class Scheduler {
       this.isolating.set(client, line)
       this.count += group.length
     }
+  }
+
+  /** Takes out every group queued for isolation on behalf of one client request. */
+  withdraw(budget: IsolationBudget): Entry[] {
+    const withdrawn: Entry[] = []
+    for (const [client, line] of this.isolating) {
+      const kept: Entry[][] = []
+      for (const group of line) {
+        if ((group[0] as Entry).budget === budget) withdrawn.push(...group)
+        else kept.push(group)
+      }
+      if (kept.length === 0) this.isolating.delete(client)
+      else this.isolating.set(client, kept)
+    }
+    this.count -= withdrawn.length
+    return withdrawn
   }
 
   /** The next request's entries, or undefined when nothing waits. */

@@ -7,10 +7,10 @@ import { halve } from '../batch.js'
 import type { Failure, Outcome } from '../outcome.js'
 import { refusalOf } from './admission.js'
 import { countAnswer, keyOf, noEffects, zeroTotals, type Departure, type Effects } from './effects.js'
-import type { Entry } from './entry.js'
+import type { Entry, IsolationBudget } from './entry.js'
 import { UpstreamHealth } from './health.js'
 import { Flights } from './flights.js'
-import { chargeIsolation, isolationGroups, splitUnder } from './isolation.js'
+import { isolationGroups, splitUnder, uncheckedReason } from './isolation.js'
 import { Ledger } from './ledger.js'
 import type { CoalescerSettings } from './options.js'
 import { Questions } from './questions.js'
@@ -56,7 +56,7 @@ export class CoalescerState {
       this.ledger.finish(submit, refused)
       return submit.id
     }
-    const budget = { left: this.settings.isolationBudget, flying: false }
+    const budget = { left: this.settings.isolationBudget, flying: false, refusal: '' }
     const claimed: Entry[] = []
     for (const parcel of parcels) {
       const held = this.ledger.held.get(parcel.id)
@@ -65,7 +65,7 @@ export class CoalescerState {
         this.totals.conflicts++
         continue
       }
-      const known = held ?? this.refusals.entryFor(parcel, client, budget)
+      const known = held ?? this.refusals.entryFor(parcel, client, budget, parcels.length === 1)
       const entry = known ?? { parcel, client, fate: undefined, waiters: new Set(), budget, claimed: false }
       if (!known) {
         // Held before the memory is asked, so a concurrent submit of the same id waits for this
@@ -163,6 +163,7 @@ export class CoalescerState {
       this.scheduler.lowerBatchBytes(Math.max(1_024, Math.floor(entries.reduce((sum, entry) => sum + entry.parcel.wireBytes, 0) / 2)))
       this.sendAgain(splitUnder(entries, this.scheduler.batchBytes), now)
     } else this.isolate(entries, outcome, now)
+    if (flight.isolation) this.closeIfSpent((entries[0] as Entry).budget)
   }
 
   /** The memory has stored (or failed to store) what Conversion acknowledged: the ids may go. */
@@ -193,8 +194,9 @@ export class CoalescerState {
     this.effects.recall.push({ token: this.questions.ask(entries), keys: entries.map(keyOf) })
   }
 
-  private reject(entry: Entry, reason: string): void {
-    this.refusals.remember(entry.parcel, reason)
+  /** Settles an entry as refused, and remembers why (`unchecked`: a suspect past its budget). */
+  private reject(entry: Entry, reason: string, unchecked = false): void {
+    this.refusals.remember(entry.parcel, reason, unchecked)
     this.ledger.unhold(entry)
     if (entry.claimed) this.effects.release.push(keyOf(entry))
     this.ledger.settle(entry, { kind: 'rejected', reason })
@@ -202,19 +204,25 @@ export class CoalescerState {
 
   /**
    * Conversion refused a batch of several: split it by client request first, so no request's
-   * engagements are held hostage by another's, then by halves; each request sent for it is
-   * charged to the budget of the client request whose engagements it carries.
+   * engagements are held hostage by another's, then by halves. Each request sent for it is
+   * charged, when it leaves, to the budget of the client request whose engagements it carries.
    */
   private isolate(entries: Entry[], outcome: Failure, now: number): void {
-    const { queued, spent } = chargeIsolation(isolationGroups(entries, halve))
-    if (spent.length > 0) {
-      // Not rejected: most suspects are valid, and a rejection is final. They are let go, the
-      // client sends them again, and what was found refused meanwhile is answered from memory.
-      const reason = `${outcome.reason}; the isolation budget of this request (${this.settings.isolationBudget} upstream requests) is spent: send the rest again`
-      this.letGo(spent, this.busy(now, reason))
-    }
-    if (this.health.stopped(now)) this.letGo(queued.flat(), this.health.unavailable(now))
-    else this.scheduler.isolate(queued)
+    const groups = isolationGroups(entries, halve)
+    for (const group of groups) (group[0] as Entry).budget.refusal = outcome.reason
+    if (this.health.stopped(now)) return this.letGo(groups.flat(), this.health.unavailable(now))
+    this.scheduler.isolate(groups)
+    for (const group of groups) this.closeIfSpent((group[0] as Entry).budget)
+  }
+
+  /**
+   * Once a client request's budget is spent and none of its isolation requests is out, its
+   * suspects still queued are rejected, unchecked, with a reason that says so (and answered so
+   * again when sent among others; sent alone, they are checked like any other).
+   */
+  private closeIfSpent(budget: IsolationBudget): void {
+    if (budget.left > 0 || budget.flying) return
+    for (const entry of this.scheduler.withdraw(budget)) this.reject(entry, uncheckedReason(budget.refusal, this.settings.isolationBudget), true)
   }
 
   /** Puts batches back at the head of the line, or lets them go when sending has stopped. */
