@@ -6,11 +6,12 @@
  *   node bench/run.mjs                 the full run (a few minutes)
  *   node bench/run.mjs --quick         a shorter run with smaller counts (about a minute and a half)
  *   node bench/run.mjs --json FILE     where to write the figures (default bench/results.json)
- *   node bench/run.mjs --only a,b      some sections: size, main, throughput, proxy, outbox
+ *   node bench/run.mjs --only a,b      some sections: size, main, throughput, proxy, outbox, import
  *
  * Sections: sizes; the tracker's main-thread cost in Chromium; throughput from pages through the
  * Node proxy to the strict emulator against Conversion's ceiling (10 requests/s x 200); the
- * proxy's own cost under a load generator in a separate process; the outbox at 100,000 queued.
+ * proxy's own cost under a load generator in a separate process; the outbox at 100,000 queued;
+ * the bulk import of 100,000 rows through the built CLI.
  * The machine may be shared and noisy: figures are medians of repeated runs, and the
  * environment (versions, CPUs, load) is printed with them. Everything listens on loopback only,
  * and every server, browser and child process started here is stopped here.
@@ -23,6 +24,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { launchChromium } from './lib/browser.mjs'
+import { importRows, measureImport } from './lib/import.mjs'
 import { measureMainThread } from './lib/main-thread.mjs'
 import { measureOutboxScale } from './lib/outbox-scale.mjs'
 import { killLoadGenerators, measureProxyCostInChild } from './lib/proxy-cost.mjs'
@@ -30,7 +32,7 @@ import { mainThreadRows, outboxRows, proxyRows, ratioText, sizeRows, throughputR
 import { measureSizes, root } from './lib/size.mjs'
 import { measureThroughput } from './lib/throughput.mjs'
 
-const SECTIONS = ['size', 'main', 'throughput', 'proxy', 'outbox']
+const SECTIONS = ['size', 'main', 'throughput', 'proxy', 'outbox', 'import']
 const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -40,7 +42,7 @@ const { values: flags } = parseArgs({
   },
 })
 if (flags.help) {
-  console.log('usage: node bench/run.mjs [--quick] [--json FILE] [--only size,main,throughput,proxy,outbox]')
+  console.log(`usage: node bench/run.mjs [--quick] [--json FILE] [--only ${SECTIONS.join(',')}]`)
   process.exit(0)
 }
 const only = new Set(flags.only.split(',').map((name) => name.trim()))
@@ -58,17 +60,19 @@ const PLAN = flags.quick
       throughput: [{ pages: 1, perPage: 10_000 }, { pages: 3, perPage: 4_000 }],
       proxy: { rounds: 2, durationMs: 800, pacedMs: 3_000, concurrency: 16 },
       outbox: { backlog: 20_000, small: 1_000, samples: 7 },
-      limitMs: 6 * 60_000,
+      import: { rows: 20_000 },
+      limitMs: 7 * 60_000,
     }
   : {
       main: { rounds: 3, burstRounds: 3, calls: 10_000, durabilitySamples: 200 },
       throughput: [{ pages: 1, perPage: 20_000 }, { pages: 3, perPage: 20_000 }],
       proxy: { rounds: 4, durationMs: 1_000, pacedMs: 5_000, concurrency: 16 },
       outbox: { backlog: 100_000, small: 1_000, samples: 15 },
-      limitMs: 12 * 60_000,
+      import: { rows: 100_000 },
+      limitMs: 14 * 60_000,
     }
 
-const missing = ['dist/index.js', 'dist/node.js', 'dist/emulator.js', 'dist/proxy.js', 'dist/conversion-engagements.min.js'].filter(
+const missing = ['dist/index.js', 'dist/node.js', 'dist/cli.js', 'dist/emulator.js', 'dist/proxy.js', 'dist/conversion-engagements.min.js'].filter(
   (file) => !existsSync(join(root, file)),
 )
 if (missing.length > 0) {
@@ -148,6 +152,11 @@ try {
     log('bench: proxy cost (load generator in a separate process)')
     results.proxy = await measureProxyCostInChild({ log, ...PLAN.proxy })
     sectionRows.proxy = [{ section: 'Node proxy (serveProxy), instant upstream' }, ...proxyRows(results.proxy)]
+  }
+  if (only.has('import')) {
+    log(`bench: import of ${PLAN.import.rows} rows through the CLI`)
+    results.import = await measureImport(PLAN.import)
+    sectionRows.import = [{ section: 'Bulk import: npx conversion-engagements import -> emulator' }, ...importRows(results.import)]
   }
 } catch (error) {
   await cleanUp()

@@ -26,6 +26,10 @@ export const CEILINGS = {
   upstreamRequestsPerSecond: 10,
   /** The outbox reads a batch, appends and holds memory in proportion to what it touches, not to its backlog. */
   backlogRatio: 1,
+  /** The bulk import keeps Conversion's ceiling this busy, all its time included (start, the last partial second). */
+  importShare: 0.9,
+  /** The import's memory is flat: its peak over the whole file against its peak over the first quarter. */
+  importMemoryGrowth: 1.25,
   /** Page heap the outbox may grow by for a backlog of any size (its in-memory mirror is capped at 1,000 entries). */
   heapGrowthBytes: 1_000_000,
 }
