@@ -260,6 +260,23 @@ describe('intake: each engagement', () => {
       { numRuns: 1500 },
     )
   })
+  it('gives each item of a body the verdict checkEngagement gives it, values repeated from item to item included (property)', () => {
+    const maybeBroken = fc.option(fc.constantFrom(...ONE_RULE_BROKEN), { nil: undefined })
+    fc.assert(
+      fc.property(tape, fc.array(maybeBroken, { minLength: 2, maxLength: 6 }), (choices, brokenPerItem) => {
+        const items = brokenPerItem.map((broken) => itemText(broken ? withMember(validMembers(choices), broken, choices) : validMembers(choices), choices))
+        const body = bodyOf(items, choices)
+        const read = readClientRequest(body)
+        if (!read.ok) throw new Error(`the body was refused: ${read.message}`)
+        read.items.forEach((item, index) => {
+          const data = !item.violation && item.data ? checkData(body, item.data.start, item.data.end) : undefined
+          const violation = item.violation ?? (data && !data.ok ? data.violation : undefined)
+          expect(violation).toEqual(checkEngagement(JSON.parse(items[index] as string)))
+        })
+      }),
+      { numRuns: 500 },
+    )
+  })
 })
 
 describe('intake: data', () => {

@@ -9,7 +9,7 @@ import type { Settlement } from '../contract.js'
 import type { Parcel } from '../core/coalescer/index.js'
 import { toParcel } from '../core/parcel.js'
 import { digestOf, type Sha256Hex } from './fingerprint.js'
-import { checkData, engagementJson, readClientRequest, type ReadItem } from './intake/index.js'
+import { DataChecker, engagementJson, readClientRequest, type FieldChecks, type ReadItem } from './intake/index.js'
 
 /** Whether `signature` vouches for `email` now. */
 export type IdentityVerifier = (email: string, signature: unknown, now: number) => boolean | Promise<boolean>
@@ -24,6 +24,8 @@ export interface IntakeRules {
   verify: IdentityVerifier | undefined
   sha256: Sha256Hex
   now: number
+  /** The fields' rules, with the values last checked (see `FieldChecks`); one per proxy. */
+  checks: FieldChecks
 }
 
 /** A body sorted out: what goes on to the Coalescer, and what was refused (each with its reason). */
@@ -33,7 +35,7 @@ export type Intake =
 
 /** Reads, checks and digests the engagements of one client request body. */
 export async function takeIn(text: string, rules: IntakeRules): Promise<Intake> {
-  const read = readClientRequest(text)
+  const read = readClientRequest(text, rules.checks)
   if (!read.ok) return read
   const rejected: Refused[] = []
   const refuse = (item: ReadItem, reason: string) => rejected.push({ index: item.index, id: item.reportId, reason })
@@ -45,20 +47,28 @@ export async function takeIn(text: string, rules: IntakeRules): Promise<Intake> 
     } else passing.push(item)
   }
   const signed = rules.verify ? await verified(passing, read.identity, rules.verify, rules.now, refuse) : passing
-  const parcels: (Parcel | Promise<Parcel>)[] = []
+  const parcels: Parcel[] = []
+  // Digests that answer later (WebCrypto's), each with where its parcel goes.
+  const pending: Promise<void>[] = []
+  const dataChecker = new DataChecker(text)
   for (const item of signed) {
-    const data = item.data && checkData(text, item.data.start, item.data.end)
+    const data = item.data && dataChecker.check(item.data.start, item.data.end)
     if (data && !data.ok) {
       refuse(item, data.violation.message)
       continue
     }
     const { id } = item.fields
-    const json = engagementJson(item.fields, data ? data.json : undefined)
+    const json = engagementJson(item.fields, data ? data.json : undefined, item.plain)
     const digest = digestOf(rules.sha256, id, json)
-    parcels.push(typeof digest === 'string' ? toParcel(id, digest, json) : digest.then((done) => toParcel(id, done, json)))
+    if (typeof digest === 'string') parcels.push(toParcel(id, digest, json))
+    else {
+      const at = parcels.push(undefined as unknown as Parcel) - 1
+      pending.push(digest.then((done) => void (parcels[at] = toParcel(id, done, json))))
+    }
   }
+  if (pending.length > 0) await Promise.all(pending)
   rejected.sort((a, b) => a.index - b.index)
-  return { ok: true, count: read.items.length, parcels: await Promise.all(parcels), rejected: rejected.map(({ id, reason }) => ({ id, reason })) }
+  return { ok: true, count: read.items.length, parcels, rejected: rejected.map(({ id, reason }) => ({ id, reason })) }
 }
 
 /** The items whose contact has a valid signature in `identity`; the others are refused with a reason. */

@@ -13,6 +13,7 @@ import { requestExchange, type Exchange } from './exchange.js'
 import { createMemoryGuard, type ClientGuard } from './guard.js'
 import { createIdentityVerifier } from './identity.js'
 import { takeIn, type IdentityVerifier } from './intake.js'
+import { FieldChecks } from './intake/index.js'
 import { createIntakeBudget } from './intake-budget.js'
 import { resolveProxyOptions, type ProxyOptions, type ProxySettings } from './options.js'
 import { matchOrigin } from './origins.js'
@@ -53,6 +54,8 @@ export function createProxy(options: ProxyOptions): Proxy {
   const intake = createIntakeBudget({ maxBytes: settings.maxIntakeBytes, clientShare: settings.clientShare })
   const warn = throttledWarning(settings)
   const verify: IdentityVerifier | undefined = settings.identitySecret ? createIdentityVerifier(settings.identitySecret) : undefined
+  // Bodies are read one at a time (the reading is synchronous), so one set of checks serves them all.
+  const checks = new FieldChecks()
 
   /** Reads and sorts out one body; the body's text is out of reach once this returns. */
   const readAndSort = async (exchange: Exchange, client: string | undefined, cors: Record<string, string>) => {
@@ -65,7 +68,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     try {
       const body = await exchange.readBody(settings.maxBodyBytes)
       if (!body.ok) return answer(body.status, { message: body.message }, cors)
-      return await takeIn(body.text, { allowedTypes: settings.allowedTypes, verify, sha256: settings.sha256, now: settings.now() })
+      return await takeIn(body.text, { allowedTypes: settings.allowedTypes, verify, sha256: settings.sha256, now: settings.now(), checks })
     } finally {
       intake.give(client, reserved)
     }

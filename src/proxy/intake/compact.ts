@@ -24,6 +24,13 @@ export class CompactWriter {
     this.copied = cursor.at
   }
 
+  /** Starts writing anew, from the cursor. */
+  reset(): void {
+    this.bytes = 0
+    this.out = ''
+    this.copied = this.cursor.at
+  }
+
   /** The JSON written, up to the cursor. */
   json(): string {
     return this.out + this.text.slice(this.copied, this.cursor.at)

@@ -5,23 +5,12 @@
  * are decoded and checked, except `data`, whose place in the text is kept for `checkData`.
  * Nothing is built beyond the fields and the identity map: no object tree of the client's text.
  */
-import { atMost, checkEngagement, CLIENT_REQUEST_SHAPE, formatPath, LIMITS, notEmpty, type Problem, type RuleViolation } from '../../contract.js'
+import { atMost, CLIENT_REQUEST_SHAPE, formatPath, LIMITS, notEmpty, type Problem } from '../../contract.js'
 import { CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './characters.js'
 import { Cursor, NotJson } from './cursor.js'
+import { arrayIndex, FieldChecks, readItem, type ReadItem } from './item.js'
 
-/** One item of `batch`, read without building its data. */
-export interface ReadItem {
-  /** Its position in `batch`. */
-  index: number
-  /** The id to report a problem under: its own when it is a string of 1 to 128 characters, else `batch[<index>]`. */
-  reportId: string
-  /** The first broken rule among the item's shape and fields other than `data`; undefined when none. */
-  violation: RuleViolation | undefined
-  /** The fields other than data, decoded (meaningful only when `violation` is undefined). */
-  fields: { id: string; contactEmail: string; type: string; name?: string; description?: string; createdAt: string }
-  /** Where the value of `data` lies in the text, [start, end), when present. */
-  data: { start: number; end: number } | undefined
-}
+export type { ReadItem } from './item.js'
 
 /** A client request read: its items and identity map, or why the body is refused (a 400). */
 export type ReadRequest =
@@ -31,12 +20,6 @@ export type ReadRequest =
 /** The proxy's answer to a body that is not JSON; the parser's own message would quote the body back. */
 export const NOT_JSON_MESSAGE = 'request body must be JSON: it could not be parsed'
 
-const STRING_FIELDS = new Set(['id', 'contactEmail', 'type', 'name', 'description', 'createdAt'])
-// Stands for `data` in the fields given to checkEngagement: data's own rules come later, from its text.
-const DATA_PLACEHOLDER = Object.freeze({})
-// Where a non-string value stood for a string field: checkEngagement says it must be a string.
-const NOT_A_STRING = null
-
 /** What was read of a body: the last `batch` and `identity` win, as in `JSON.parse`. */
 interface Body {
   isObject: boolean
@@ -44,12 +27,16 @@ interface Body {
   identity: Map<string, string | null> | 'absent' | 'not-an-object'
 }
 
-/** Reads a client request body (`{"batch":[...],"identity":{...}}`) in one linear pass; syntax checked fully, data's rules not yet. */
-export function readClientRequest(text: string): ReadRequest {
+/**
+ * Reads a client request body (`{"batch":[...],"identity":{...}}`) in one linear pass; syntax
+ * checked fully, data's rules not yet. `checks` may be shared by the bodies a proxy reads one
+ * after the other: their items, too, repeat contacts and types.
+ */
+export function readClientRequest(text: string, checks: FieldChecks = new FieldChecks()): ReadRequest {
   const cursor = new Cursor(text)
   let body: Body
   try {
-    body = readBody(cursor)
+    body = readBody(cursor, checks)
     cursor.space()
     if (cursor.at < text.length) cursor.fail()
   } catch (error) {
@@ -59,7 +46,7 @@ export function readClientRequest(text: string): ReadRequest {
   return judge(body)
 }
 
-function readBody(cursor: Cursor): Body {
+function readBody(cursor: Cursor, checks: FieldChecks): Body {
   const body: Body = { isObject: false, batch: 'absent', identity: 'absent' }
   if (cursor.space() !== OPEN_BRACE) {
     cursor.skipValue()
@@ -67,7 +54,7 @@ function readBody(cursor: Cursor): Body {
   }
   body.isObject = true
   readMembers(cursor, (key, code) => {
-    if (key === 'batch') body.batch = code === OPEN_BRACKET ? readBatch(cursor) : skipped(cursor, 'not-an-array')
+    if (key === 'batch') body.batch = code === OPEN_BRACKET ? readBatch(cursor, checks) : skipped(cursor, 'not-an-array')
     else if (key === 'identity') body.identity = code === OPEN_BRACE ? readIdentity(cursor) : skipped(cursor, 'not-an-object')
     else cursor.skipValue()
   })
@@ -102,7 +89,7 @@ function skipped<T>(cursor: Cursor, verdict: T): T {
   return verdict
 }
 
-function readBatch(cursor: Cursor): { items: ReadItem[]; count: number } {
+function readBatch(cursor: Cursor, checks: FieldChecks): { items: ReadItem[]; count: number } {
   const items: ReadItem[] = []
   let count = 0
   cursor.at++
@@ -112,7 +99,7 @@ function readBatch(cursor: Cursor): { items: ReadItem[]; count: number } {
   }
   for (;;) {
     // Items past the cap are only skipped: the request is refused as a whole.
-    if (count < LIMITS.batchSize) items.push(readItem(cursor, count))
+    if (count < LIMITS.batchSize) items.push(readItem(cursor, count, checks))
     else cursor.skipValue()
     count++
     const next = cursor.space()
@@ -120,62 +107,6 @@ function readBatch(cursor: Cursor): { items: ReadItem[]; count: number } {
     if (next === CLOSE_BRACKET) return { items, count }
     if (next !== COMMA) cursor.failAt(cursor.at - 1)
   }
-}
-
-function readItem(cursor: Cursor, index: number): ReadItem {
-  const fallbackId = `batch[${index}]`
-  if (cursor.space() !== OPEN_BRACE) {
-    cursor.skipValue()
-    return { index, reportId: fallbackId, violation: checkEngagement(null), fields: {} as ReadItem['fields'], data: undefined }
-  }
-  // The fields as checkEngagement sees them. No prototype, so any key (even `__proto__`) is an own field.
-  const seen = Object.create(null) as Record<string, unknown>
-  let data: ReadItem['data']
-  const unknown = new FirstUnknownKey()
-  readMembers(cursor, (key, code) => {
-    if (STRING_FIELDS.has(key)) seen[key] = code === QUOTE ? cursor.string() : skipped(cursor, NOT_A_STRING)
-    else if (key === 'data') {
-      const start = cursor.at
-      cursor.skipValue()
-      data = { start, end: cursor.at }
-      seen[key] = DATA_PLACEHOLDER
-    } else {
-      unknown.add(key)
-      cursor.skipValue()
-    }
-  })
-  unknown.addTo(seen)
-  const id = seen['id']
-  const reportId = typeof id === 'string' && id.length >= 1 && id.length <= LIMITS.idLength ? id : fallbackId
-  const { data: _, ...fields } = seen
-  return { index, reportId, violation: checkEngagement(seen), fields: fields as ReadItem['fields'], data }
-}
-
-/**
- * Of an item's unknown keys, the one checkEngagement names first: JavaScript lists integer-like
- * keys first, in ascending order, then the others in the order they came. Only that one is kept.
- */
-class FirstUnknownKey {
-  private smallestIndex: number | undefined
-  private firstName: string | undefined
-
-  add(key: string): void {
-    const index = arrayIndex(key)
-    if (index === undefined) this.firstName ??= key
-    else if (this.smallestIndex === undefined || index < this.smallestIndex) this.smallestIndex = index
-  }
-
-  addTo(fields: Record<string, unknown>): void {
-    if (this.smallestIndex !== undefined) fields[String(this.smallestIndex)] = 0
-    if (this.firstName !== undefined) fields[this.firstName] = 0
-  }
-}
-
-/** The array index `key` spells (a canonical integer below 2^32 - 1), or undefined. */
-function arrayIndex(key: string): number | undefined {
-  if (!/^(?:0|[1-9][0-9]{0,9})$/.test(key)) return undefined
-  const index = Number(key)
-  return index < 4_294_967_295 ? index : undefined
 }
 
 /** The identity map; a non-string value is kept as null, for judge() to name. */
