@@ -19,8 +19,9 @@ const EMPTY = new Uint8Array(0)
 export function readIncomingText(incoming: IncomingMessage, maxBytes: number, deadline: BodyDeadline | undefined): Promise<BodyText> {
   const declared = lengthOf(incoming.headers['content-length'])
   if (declared !== undefined && declared > maxBytes) return Promise.resolve(bodyTooLarge(maxBytes, declared))
-  // The parser has pushed every byte of a complete body into the stream's buffer: take it whole.
-  if (incoming.complete) {
+  // Every byte of the body is in the stream's buffer already (the parser pushed them as they
+  // came; it may flag the message complete a little later): take it whole.
+  if (incoming.complete || (declared !== undefined && incoming.readableLength >= declared)) {
     if (incoming.readableLength > maxBytes) return Promise.resolve(bodyTooLarge(maxBytes, incoming.readableLength))
     return Promise.resolve(decodeBody((incoming.read() as Buffer | null) ?? EMPTY))
   }

@@ -187,8 +187,14 @@ function headOf(incoming: IncomingMessage): Request {
 
 /** The client, for the per-client limits: its address, an IPv6 one as its /64 network, as the connection cap counts it. */
 function clientAddress({ address, incoming }: NodeClient, trustProxy: boolean): string | undefined {
-  if (!trustProxy) return addressGroup(address)
+  if (!trustProxy) return groupOf(address)
   // The last hop is the one our own reverse proxy appended; earlier ones are the client's word.
-  const forwarded = String(incoming.headers['x-forwarded-for'] ?? '').split(',').at(-1)?.trim()
-  return addressGroup(forwarded || address)
+  const header = incoming.headers['x-forwarded-for']
+  const forwarded = typeof header === 'string' ? header.slice(header.lastIndexOf(',') + 1).trim() : ''
+  return groupOf(forwarded || address)
+}
+
+/** `addressGroup`, which gives an IPv4 address back as it is, without parsing one as IPv6 first. */
+function groupOf(address: string | undefined): string | undefined {
+  return address !== undefined && !address.includes(':') ? address : addressGroup(address)
 }

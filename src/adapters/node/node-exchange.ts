@@ -4,6 +4,7 @@
  * `Response` on the way, which cost several times what the proxy's own checks do.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { BodyText } from '../../core/body.js'
 import type { Exchange } from '../../proxy/exchange.js'
 import type { WireAnswer } from '../../proxy/responses.js'
 import { readIncomingText } from './incoming-body.js'
@@ -25,22 +26,39 @@ export interface ExchangeOptions {
 }
 
 /** The exchange of one Node request; the deadline of its body runs from now. */
-export function nodeExchange(incoming: IncomingMessage, { clientOf, bodyTimeout }: ExchangeOptions): NodeExchange {
-  const deadline = bodyTimeout === undefined ? undefined : { at: Date.now() + bodyTimeout, ms: bodyTimeout }
-  let path: string | undefined
-  return {
-    incoming,
-    method: incoming.method ?? 'GET',
-    get path() {
-      return (path ??= pathOf(incoming.url ?? '/'))
-    },
-    header(name) {
-      const value = incoming.headers[name]
-      // Node joins repeated headers with ", " as `Headers.get` does, except Set-Cookie, which no request sends.
-      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
-    },
-    readBody: (maxBytes) => readIncomingText(incoming, maxBytes, deadline),
-    client: () => clientOf(incoming),
+export function nodeExchange(incoming: IncomingMessage, options: ExchangeOptions): NodeExchange {
+  return new IncomingExchange(incoming, options)
+}
+
+class IncomingExchange implements NodeExchange {
+  readonly method: string
+  private readonly arrivedAt = Date.now()
+  private knownPath: string | undefined
+
+  constructor(
+    readonly incoming: IncomingMessage,
+    private readonly options: ExchangeOptions,
+  ) {
+    this.method = incoming.method ?? 'GET'
+  }
+
+  get path(): string {
+    return (this.knownPath ??= pathOf(this.incoming.url ?? '/'))
+  }
+
+  header(name: string): string | null {
+    const value = this.incoming.headers[name]
+    // Node joins repeated headers with ", " as `Headers.get` does, except Set-Cookie, which no request sends.
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
+  }
+
+  readBody(maxBytes: number): Promise<BodyText> {
+    const { bodyTimeout } = this.options
+    return readIncomingText(this.incoming, maxBytes, bodyTimeout === undefined ? undefined : { at: this.arrivedAt + bodyTimeout, ms: bodyTimeout })
+  }
+
+  client(): string | undefined {
+    return this.options.clientOf(this.incoming)
   }
 }
 
