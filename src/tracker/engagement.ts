@@ -16,23 +16,16 @@ export interface Contact {
  * contract does (`checkEngagement`), so both name the same field and rule for any input; a
  * property test holds them to it.
  */
-const FIELDS: [name: string, optional: boolean, max: number, refused?: RegExp | undefined, format?: RegExp, expected?: string][] = [
-  ['id', false, LIMITS.idLength, undefined, /^[\w.:-]+$/, "letters, digits, '_', '.', ':' or '-'"],
-  ['type', false, LIMITS.typeLength, CONTROL],
-  ['name', true, LIMITS.nameLength, CONTROL],
-  ['description', true, LIMITS.descriptionLength, CONTROL_IN_TEXT],
-  [
-    'createdAt',
-    false,
-    Infinity,
-    undefined,
-    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/,
-    'an ISO 8601 UTC date-time such as 2025-08-12T09:21:45Z',
-  ],
-  ['data', true, 0],
-  ['contactEmail', true, LIMITS.emailLength, HIDDEN_IN_EMAIL, /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/, 'an email address such as john@example.com'],
-]
-const NAMES = FIELDS.map(([name]) => name)
+const FIELDS: Record<string, [optional: boolean, max: number, refused?: RegExp | undefined, format?: RegExp, expected?: string]> = {
+  id: [false, LIMITS.idLength, undefined, /^[\w.:-]+$/, "letters, digits, '_', '.', ':' or '-'"],
+  type: [false, LIMITS.typeLength, CONTROL],
+  name: [true, LIMITS.nameLength, CONTROL],
+  description: [true, LIMITS.descriptionLength, CONTROL_IN_TEXT],
+  createdAt: [false, Infinity, undefined, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/, 'an ISO 8601 UTC date-time such as 2025-08-12T09:21:45Z'],
+  data: [true, 0],
+  contactEmail: [true, LIMITS.emailLength, HIDDEN_IN_EMAIL, /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/, 'an email address such as john@example.com'],
+}
+const NAMES = Object.keys(FIELDS)
 
 /** ISO 8601 with an offset, which the tracker turns into UTC. */
 const ISO_WITH_ZONE = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/
@@ -45,37 +38,34 @@ const ISO_WITH_ZONE = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\
 let madeFrom: number | undefined
 let made = ''
 
-/** `field` breaks `rule`: the message leads with the field. */
-const broken = (field: string, rule: string, message: string): TrackerError => invalid(field, rule, `${field} ${message}`)
-
 /** The first rule `value` breaks as field `name` (an absent value counts as given: see `FIELDS`), or undefined. */
 function checkField(name: string, value: unknown, field = name): TrackerError | undefined {
-  const [, optional, max, refused, format, expected] = FIELDS[NAMES.indexOf(name)]!
-  if (value === undefined) return optional ? undefined : broken(field, 'required', 'is required')
+  const [optional, max, refused, format, expected] = FIELDS[name]!
+  if (value === undefined) return optional ? undefined : invalid(field, 'required', 'is required')
   if (name == 'data') {
     const problem = findJsonProblem(value, LIMITS.dataDepth)
-    if (problem) return broken(formatPath([field, ...problem.path]), 'json', problem.message)
-    return utf8Length(JSON.stringify(value)) > LIMITS.dataBytes ? broken(field, 'max', `must be at most ${LIMITS.dataBytes} bytes as JSON`) : undefined
+    if (problem) return invalid(formatPath([field, ...problem.path]), 'json', problem.message)
+    return utf8Length(JSON.stringify(value)) > LIMITS.dataBytes ? invalid(field, 'max', `must be at most ${LIMITS.dataBytes} bytes as JSON`) : undefined
   }
   if (typeof value != 'string') {
-    return broken(field, 'type', name == 'createdAt' ? 'must be a Date, epoch milliseconds or an ISO 8601 string' : 'must be a string')
+    return invalid(field, 'type', name == 'createdAt' ? 'must be a Date, epoch milliseconds or an ISO 8601 string' : 'must be a string')
   }
-  if (!value && name == 'type') return broken(field, 'min', 'must not be empty')
-  if (value.length > max) return broken(field, 'max', `must be at most ${max} characters`)
+  if (!value && name == 'type') return invalid(field, 'min', 'must not be empty')
+  if (value.length > max) return invalid(field, 'max', `must be at most ${max} characters`)
   const character = refused && refusedCharacter(value, refused)
-  if (character) return broken(field, 'characters', character)
-  if (format && !format.test(value)) return broken(field, 'format', `must be ${expected}`)
+  if (character) return invalid(field, 'characters', character)
+  if (format && !format.test(value)) return invalid(field, 'format', `must be ${expected}`)
   if (format && name == 'createdAt') {
-    if (value != made && !isRealDate(value)) return broken(field, 'format', 'must be a real calendar date and time')
+    if (value != made && !isRealDate(value)) return invalid(field, 'format', 'must be a real calendar date and time')
     // Plain string order is time order, once the format is right.
-    if (value < '1970' || value >= '2100') return broken(field, 'range', 'must be in the years 1970 to 2099')
+    if (value < '1970' || value >= '2100') return invalid(field, 'range', 'must be in the years 1970 to 2099')
   }
   return undefined
 }
 
 /** Why `email` cannot name a contact, as `identify()` says it, or undefined. */
 export const checkEmail = (email: unknown): TrackerError | undefined =>
-  email === undefined ? broken('email', 'required', 'is required') : checkField('contactEmail', email, 'email')
+  email === undefined ? invalid('email', 'required', 'is required') : checkField('contactEmail', email, 'email')
 
 /**
  * Turns what the page passed to `track()` into the engagement that will travel: id and
@@ -89,8 +79,8 @@ export function buildEngagement(
   now: number,
   randomUUID: () => string,
 ): { engagement: DraftEngagement; signature: string | undefined } | { error: TrackerError } {
-  if (input === undefined) return { error: broken('engagement', 'required', 'is required') }
-  if (typeof input != 'object' || !input || Array.isArray(input)) return { error: broken('engagement', 'type', 'must be an object') }
+  if (input === undefined) return { error: invalid('engagement', 'required', 'is required') }
+  if (typeof input != 'object' || !input || Array.isArray(input)) return { error: invalid('engagement', 'type', 'must be an object') }
   const draft: Record<string, unknown> = {}
   let unknown: string | undefined
   for (const key of Object.keys(input)) {
@@ -108,7 +98,7 @@ export function buildEngagement(
     if (error) return { error }
   }
   // An empty key names no field: the engagement itself, as the contract says it.
-  if (unknown !== undefined) return { error: broken(unknown || 'engagement', 'unknown-field', 'is not a known field') }
+  if (unknown !== undefined) return { error: invalid(unknown || 'engagement', 'unknown-field', 'is not a known field') }
   const engagement = draft as unknown as DraftEngagement
   return { engagement, signature: contact && engagement.contactEmail == contact.email ? contact.signature : undefined }
 }

@@ -1,7 +1,7 @@
 import type { UseStore } from 'idb-keyval'
 import { LIMITS } from '../contract.js'
 import type { BackoffPolicy } from '../core/retry.js'
-import { invalid, type TrackerError } from './types.js'
+import type { TrackerError } from './types.js'
 
 /** The host facilities the tracker uses. Each defaults to the browser's own; tests pass fakes. */
 export interface Platform {
@@ -162,9 +162,12 @@ export function resolveOptions(
       // An object without a prototype has no toString.
       shown = typeof value
     }
-    reportInvalid(
-      invalid(name, typeof value == typeof fallback ? 'range' : 'type', `option ${name} must be ${expected}, not ${shown}: the default is used`),
-    )
+    reportInvalid({
+      code: 'invalid',
+      field: name,
+      rule: typeof value == typeof fallback ? 'range' : 'type',
+      message: `option ${name} must be ${expected}, not ${shown}: the default is used`,
+    })
     resolved[name] = fallback
   }
   check('name', 'default', (value: unknown) => typeof value == 'string' && value, 'a non-empty string')

@@ -113,14 +113,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
     for (const entry of entries) sizes[entry.key[0] as 's' | 'h']++
     const now = options.now()
     if (now - countedAt >= COUNT_TTL_MS || caps.some(([span, cap]) => sizes[span.from] > cap)) {
-      sizes = { s: await tx.count(SENDABLE), h: await tx.count(HELD) }
+      sizes = { s: await tx.read('count', SENDABLE), h: await tx.read('count', HELD) }
       countedAt = now
     }
     const out: [string[], DropReason][] = []
     for (const [span, cap, reason] of caps) {
       const excess = sizes[span.from] - cap
       if (excess > 0) {
-        const keys = await tx.getAllKeys(span, excess)
+        const keys = await tx.read('getAllKeys', span, excess)
         keys.forEach((key) => tx.delete(key))
         sizes[span.from] -= keys.length
         out.push([keys, reason])
@@ -166,7 +166,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     countedAt = -Infinity
     return queue(() =>
       run('readwrite', async (tx) => {
-        const keys = [...(await tx.getAllKeys(HELD)), ...(await tx.getAllKeys(SENDABLE))]
+        const keys = [...(await tx.read('getAllKeys', HELD)), ...(await tx.read('getAllKeys', SENDABLE))]
         keys.forEach((key) => tx.delete(key))
         return keys.map(idOf)
       }),
@@ -193,7 +193,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     unsaved: () => [...writing, ...pending],
     async head(after, limit) {
       // `key + '\0'` is the first key above `key`.
-      const entries = await run('readonly', (tx) => tx.getAll<OutboxEntry>(after ? { ...SENDABLE, from: `${after.key}\0` } : SENDABLE, limit))
+      const entries = await run('readonly', (tx) => tx.read<OutboxEntry>('getAll', after ? { ...SENDABLE, from: `${after.key}\0` } : SENDABLE, limit))
       entries.forEach(remember)
       return entries
     },
@@ -211,7 +211,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         const contact = contactNow()
         if (!contact || !options.accepting()) return
         const released = await run('readwrite', async (tx) =>
-          (await tx.getAll<OutboxEntry>(HELD)).map((held) => {
+          (await tx.read<OutboxEntry>('getAll', HELD)).map((held) => {
             const entry = releasedEntry(held, contact)
             tx.delete(held.key)
             tx.put(entry.key, entry)
@@ -239,8 +239,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
     },
     count: () =>
       run('readonly', async (tx) => {
-        const held = await tx.count(HELD)
-        return { queued: held + (await tx.count(SENDABLE)), held }
+        const held = await tx.read('count', HELD)
+        return { queued: held + (await tx.read('count', SENDABLE)), held }
       }),
     keep: (entries) => entries.forEach(remember),
     unsent: () => [...mirror.values()].filter((entry) => !isHeld(entry)).sort((a, b) => (a.key < b.key ? -1 : 1)),

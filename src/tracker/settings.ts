@@ -31,7 +31,8 @@ const PREFIX = 'm'
 
 export function createSettings(run: Store): SettingsStore {
   return {
-    read: (name) => run('readonly', (tx) => tx.get(PREFIX + name)),
+    // The one record whose key is exactly the name: `key + '\0'` is the first key above `key`.
+    read: (name) => run('readonly', async (tx) => (await tx.read<never>('getAll', { from: PREFIX + name, to: `${PREFIX}${name}\0` }))[0]),
     write: (name, value) =>
       run('readwrite', async (tx) => (value === undefined ? tx.delete(PREFIX + name) : tx.put(PREFIX + name, value))),
   }

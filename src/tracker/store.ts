@@ -6,12 +6,15 @@ export interface KeySpan {
   to: string
 }
 
+/** What a transaction can read of a span: its values, its keys or how many there are, as IDBObjectStore names them. */
+export type SpanRead = 'getAll' | 'getAllKeys' | 'count'
+
 /** One transaction's operations: the few an ordered outbox needs, for IndexedDB and memory alike. */
 export interface StoreTransaction {
-  getAll<T>(span: KeySpan, limit?: number): Promise<T[]>
-  getAllKeys(span: KeySpan, limit?: number): Promise<string[]>
-  count(span: KeySpan): Promise<number>
-  get<T>(key: string): Promise<T | undefined>
+  /** The values (`getAll`) or keys (`getAllKeys`) of up to `limit` records of `span`, in key order, or how many it holds (`count`). */
+  read<T>(what: 'getAll', span: KeySpan, limit?: number): Promise<T[]>
+  read(what: 'getAllKeys', span: KeySpan, limit?: number): Promise<string[]>
+  read(what: 'count', span: KeySpan): Promise<number>
   put(key: string, value: unknown): void
   delete(key: string): void
 }
@@ -23,15 +26,12 @@ export type Store = <T>(mode: IDBTransactionMode, work: (tx: StoreTransaction) =
 export function indexedDbStore(useStore: UseStore): Store {
   return (mode, work) =>
     useStore(mode, async (store) => {
-      const range = ({ from, to }: KeySpan) => IDBKeyRange.bound(from, to, false, true)
       const result = await work({
-        getAll: (span, limit) => promisifyRequest(store.getAll(range(span), limit)),
-        getAllKeys: (span, limit) => promisifyRequest(store.getAllKeys(range(span), limit)) as Promise<string[]>,
-        count: (span) => promisifyRequest(store.count(range(span))),
-        get: (key) => promisifyRequest(store.get(key)),
-        put: (key, value) => store.put(value, key),
-        delete: (key) => store.delete(key),
-      })
+        read: (what: SpanRead, { from, to }: KeySpan, limit?: number) =>
+          promisifyRequest((store[what] as IDBObjectStore['getAll'])(IDBKeyRange.bound(from, to, false, true), limit)),
+        put: (key: string, value: unknown) => store.put(value, key),
+        delete: (key: string) => store.delete(key),
+      } as unknown as StoreTransaction)
       await promisifyRequest(store.transaction)
       return result
     })
@@ -45,17 +45,15 @@ export function indexedDbStore(useStore: UseStore): Store {
 export function memoryStore(): Store {
   const values = new Map<string, unknown>()
   let queue: Promise<unknown> = Promise.resolve()
-  // Sorted when read: a fallback, read a batch at a time, not on any page's hot path.
-  const within = ({ from, to }: KeySpan, limit?: number) =>
-    [...values.keys()].filter((key) => key >= from && key < to).sort().slice(0, limit)
-  const transaction: StoreTransaction = {
-    getAll: async (span, limit) => within(span, limit).map((key) => values.get(key)) as never[],
-    getAllKeys: async (span, limit) => within(span, limit),
-    count: async (span) => within(span).length,
-    get: async (key) => values.get(key) as never,
-    put: (key, value) => values.set(key, value),
-    delete: (key) => values.delete(key),
-  }
+  const transaction = {
+    // Sorted when read: a fallback, read a batch at a time, not on any page's hot path.
+    read: async (what: SpanRead, { from, to }: KeySpan, limit?: number) => {
+      const keys = [...values.keys()].filter((key) => key >= from && key < to).sort().slice(0, limit)
+      return what == 'count' ? keys.length : what == 'getAll' ? keys.map((key) => values.get(key)) : keys
+    },
+    put: (key: string, value: unknown) => values.set(key, value),
+    delete: (key: string) => values.delete(key),
+  } as unknown as StoreTransaction
   return (_mode, work) => {
     const run = queue.then(() => work(transaction))
     queue = run.catch(() => undefined)

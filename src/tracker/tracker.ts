@@ -171,9 +171,9 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
         checkEmail(email) ??
         // Scripts are not typed: `identify(email, signature)` must not drop the signature silently.
         (options !== undefined && typeof options != 'object'
-          ? invalid('options', 'type', 'options must be an object')
+          ? invalid('options', 'type', 'must be an object')
           : signature !== undefined && !(typeof signature == 'string' && signature && signature.length <= LIMITS.signatureLength)
-            ? invalid('signature', 'format', `signature must be 1 to ${LIMITS.signatureLength} characters`)
+            ? invalid('signature', 'format', `must be 1 to ${LIMITS.signatureLength} characters`)
             : undefined)
       if (error) return refused(error)
       session.setContact(signature ? { email, signature } : { email })

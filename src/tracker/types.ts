@@ -42,9 +42,9 @@ export interface TrackerError {
   rule?: string
 }
 
-/** An `invalid` error: `field` breaks `rule`, as `message` says. */
+/** An `invalid` error: `field` breaks `rule`, as `message` says; the message leads with the field. */
 export function invalid(field: string, rule: string, message: string): TrackerError {
-  return { code: 'invalid', field, rule, message }
+  return { code: 'invalid', field, rule, message: `${field} ${message}` }
 }
 
 /** What `track()` returns: the engagement's id once it is queued, or why it was not. */
