@@ -32,10 +32,12 @@ const PREFIX = '[conversion-engagements]'
 function install(): void {
   if (typeof window == 'undefined' || window.conversion?.loaded) return
   const attributes = (document.currentScript as HTMLScriptElement | null)?.dataset ?? {}
-  const fromAttributes: Partial<TrackerOptions> = {}
-  if (attributes.endpoint) fromAttributes.endpoint = attributes.endpoint
-  if (attributes.name) fromAttributes.name = attributes.name
-  if ('debug' in attributes) fromAttributes.debug = true
+  // An empty attribute says nothing; later `init` options win over these.
+  const fromAttributes = {
+    endpoint: attributes.endpoint || undefined,
+    name: attributes.name || undefined,
+    debug: 'debug' in attributes || undefined,
+  }
 
   // The snippet pushes `[arguments, Date.now()]`; a bare `arguments` has no time.
   const earlier = Array.from(window.conversion?.q ?? [], (item): Call =>

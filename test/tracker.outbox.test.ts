@@ -20,11 +20,8 @@ function outboxOn(origin: FakeOrigin, onStored: (entries: OutboxEntry[]) => void
   }
   return createOutbox({
     store: withFallback(indexedDbStore(origin.createStore('outbox-test', 'outbox')), fail),
-    maxQueueSize: 100_000,
-    maxHeld: 1_000,
-    now: () => Date.now(),
-    ready: Promise.resolve(),
-    accepting: () => true,
+    options: { maxQueueSize: 100_000, maxHeld: 1_000, platform: { now: () => Date.now() } },
+    session: { loaded: Promise.resolve(), optedOut: false },
     onStored,
     onDrop: () => {},
     onFault: fail,

@@ -1,6 +1,7 @@
 import { formatPath, isRealDate, LIMITS, type DraftEngagement } from '../contract.js'
-import { findJsonProblem, utf8Length } from '../core/json.js'
+import { findJsonProblem } from '../core/json.js'
 import { CONTROL, CONTROL_IN_TEXT, HIDDEN_IN_EMAIL, refusedCharacter } from '../core/text.js'
+import { byteLength } from './request.js'
 import { invalid, type TrackerError, type TrackInput } from './types.js'
 
 /** The contact engagements are attributed to, as `identify()` gave it. */
@@ -45,7 +46,7 @@ function checkField(name: string, value: unknown, field = name): TrackerError | 
   if (name == 'data') {
     const problem = findJsonProblem(value, LIMITS.dataDepth)
     if (problem) return invalid(formatPath([field, ...problem.path]), 'json', problem.message)
-    return utf8Length(JSON.stringify(value)) > LIMITS.dataBytes ? invalid(field, 'max', `must be at most ${LIMITS.dataBytes} bytes as JSON`) : undefined
+    return byteLength(JSON.stringify(value)) > LIMITS.dataBytes ? invalid(field, 'max', `must be at most ${LIMITS.dataBytes} bytes as JSON`) : undefined
   }
   if (typeof value != 'string') {
     return invalid(field, 'type', name == 'createdAt' ? 'must be a Date, epoch milliseconds or an ISO 8601 string' : 'must be a string')

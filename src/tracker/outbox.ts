@@ -1,6 +1,8 @@
 import type { DraftEngagement } from '../contract.js'
 import type { Contact } from './engagement.js'
 import { createEntry, HELD, idOf, isHeld, releasedEntry, SENDABLE, type OutboxEntry } from './entry.js'
+import type { Platform, ResolvedOptions } from './options.js'
+import type { Session } from './session.js'
 import type { FallbackStore, StoreTransaction } from './store.js'
 import type { DropReason } from './types.js'
 
@@ -28,14 +30,13 @@ const COUNT_TTL_MS = 1_000
 export interface OutboxOptions {
   /** Where entries live, shared with the settings. */
   store: FallbackStore
-  maxQueueSize: number
-  maxHeld: number
-  /** Current time in epoch ms. */
-  now: () => number
-  /** Nothing is written before this settles: what an earlier visit stored decides what is kept. */
-  ready: Promise<unknown>
-  /** Whether entries are still wanted when their write starts: not once tracking is off. */
-  accepting: () => boolean
+  /** The caps, and the clock. */
+  options: Pick<ResolvedOptions, 'maxQueueSize' | 'maxHeld'> & { platform: Pick<Platform, 'now'> }
+  /**
+   * Nothing is written before `loaded` settles (what an earlier visit stored decides what is
+   * kept), and nothing is kept once `optedOut`, as the write or the release starts.
+   */
+  session: Pick<Session, 'loaded' | 'optedOut'>
   /** Sendable entries were stored (once per slice written, and per release): whoever sends should hear of them. */
   onStored: (entries: OutboxEntry[]) => void
   /** Told which engagements a cap pushed out. */
@@ -79,8 +80,7 @@ export interface Outbox {
   unsent(): OutboxEntry[]
 }
 
-export function createOutbox(options: OutboxOptions): Outbox {
-  const { store, onStored } = options
+export function createOutbox({ store, options, session, onStored, onDrop, onFault }: OutboxOptions): Outbox {
   const run = store.run
   const mirror = new Map<string, OutboxEntry>()
   /** This tab's call counter: keeps apart, in order, entries tracked in the same millisecond. */
@@ -91,7 +91,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   let writing: OutboxEntry[] = []
   // The last job queued (write, release, clear). Each waits for the one before: being created after a write is
   // not enough, as the later slices of a burst are created only once the earlier ones commit.
-  let lastJob: Promise<unknown> = options.ready
+  let lastJob: Promise<unknown> = session.loaded
 
   // Sendable (`s`) and held (`h`) entries at the last exact count, plus what this tab stored since. Removals are
   // not subtracted: the estimate errs high, and high is counted again before anything is dropped.
@@ -99,7 +99,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   let countedAt = -Infinity
 
   /** Runs `job` after every job queued before it, however that one ended. */
-  const queue = <T>(job: () => Promise<T>): Promise<T | void> => (lastJob = lastJob.then(job, job).catch(options.onFault))
+  const queue = <T>(job: () => Promise<T>): Promise<T | void> => (lastJob = lastJob.then(job, job).catch(onFault))
 
   const remember = (entry: OutboxEntry) => mirror.size < MIRROR_LIMIT && mirror.set(entry.key, entry)
   const forget = (key: string) => mirror.delete(key)
@@ -111,7 +111,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       [HELD, options.maxHeld, 'held-full'],
     ] as const
     for (const entry of entries) sizes[entry.key[0] as 's' | 'h']++
-    const now = options.now()
+    const now = options.platform.now()
     if (now - countedAt >= COUNT_TTL_MS || caps.some(([span, cap]) => sizes[span.from] > cap)) {
       sizes = { s: await tx.read('count', SENDABLE), h: await tx.read('count', HELD) }
       countedAt = now
@@ -132,7 +132,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const write = async () => {
     writing = pending
     pending = []
-    if (!options.accepting()) {
+    if (session.optedOut) {
       // Tracked before the stored opt-out was read: not kept.
       writing.forEach((entry) => forget(entry.key))
     } else {
@@ -144,7 +144,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         })
         for (const [keys, reason] of dropped) {
           keys.forEach(forget)
-          options.onDrop(keys.map(idOf), reason)
+          onDrop(keys.map(idOf), reason)
         }
         // Told per slice: the sender starts on the first while the rest are written.
         announce(slice)
@@ -209,7 +209,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     release: (contactNow) =>
       void queue(async () => {
         const contact = contactNow()
-        if (!contact || !options.accepting()) return
+        if (!contact || session.optedOut) return
         const released = await run('readwrite', async (tx) =>
           (await tx.read<OutboxEntry>('getAll', HELD)).map((held) => {
             const entry = releasedEntry(held, contact)

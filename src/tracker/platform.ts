@@ -13,20 +13,20 @@ export function browserPlatform(overrides: Partial<Platform> = {}): Platform | u
   const navigator = scope.navigator as Navigator | undefined
   const crypto = scope.crypto
   return {
-    fetch: (input, init) => scope.fetch(input, init),
-    sendBeacon: navigator?.sendBeacon ? (url, body) => navigator.sendBeacon(url, body) : undefined,
-    createStore: attempt(() => scope.indexedDB) ? createStore : undefined,
+    fetch: (input, init) => fetch(input, init),
+    sendBeacon: navigator?.sendBeacon && ((url, body) => navigator.sendBeacon(url, body)),
+    createStore: attempt(() => indexedDB) && createStore,
     locks: navigator?.locks,
-    localStorage: attempt(() => scope.localStorage),
+    localStorage: attempt(() => localStorage),
     BroadcastChannel: scope.BroadcastChannel,
     isOnline: () => navigator?.onLine !== false,
-    now: () => Date.now(),
-    setTimeout: (callback, ms) => scope.setTimeout(callback, ms),
-    clearTimeout: (handle) => scope.clearTimeout(handle as number),
+    now: Date.now,
+    setTimeout: (callback, ms) => setTimeout(callback, ms),
+    clearTimeout: (handle) => clearTimeout(handle as number),
     random: Math.random,
     // randomUUID needs a secure context; getRandomValues works everywhere.
     randomUUID: crypto?.randomUUID ? () => crypto.randomUUID() : () => uuidFrom(crypto.getRandomValues(new Uint8Array(16))),
-    console: scope.console,
+    console,
     ...overrides,
     window,
     document,

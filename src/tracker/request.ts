@@ -1,11 +1,16 @@
 import type { DraftEngagement } from '../contract.js'
-import { utf8Length } from '../core/json.js'
 
 /** What a request carries of one engagement: the engagement, and its contact's identity signature if known. */
 export interface Carried {
   engagement: DraftEngagement
   signature?: string
 }
+
+/**
+ * Bytes `text` takes in UTF-8 (a lone surrogate as U+FFFD), as a body carries it: the browser's
+ * own encoder counts them, so the script tag carries no counting loop of its own.
+ */
+export const byteLength = (text: string): number => new TextEncoder().encode(text).length
 
 /** `{"batch":` + `,"identity":{}` + `}`: what a body spends outside its engagements. */
 export const ENVELOPE_BYTES = 24
@@ -25,7 +30,7 @@ export function requestBody(items: readonly Carried[]): string {
  * when batches are cut, never when it is tracked: the page's own task does not pay for it.
  */
 export function carriedBytes({ engagement, signature }: Carried): number {
-  const bytes = utf8Length(JSON.stringify(engagement))
+  const bytes = byteLength(JSON.stringify(engagement))
   // `"email":"signature",` in the request's identity map.
   return signature ? bytes + engagement.contactEmail!.length + signature.length + 6 : bytes
 }

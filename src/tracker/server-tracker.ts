@@ -1,4 +1,4 @@
-import type { Tracker, TrackerError } from './types.js'
+import type { Tracker } from './types.js'
 
 let warned = false
 
@@ -8,12 +8,12 @@ export function createServerTracker(): Tracker {
     warned = true
     console.warn('[conversion-engagements] not in a browser (server rendering?): this tracker records nothing')
   }
-  const error: TrackerError = { code: 'unsupported', message: 'not in a browser: nothing is tracked' }
+  const refused = () => ({ ok: false as const, error: { code: 'unsupported' as const, message: 'not in a browser: nothing is tracked' } })
   const nothing = () => {}
   const settled = async () => {}
   return {
-    track: () => ({ ok: false, error }),
-    identify: () => ({ ok: false, error }),
+    track: refused,
+    identify: refused,
     reset: nothing,
     optOut: nothing,
     optIn: nothing,

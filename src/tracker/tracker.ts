@@ -32,8 +32,8 @@ export function createTracker(options: TrackerOptions): Tracker {
  * wires the parts together (settings, session, outbox, tabs, delivery) and is the public facade.
  */
 export function startTracker(options: TrackerOptions, platform: Platform): Tracker {
-  const invalidOptions: TrackerError[] = []
-  const config = resolveOptions(options, platform, (error) => invalidOptions.push(error))
+  // Reported after this call returns, so that subscribers hear them.
+  const config = resolveOptions(options, platform, (error) => void Promise.resolve().then(() => emit({ type: 'error', error }, true)))
   const { namespace } = config
   const emitter = createEmitter(config)
   const { emit } = emitter
@@ -41,8 +41,6 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   const fault = (what: string) => (error: unknown) => report({ code: 'internal', message: `${what}: ${(error as Error)?.message ?? error}` })
   /** Tells this page's subscribers which engagements left the outbox undelivered, and why. */
   const dropped = (ids: string[] | void, reason: DropReason) => ids?.length && emit({ type: 'dropped', ids, reason })
-  // After this call returns, so that subscribers hear them.
-  void Promise.resolve().then(() => invalidOptions.forEach((error) => emit({ type: 'error', error }, true)))
 
   /** Says that engagements live in this page's memory only, and why. */
   const memoryOnly = (why: string) => report({ code: 'storage', message: `IndexedDB ${why}: queued in memory only` })
@@ -57,11 +55,8 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   const session = createSession(settings, (message) => tabs.post(message), fault('storing'))
   const outbox = createOutbox({
     store,
-    maxQueueSize: config.maxQueueSize,
-    maxHeld: config.maxHeld,
-    now: platform.now,
-    ready: session.loaded,
-    accepting: () => !session.optedOut,
+    options: config,
+    session,
     onStored(entries) {
       if (tabs.isLeader) delivery.queued(entries.length)
       else tabs.post({ type: 'appended', entries, durable: store.storage == 'indexeddb' })
@@ -84,7 +79,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
         }
       },
       settled: ({ keys }) => outbox.removedElsewhere(keys),
-      contact: (message) => session.heard(message),
+      contact: session.heard,
       'opt-out'(message) {
         session.heard(message)
         if (message.optedOut) void outbox.clearedElsewhere().then((ids) => dropped(ids, 'opted-out'))
@@ -142,11 +137,12 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     return { ok: false as const, error }
   }
 
-  const flush = async (): Promise<void> => {
-    await outbox.written()
-    // Another tab sends: ask it, and stop waiting after a while if nobody answers.
-    return tabs.isLeader ? delivery.drain() : tabs.flushByLeader(config.requestTimeout * 2)
-  }
+  const flush = (): Promise<void> =>
+    outbox
+      .written()
+      // Another tab sends: ask it, and stop waiting after a while if nobody answers.
+      .then(() => (tabs.isLeader ? delivery.drain() : tabs.flushByLeader(config.requestTimeout * 2)))
+      .catch(fault('flush'))
 
   return {
     track(input) {
@@ -190,7 +186,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
 
     optIn: () => session.setOptOut(false),
 
-    flush: () => flush().catch(fault('flush')),
+    flush,
     subscribe: emitter.subscribe,
 
     stats: async (): Promise<TrackerStats> => ({
@@ -205,7 +201,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     async shutdown() {
       if (closing) return
       closing = true
-      await flush().catch(fault('flush'))
+      await flush()
       delivery.stop()
       unwatch()
       tabs.leave()
