@@ -3,6 +3,7 @@
  * replays what the page called before this script loaded, and reads `data-*` configuration
  * from its own `<script>` element. This file is a program, not a library: it runs when loaded.
  */
+import { LOG_PREFIX } from './tracker/events.js'
 import { browserPlatform } from './tracker/platform.js'
 import { startTracker } from './tracker/tracker.js'
 import type { Platform, TrackerOptions } from './tracker/options.js'
@@ -27,8 +28,6 @@ declare global {
 /** A call and when it was made (epoch ms), if it waited for the script. */
 type Call = [args: ArrayLike<unknown>, at?: number]
 
-const PREFIX = '[conversion-engagements]'
-
 function install(): void {
   if (typeof window == 'undefined' || window.conversion?.loaded) return
   const attributes = (document.currentScript as HTMLScriptElement | null)?.dataset ?? {}
@@ -50,7 +49,7 @@ function install(): void {
     try {
       tracker = startTracker({ ...fromAttributes, ...options } as TrackerOptions, browserPlatform() as Platform)
     } catch (error) {
-      return console.error(PREFIX, (error as Error)?.message ?? error)
+      return console.error(LOG_PREFIX, (error as Error)?.message ?? error)
     }
     pending.splice(0).forEach(run)
   }
@@ -58,13 +57,13 @@ function install(): void {
   const run = ([args, at]: Call): unknown => {
     const [method, ...rest] = Array.from(args)
     if (method == 'init') {
-      if (tracker) console.warn(PREFIX, 'init ignored: already initialized')
+      if (tracker) console.warn(LOG_PREFIX, 'init ignored: already initialized')
       else start(rest[0] as Partial<TrackerOptions>)
     } else if (!tracker) {
       pending.push([args, at ?? Date.now()])
     } else {
       const command = tracker[method as keyof Tracker] as ((...args: unknown[]) => unknown) | undefined
-      if (typeof command != 'function') return console.error(PREFIX, `unknown command ${JSON.stringify(method)}`)
+      if (typeof command != 'function') return console.error(LOG_PREFIX, `unknown command ${JSON.stringify(method)}`)
       const input = rest[0] as Record<string, unknown> | undefined
       // A call that waited for the script keeps the time it was made.
       if (method == 'track' && at && input && typeof input == 'object' && input['createdAt'] === undefined) {

@@ -12,7 +12,8 @@ export interface Emitter {
   readonly listening: boolean
 }
 
-const PREFIX = '[conversion-engagements]'
+/** What starts every line the tracker writes to the console. */
+export const LOG_PREFIX = '[conversion-engagements]'
 
 export function createEmitter({ debug, onError, platform: { console } }: ResolvedOptions): Emitter {
   const listeners = new Set<(event: TrackerEvent) => void>()
@@ -28,10 +29,10 @@ export function createEmitter({ debug, onError, platform: { console } }: Resolve
       if (type == 'error') {
         const { code, message } = event.error
         // These need a person's attention even without debug mode.
-        if (code == 'halted') console.error(PREFIX, message)
-        else if (loud || debug || code == 'storage') console.warn(PREFIX, message)
+        if (code == 'halted') console.error(LOG_PREFIX, message)
+        else if (loud || debug || code == 'storage') console.warn(LOG_PREFIX, message)
         guard(onError, event.error)
-      } else if (debug) console.debug(PREFIX, type, event)
+      } else if (debug) console.debug(LOG_PREFIX, type, event)
       listeners.forEach((listener) => guard(listener, event))
     },
     subscribe(listener) {

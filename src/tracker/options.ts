@@ -147,7 +147,7 @@ export function resolveOptions(
   reportInvalid: (error: TrackerError) => void = () => undefined,
 ): ResolvedOptions {
   if (typeof options?.endpoint != 'string' || !options.endpoint) {
-    throw new TypeError("conversion-engagements: createTracker needs an endpoint, your proxy's URL")
+    throw new TypeError("createTracker needs an endpoint, your proxy's URL")
   }
   const given = options as unknown as Record<string, unknown>
   const resolved: Record<string, unknown> = { endpoint: options.endpoint, platform }

@@ -1,3 +1,4 @@
+import { LOG_PREFIX } from './events.js'
 import type { Tracker } from './types.js'
 
 let warned = false
@@ -6,7 +7,7 @@ let warned = false
 export function createServerTracker(): Tracker {
   if (!warned) {
     warned = true
-    console.warn('[conversion-engagements] not in a browser (server rendering?): this tracker records nothing')
+    console.warn(LOG_PREFIX, 'not in a browser (server rendering?): this tracker records nothing')
   }
   const refused = () => ({ ok: false as const, error: { code: 'unsupported' as const, message: 'not in a browser: nothing is tracked' } })
   const nothing = () => {}
