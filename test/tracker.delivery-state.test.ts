@@ -324,10 +324,10 @@ describe('delivery decisions: what an answer does', () => {
 describe('delivery decisions: flushAt and beacons', () => {
   it('sends at once from flushAt on, counting what was queued since the pass began', () => {
     const state = createDeliveryState(LIMITS, () => 0.5)
-    expect(state.queued(3)).toBe(false)
-    expect(state.queued(2)).toBe(true)
+    expect(state.stored(3)).toBe(false)
+    expect(state.stored(2)).toBe(true)
     state.begin()
-    expect(state.queued(4)).toBe(false)
+    expect(state.stored(4)).toBe(false)
   })
 
   it('cuts beacons under the beacon limit, leaves what a beacon carried just now, and paces them', () => {

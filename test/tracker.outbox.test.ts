@@ -21,7 +21,7 @@ function outboxOn(origin: FakeOrigin, onStored: (entries: OutboxEntry[]) => void
   return createOutbox({
     store: withFallback(indexedDbStore(origin.createStore('outbox-test', 'outbox')), fail),
     options: { maxQueueSize: 100_000, maxHeld: 1_000, platform: { now: () => Date.now() } },
-    session: { loaded: Promise.resolve(), optedOut: false },
+    session: { ready: Promise.resolve(), optedOut: false },
     onStored,
     onDrop: () => {},
     onFault: fail,

@@ -24,7 +24,7 @@ describe('session: contact and opt-out across visits and tabs', () => {
     const told: SessionMessage[] = []
     const session = createSession(settings, (message) => told.push(message), fail)
     expect([session.contact, session.optedOut]).toEqual([undefined, false])
-    await session.loaded
+    await session.ready
     expect([session.contact, session.optedOut]).toEqual([{ email: 'jane@example.com' }, true])
     expect(told).toEqual([])
   })
@@ -35,7 +35,7 @@ describe('session: contact and opt-out across visits and tabs', () => {
     const session = createSession(settings, (message) => told.push(message), fail)
     session.setContact({ email: 'john@example.com', signature: 's'.repeat(64) })
     session.heard({ type: 'opt-out', optedOut: false })
-    await session.loaded
+    await session.ready
     await flushPromises()
     expect([session.contact, session.optedOut]).toEqual([{ email: 'john@example.com', signature: 's'.repeat(64) }, false])
     expect(told).toEqual([{ type: 'contact', contact: { email: 'john@example.com', signature: 's'.repeat(64) } }])
@@ -49,7 +49,7 @@ describe('session: contact and opt-out across visits and tabs', () => {
     const session = createSession(settings, () => undefined, fail)
     session.setOptOut(true)
     session.setContact(undefined)
-    await session.loaded
+    await session.ready
     await flushPromises()
     expect(await settings.read('opted-out')).toBe(true)
     session.setOptOut(false)

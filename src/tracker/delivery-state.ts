@@ -137,9 +137,13 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
       return { remove: expired, events: expired.length ? [{ type: 'dropped', ids: idsOf(expired), reason: 'expired' }] : [], wakeInMs }
     },
 
-    /** Entries were stored: a pass that found nothing reads again. */
-    stored(): void {
+    /**
+     * `count` engagements were stored: a pass that found nothing reads again. Says whether to send
+     * at once (`flushAt` is reached), else within `flushInterval`.
+     */
+    stored(count: number): boolean {
       exhausted = false
+      return (waiting += count) >= limits.flushAt
     },
 
     /**
@@ -201,9 +205,6 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
 
     /** Once a pass ended and its requests answered: ms until the backoff is over, if sending is still wanted then. */
     wakeAfterPass: (now: number): number | undefined => (halted || stopped || retry.until <= now ? undefined : retry.until - now),
-
-    /** `count` engagements were queued: whether to send at once (`flushAt` is reached), else within `flushInterval`. */
-    queued: (count: number): boolean => (waiting += count) >= limits.flushAt,
 
     /** Bodies for beacons at `now`, oldest first, from the unsent entries; each must get a slot with `takeSlot`. */
     beacons: (unsent: readonly OutboxEntry[], now: number): OutboxEntry[][] =>

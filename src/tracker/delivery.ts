@@ -28,8 +28,8 @@ export interface Delivery {
   readonly state: DeliveryState
   /** Sends what is sendable now; resolves when none is left, or all of it waits for a retry. */
   drain(): Promise<void>
-  /** `count` engagements were queued: send at `flushAt`, else within `flushInterval`. */
-  queued(count: number): void
+  /** `count` engagements were stored: send at `flushAt`, else within `flushInterval`. */
+  stored(count: number): void
   /** This tab now sends for the origin: it takes over the pacer's slots the tab before it held. */
   lead(): void
   /** The page is being hidden or left: hands what is unsent to the browser in beacons. */
@@ -146,11 +146,11 @@ export function createDelivery(context: DeliveryContext): Delivery {
   return {
     state,
     drain,
-    queued(count) {
+    stored(count) {
+      const flushNow = state.stored(count)
       // A pass under way sends them too, as soon as its pacer and its requests out allow.
-      state.stored()
       poke()
-      if (state.queued(count)) {
+      if (flushNow) {
         platform.clearTimeout(flushTimer)
         flushTimer = undefined
         void drain()

@@ -24,8 +24,8 @@ export interface OutboxEntry extends Carried {
  * tracked and the tracking tab's call counter in fixed-width base 36, then the engagement id,
  * which keeps tabs that track in the same millisecond apart.
  */
-export const SENDABLE = { from: 's', to: 't' } as const satisfies KeySpan
-export const HELD = { from: 'h', to: 'i' } as const satisfies KeySpan
+export const SENDABLE = { start: 's', end: 't' } as const satisfies KeySpan
+export const HELD = { start: 'h', end: 'i' } as const satisfies KeySpan
 /** Where the time ends and the id starts in a key. */
 const TIME_END = 10
 const ID_OFFSET = 16
@@ -33,12 +33,12 @@ const ID_OFFSET = 16
 /** A new entry for `engagement`, tracked at `time` as this tab's `sequence`th call; held while it has no contact. */
 export function createEntry(engagement: DraftEngagement, signature: string | undefined, time: number, sequence: number): OutboxEntry {
   const place = time.toString(36).padStart(9, '0') + sequence.toString(36).padStart(6, '0') + engagement.id
-  return entryAt((engagement.contactEmail ? SENDABLE : HELD).from + place, engagement, signature)
+  return entryAt((engagement.contactEmail ? SENDABLE : HELD).start + place, engagement, signature)
 }
 
 /** The entry a held one becomes once its contact is known: in the same place of the order, sendable. */
 export function releasedEntry(held: OutboxEntry, contact: Contact): OutboxEntry {
-  return entryAt(SENDABLE.from + held.key.slice(1), { ...held.engagement, contactEmail: contact.email }, contact.signature)
+  return entryAt(SENDABLE.start + held.key.slice(1), { ...held.engagement, contactEmail: contact.email }, contact.signature)
 }
 
 function entryAt(key: string, engagement: DraftEngagement, signature: string | undefined): OutboxEntry {
@@ -49,7 +49,7 @@ function entryAt(key: string, engagement: DraftEngagement, signature: string | u
 export const trackedAt = (entry: OutboxEntry): number => parseInt(entry.key.slice(1, TIME_END), 36)
 
 /** Whether the entry waits for a contact (and may not be sent yet). */
-export const isHeld = (entry: OutboxEntry): boolean => entry.key < SENDABLE.from
+export const isHeld = (entry: OutboxEntry): boolean => entry.key < SENDABLE.start
 
 /** The engagement id in a key. */
 export const idOf = (key: string): string => key.slice(ID_OFFSET)

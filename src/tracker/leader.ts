@@ -4,7 +4,7 @@ import type { Platform } from './options.js'
 export interface Leadership {
   readonly isLeader: boolean
   /** Enters the election, or re-enters it after `leave()` (a page restored from the back/forward cache). */
-  join(): void
+  enter(): void
   /** Gives up leadership, or stops waiting for it, so another tab takes over at once. */
   leave(): void
 }
@@ -39,7 +39,7 @@ function byLock(name: string, locks: LockManager, set: (value: boolean) => void)
   let waiting: AbortController | undefined
   let release: (() => void) | undefined
   return {
-    join() {
+    enter() {
       if (waiting) return
       waiting = new AbortController()
       locks
@@ -82,9 +82,9 @@ function byLease(name: string, platform: Platform, set: (value: boolean) => void
   }
 
   return {
-    join() {
+    enter() {
       if (timer !== undefined) return
-      if (!storage) warn('no Web Locks nor localStorage: this tab sends as if it were alone')
+      if (!storage) warn('no Web Locks nor localStorage: every tab sends on its own')
       renew()
     },
     leave() {

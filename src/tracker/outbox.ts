@@ -33,10 +33,10 @@ export interface OutboxOptions {
   /** The caps, and the clock. */
   options: Pick<ResolvedOptions, 'maxQueueSize' | 'maxHeld'> & { platform: Pick<Platform, 'now'> }
   /**
-   * Nothing is written before `loaded` settles (what an earlier visit stored decides what is
+   * Nothing is written before `ready` settles (what an earlier visit stored decides what is
    * kept), and nothing is kept once `optedOut`, as the write or the release starts.
    */
-  session: Pick<Session, 'loaded' | 'optedOut'>
+  session: Pick<Session, 'ready' | 'optedOut'>
   /** Sendable entries were stored (once per slice written, and per release): whoever sends should hear of them. */
   onStored: (entries: OutboxEntry[]) => void
   /** Told which engagements a cap pushed out. */
@@ -91,7 +91,7 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
   let writing: OutboxEntry[] = []
   // The last job queued (write, release, clear). Each waits for the one before: being created after a write is
   // not enough, as the later slices of a burst are created only once the earlier ones commit.
-  let lastJob: Promise<unknown> = session.loaded
+  let lastJob: Promise<unknown> = session.ready
 
   // Sendable (`s`) and held (`h`) entries at the last exact count, plus what this tab stored since. Removals are
   // not subtracted: the estimate errs high, and high is counted again before anything is dropped.
@@ -112,17 +112,17 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
     ] as const
     for (const entry of entries) sizes[entry.key[0] as 's' | 'h']++
     const now = options.platform.now()
-    if (now - countedAt >= COUNT_TTL_MS || caps.some(([span, cap]) => sizes[span.from] > cap)) {
+    if (now - countedAt >= COUNT_TTL_MS || caps.some(([span, cap]) => sizes[span.start] > cap)) {
       sizes = { s: await tx.read('count', SENDABLE), h: await tx.read('count', HELD) }
       countedAt = now
     }
     const out: [string[], DropReason][] = []
     for (const [span, cap, reason] of caps) {
-      const excess = sizes[span.from] - cap
+      const excess = sizes[span.start] - cap
       if (excess > 0) {
         const keys = await tx.read('getAllKeys', span, excess)
         keys.forEach((key) => tx.delete(key))
-        sizes[span.from] -= keys.length
+        sizes[span.start] -= keys.length
         out.push([keys, reason])
       }
     }
@@ -193,7 +193,7 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
     unsaved: () => [...writing, ...pending],
     async head(after, limit) {
       // `key + '\0'` is the first key above `key`.
-      const entries = await run('readonly', (tx) => tx.read<OutboxEntry>('getAll', after ? { ...SENDABLE, from: `${after.key}\0` } : SENDABLE, limit))
+      const entries = await run('readonly', (tx) => tx.read<OutboxEntry>('getAll', after ? { ...SENDABLE, start: `${after.key}\0` } : SENDABLE, limit))
       entries.forEach(remember)
       return entries
     },

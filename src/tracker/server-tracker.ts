@@ -1,15 +1,16 @@
 import { LOG_PREFIX } from './events.js'
 import type { Tracker } from './types.js'
 
+const MESSAGE = 'not in a browser (server rendering?): this tracker records nothing'
 let warned = false
 
 /** The tracker outside a browser (server rendering): every call is a harmless no-op that says why. */
 export function createServerTracker(): Tracker {
   if (!warned) {
     warned = true
-    console.warn(LOG_PREFIX, 'not in a browser (server rendering?): this tracker records nothing')
+    console.warn(LOG_PREFIX, MESSAGE)
   }
-  const refused = () => ({ ok: false as const, error: { code: 'unsupported' as const, message: 'not in a browser: nothing is tracked' } })
+  const refused = () => ({ ok: false as const, error: { code: 'unsupported' as const, message: MESSAGE } })
   const nothing = () => {}
   const settled = async () => {}
   return {

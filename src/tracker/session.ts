@@ -9,7 +9,7 @@ export interface Session {
   readonly contact: Contact | undefined
   readonly optedOut: boolean
   /** Settles once what an earlier visit stored is known, whether or not it could be read. */
-  readonly loaded: Promise<void>
+  readonly ready: Promise<void>
   /** A change made on this page: stored for later visits, and told to the other tabs. */
   setContact(contact: Contact | undefined): void
   setOptOut(optedOut: boolean): void
@@ -36,14 +36,14 @@ export function createSession(settings: SettingsStore, tellTabs: (message: Sessi
       optedOut = message.optedOut
     }
   }
-  const loaded = Promise.all([settings.read('contact'), settings.read('opted-out')]).then(([stored, storedOptOut]) => {
+  const ready = Promise.all([settings.read('contact'), settings.read('opted-out')]).then(([stored, storedOptOut]) => {
     if (!contactChanged) contact = stored
     if (!optOutChanged) optedOut = !!storedOptOut
   }, () => undefined)
   const change = (message: SessionMessage) => {
     heard(message)
     tellTabs(message)
-    void loaded
+    void ready
       .then(() =>
         message.type === 'contact'
           ? settings.write('contact', message.contact)
@@ -59,7 +59,7 @@ export function createSession(settings: SettingsStore, tellTabs: (message: Sessi
     get optedOut() {
       return optedOut
     },
-    loaded,
+    ready,
     setContact: (next) => change({ type: 'contact', contact: next }),
     setOptOut: (value) => change({ type: 'opt-out', optedOut: value }),
     heard,

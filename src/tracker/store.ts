@@ -1,9 +1,9 @@
 import { promisifyRequest, type UseStore } from 'idb-keyval'
 
-/** Keys from `from` (inclusive) up to `to` (exclusive), in string order. */
+/** Keys from `start` (inclusive) up to `end` (exclusive), in string order. */
 export interface KeySpan {
-  from: string
-  to: string
+  start: string
+  end: string
 }
 
 /** What a transaction can read of a span: its values, its keys or how many there are, as IDBObjectStore names them. */
@@ -27,8 +27,8 @@ export function indexedDbStore(useStore: UseStore): Store {
   return (mode, work) =>
     useStore(mode, async (store) => {
       const result = await work({
-        read: (what: SpanRead, { from, to }: KeySpan, limit?: number) =>
-          promisifyRequest((store[what] as IDBObjectStore['getAll'])(IDBKeyRange.bound(from, to, false, true), limit)),
+        read: (what: SpanRead, { start, end }: KeySpan, limit?: number) =>
+          promisifyRequest((store[what] as IDBObjectStore['getAll'])(IDBKeyRange.bound(start, end, false, true), limit)),
         put: (key: string, value: unknown) => store.put(value, key),
         delete: (key: string) => store.delete(key),
       } as unknown as StoreTransaction)
@@ -47,8 +47,8 @@ export function memoryStore(): Store {
   let queue: Promise<unknown> = Promise.resolve()
   const transaction = {
     // Sorted when read: a fallback, read a batch at a time, not on any page's hot path.
-    read: async (what: SpanRead, { from, to }: KeySpan, limit?: number) => {
-      const keys = [...values.keys()].filter((key) => key >= from && key < to).sort().slice(0, limit)
+    read: async (what: SpanRead, { start, end }: KeySpan, limit?: number) => {
+      const keys = [...values.keys()].filter((key) => key >= start && key < end).sort().slice(0, limit)
       return what == 'count' ? keys.length : what == 'getAll' ? keys.map((key) => values.get(key)) : keys
     },
     put: (key: string, value: unknown) => values.set(key, value),

@@ -52,7 +52,7 @@ export interface Tabs {
   /** Asks the leader to send everything now; resolves when it says it did, or after `timeoutMs`. */
   flushByLeader(timeoutMs: number): Promise<void>
   /** Hears the other tabs again, and enters the election (again after `leave()`: back from the back/forward cache). */
-  join(): void
+  enter(): void
   /** Gives up leadership or stops waiting for it, so another tab takes over at once, and stops listening. */
   leave(): void
 }
@@ -124,9 +124,9 @@ export function createTabs(namespace: string, platform: Platform, context: TabsC
         platform.setTimeout(done, timeoutMs)
       })
     },
-    join() {
+    enter() {
       listen()
-      leadership.join()
+      leadership.enter()
     },
     leave() {
       leadership.leave()

@@ -58,7 +58,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     options: config,
     session,
     onStored(entries) {
-      if (tabs.isLeader) delivery.queued(entries.length)
+      if (tabs.isLeader) delivery.stored(entries.length)
       else tabs.post({ type: 'appended', entries, durable: store.storage == 'indexeddb' })
     },
     onDrop: dropped,
@@ -72,7 +72,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
         if (!tabs.isLeader || session.optedOut) return
         if (durable) {
           outbox.keep(entries)
-          delivery.queued(entries.length)
+          delivery.stored(entries.length)
         } else {
           // From a tab without IndexedDB, they live only in its memory: adopted, and counted once stored.
           outbox.append(entries)
@@ -94,7 +94,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
       // What waits (from earlier visits, or tracked before this tab led) follows the usual
       // rule: sent at once from `flushAt` on, else within `flushInterval`.
       const { queued, held } = await outbox.count()
-      if (queued > held) delivery.queued(queued - held)
+      if (queued > held) delivery.stored(queued - held)
     },
     drain: () => delivery.drain(),
     fault,
@@ -103,7 +103,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   const delivery = createDelivery({ options: config, outbox, emit, tabs, session, settings })
 
   /** Settles once what an earlier visit stored (contact, opt-out, backoff) is known. */
-  const ready = Promise.all([session.loaded, settings.read('retry').then(delivery.state.restore)]).then(
+  const ready = Promise.all([session.ready, settings.read('retry').then(delivery.state.restore)]).then(
     // Reported now rather than at creation, so that subscribers hear it.
     () => durable || memoryOnly('is unavailable'),
     () => undefined,
@@ -117,12 +117,12 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
       if (entries.length) tabs.post({ type: 'appended', entries, durable: false })
     },
     suspend: tabs.leave,
-    resume: tabs.join,
+    resume: tabs.enter,
     online: () => void delivery.drain(),
   })
   void ready.then(() => {
     if (session.contact) outbox.release(() => session.contact)
-    if (!closing) tabs.join()
+    if (!closing) tabs.enter()
   })
 
   const refusal = (): TrackerError | undefined =>
