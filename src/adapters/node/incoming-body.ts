@@ -15,14 +15,18 @@ export interface BodyDeadline {
 
 const EMPTY = new Uint8Array(0)
 
-/** Reads the body of `incoming` as UTF-8 text, refusing more than `maxBytes`, or a body not in by `deadline`. */
-export function readIncomingText(incoming: IncomingMessage, maxBytes: number, deadline: BodyDeadline | undefined): Promise<BodyText> {
+/**
+ * Reads the body of `incoming` as UTF-8 text, refusing more than `maxBytes`, or a body not in by
+ * `deadline`; `onWhole` hears, before the answer, that every byte of the body was taken.
+ */
+export function readIncomingText(incoming: IncomingMessage, maxBytes: number, deadline: BodyDeadline | undefined, onWhole: () => void): Promise<BodyText> {
   const declared = lengthOf(incoming.headers['content-length'])
   if (declared !== undefined && declared > maxBytes) return Promise.resolve(bodyTooLarge(maxBytes, declared))
   // Every byte of the body is in the stream's buffer already (the parser pushed them as they
   // came; it may flag the message complete a little later): take it whole.
   if (incoming.complete || (declared !== undefined && incoming.readableLength >= declared)) {
     if (incoming.readableLength > maxBytes) return Promise.resolve(bodyTooLarge(maxBytes, incoming.readableLength))
+    onWhole()
     return Promise.resolve(decodeBody((incoming.read() as Buffer | null) ?? EMPTY))
   }
   return new Promise((resolve) => {
@@ -45,7 +49,10 @@ export function readIncomingText(incoming: IncomingMessage, maxBytes: number, de
         finish(bodyTooLarge(maxBytes, bytes))
       } else chunks.push(chunk)
     }
-    const onEnd = () => finish(decodeBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, bytes)))
+    const onEnd = () => {
+      onWhole()
+      finish(decodeBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, bytes)))
+    }
     // An error, or a close before the end: the client went away, or sent a broken chunked body.
     const onBroken = () => finish(bodyUnread(bytes))
     incoming.on('data', onData)

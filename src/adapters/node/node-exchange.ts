@@ -12,6 +12,8 @@ import { readIncomingText } from './incoming-body.js'
 /** An exchange of the Node host: the proxy's view of a request, and the request itself for the host's own wrappers. */
 export interface NodeExchange extends Exchange {
   readonly incoming: IncomingMessage
+  /** Whether every byte of the body was taken (Node may flag the request complete a little later). */
+  readonly bodyTaken: boolean
 }
 
 /** Answers one exchange of the Node host; never rejects. */
@@ -32,6 +34,7 @@ export function nodeExchange(incoming: IncomingMessage, options: ExchangeOptions
 
 class IncomingExchange implements NodeExchange {
   readonly method: string
+  bodyTaken = false
   private readonly arrivedAt = Date.now()
   private knownPath: string | undefined
 
@@ -54,7 +57,8 @@ class IncomingExchange implements NodeExchange {
 
   readBody(maxBytes: number): Promise<BodyText> {
     const { bodyTimeout } = this.options
-    return readIncomingText(this.incoming, maxBytes, bodyTimeout === undefined ? undefined : { at: this.arrivedAt + bodyTimeout, ms: bodyTimeout })
+    const deadline = bodyTimeout === undefined ? undefined : { at: this.arrivedAt + bodyTimeout, ms: bodyTimeout }
+    return readIncomingText(this.incoming, maxBytes, deadline, () => (this.bodyTaken = true))
   }
 
   client(): string | undefined {
@@ -93,9 +97,9 @@ const DISCARD_BYTES = 64 * 1_048_576
  * the next request, then its connection is closed; after a 408 at once: that client is too slow
  * to wait for.
  */
-export function writeAnswer(incoming: IncomingMessage, outgoing: ServerResponse, { status, headers, body }: WireAnswer): void {
+export function writeAnswer({ incoming, bodyTaken }: NodeExchange, outgoing: ServerResponse, { status, headers, body }: WireAnswer): void {
   if (outgoing.headersSent || outgoing.destroyed) return
-  const unread = !incoming.complete
+  const unread = !bodyTaken && !incoming.complete
   const sent: Record<string, string> = { ...headers }
   if (body !== null) sent['content-length'] = String(Buffer.byteLength(body))
   if (unread && status === 408) sent['connection'] = 'close'

@@ -55,10 +55,11 @@ export interface RunningServer {
  */
 export function serveExchanges(handler: ExchangeHandler, options: ServeOptions & ExchangeOptions): Promise<RunningServer> {
   return listen((incoming, outgoing) => {
-    void handler(nodeExchange(incoming, options)).then(
-      (answer) => writeAnswer(incoming, outgoing, answer),
+    const exchange = nodeExchange(incoming, options)
+    void handler(exchange).then(
+      (answer) => writeAnswer(exchange, outgoing, answer),
       // A handler never rejects; should one, the client still gets an answer.
-      () => writeAnswer(incoming, outgoing, { status: 500, headers: { ...options.errorHeaders }, body: '' }),
+      () => writeAnswer(exchange, outgoing, { status: 500, headers: { ...options.errorHeaders }, body: '' }),
     )
   }, options)
 }

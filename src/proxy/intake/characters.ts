@@ -12,7 +12,8 @@ export const MINUS = 0x2d
 
 /** Whether `code` is one of JSON's four whitespace characters. */
 export function isSpace(code: number): boolean {
-  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09
+  // Most characters read are not whitespace: one comparison tells.
+  return code <= 0x20 && (code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09)
 }
 
 export function isDigit(code: number): boolean {

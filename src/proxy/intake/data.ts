@@ -99,8 +99,8 @@ class DataWalk {
             this.keys.open(level)
             const refused = this.key()
             if (refused) return refused
-          }
-          code = writer.space()
+            code = writer.space()
+          } else code = next
           continue
         }
       } else {

@@ -134,20 +134,31 @@ export class ItemRead {
 
 /** The field named by the quoted key `text[start, end)` (without escapes), or undefined for another key. */
 function fieldAt(text: string, start: number, end: number): FieldName | undefined {
+  // Told apart by length, then by their first letter, then checked whole.
   switch (end - start) {
     case 4:
-      return text.startsWith('"id"', start) ? 'id' : undefined
-    case 6:
-      return text.startsWith('"type"', start) ? 'type' : text.startsWith('"name"', start) ? 'name' : text.startsWith('"data"', start) ? 'data' : undefined
+      return keyIs(text, start, 'id') ? 'id' : undefined
+    case 6: {
+      const first = text.charCodeAt(start + 1)
+      if (first === 0x74 /* t */) return keyIs(text, start, 'type') ? 'type' : undefined
+      if (first === 0x6e /* n */) return keyIs(text, start, 'name') ? 'name' : undefined
+      return keyIs(text, start, 'data') ? 'data' : undefined
+    }
     case 11:
-      return text.startsWith('"createdAt"', start) ? 'createdAt' : undefined
+      return keyIs(text, start, 'createdAt') ? 'createdAt' : undefined
     case 13:
-      return text.startsWith('"description"', start) ? 'description' : undefined
+      return keyIs(text, start, 'description') ? 'description' : undefined
     case 14:
-      return text.startsWith('"contactEmail"', start) ? 'contactEmail' : undefined
+      return keyIs(text, start, 'contactEmail') ? 'contactEmail' : undefined
     default:
       return undefined
   }
+}
+
+/** Whether the quoted key at `start`, of the length of `name` and quotes, spells it: compared in place, cheaper than a call to `startsWith`. */
+function keyIs(text: string, start: number, name: string): boolean {
+  for (let i = 0; i < name.length; i++) if (text.charCodeAt(start + 1 + i) !== name.charCodeAt(i)) return false
+  return true
 }
 
 /** One item of `batch`, read without building its data. */
