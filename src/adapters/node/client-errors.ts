@@ -19,7 +19,7 @@ export interface ClientErrorHandling {
 
 /** `headers` go on the bare answers to requests that could not be read. */
 export function handleClientErrors(headers: Record<string, string>): ClientErrorHandling {
-  /** Per connection, the requests handed to the application and not yet answered, in order (HTTP/1.1 may pipeline). */
+  /** Per connection, the requests handed to the application and not yet answered, in order (HTTP/1.1 may pipeline); answered ones are dropped at the next request. */
   const pending = new WeakMap<Duplex, Exchange[]>()
   /** Answers after which their connection closes; every later chunk of bytes is a new error. */
   const closing = new WeakSet<ServerResponse>()
@@ -28,19 +28,18 @@ export function handleClientErrors(headers: Record<string, string>): ClientError
   return {
     track(request, response) {
       const socket = request.socket
-      const exchanges = pending.get(socket) ?? []
-      pending.set(socket, exchanges)
-      const exchange = { request, response }
-      exchanges.push(exchange)
-      response.once('close', () => {
-        const index = exchanges.indexOf(exchange)
-        if (index >= 0) exchanges.splice(index, 1)
-      })
+      let exchanges = pending.get(socket)
+      if (!exchanges) pending.set(socket, (exchanges = []))
+      // Answers go out in order: those given already are no longer followed (checked here, not
+      // with a listener per answer, which would cost every request more than this loop).
+      let given = 0
+      while (given < exchanges.length && isGiven((exchanges[given] as Exchange).response)) given++
+      if (given > 0) exchanges.splice(0, given)
+      exchanges.push({ request, response })
     },
     onClientError(error, socket) {
       const status = statusOf(error.code)
-      // An answer that is out is no longer being given, though its `close` is yet to come.
-      const exchanges = (pending.get(socket) ?? []).filter(({ response }) => !response.writableFinished)
+      const exchanges = (pending.get(socket) ?? []).filter(({ response }) => !isGiven(response))
       const last = exchanges.at(-1)
       // A socket error (the client left) ends everything; so does a parse error inside a
       // request's own body, which cannot be answered.
@@ -61,6 +60,11 @@ export function handleClientErrors(headers: Record<string, string>): ClientError
 interface Exchange {
   request: IncomingMessage
   response: ServerResponse
+}
+
+/** Whether an answer is out (or will never be): no longer being given. */
+function isGiven(response: ServerResponse): boolean {
+  return response.writableFinished || response.destroyed
 }
 
 /** The status Node answers a client error with, or undefined for errors of the socket itself. */
