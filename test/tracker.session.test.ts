@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createEntry, isHeld, trackedAt } from '../src/tracker/outbox.js'
 import { releasedEntry } from '../src/tracker/entry.js'
-import { carriedBytes } from '../src/tracker/request.js'
+import { byteLength, carriedBytes, ENVELOPE_BYTES, requestBody } from '../src/tracker/request.js'
 import { createSession, type SessionMessage } from '../src/tracker/session.js'
 import { createSettings } from '../src/tracker/settings.js'
 import { memoryStore } from '../src/tracker/store.js'
@@ -82,5 +82,13 @@ describe('outbox entries: the key keeps the order, and nobody else reads it', ()
     expect(carriedBytes(released)).toBeGreaterThan(carriedBytes(held))
     expect(trackedAt(released)).toBe(1_000)
     expect(before.key < released.key).toBe(true)
+  })
+
+  it('counts a signed entry in the bytes its request body takes, a non-ASCII contact included', () => {
+    for (const email of ['jane@example.com', 'zoë@exämple.com', 'δοκιμή@παράδειγμα.δοκιμή']) {
+      const signed = releasedEntry(createEntry(engagement('c'), undefined, 1_000, 7), { email, signature: 'sig' })
+      const counted = ENVELOPE_BYTES + 2 + carriedBytes(signed)
+      expect(counted).toBeGreaterThanOrEqual(byteLength(requestBody([signed])))
+    }
   })
 })

@@ -31,6 +31,6 @@ export function requestBody(items: readonly Carried[]): string {
  */
 export function carriedBytes({ engagement, signature }: Carried): number {
   const bytes = byteLength(JSON.stringify(engagement))
-  // `"email":"signature",` in the request's identity map.
-  return signature ? bytes + engagement.contactEmail!.length + signature.length + 6 : bytes
+  // `"email":"signature",` in the request's identity map, the email in UTF-8 as JSON writes it.
+  return signature ? bytes + byteLength(JSON.stringify(engagement.contactEmail)) + signature.length + 4 : bytes
 }
