@@ -15,10 +15,11 @@ const FINGERPRINT_HEX = 16
 export function digestOf(sha256: Sha256Hex, id: string, json: string): string | Promise<string> {
   const ofId = sha256(id)
   const ofJson = sha256(json)
-  const join = (a: string, b: string) => a.slice(0, FINGERPRINT_HEX) + b.slice(0, FINGERPRINT_HEX)
-  if (typeof ofId === 'string' && typeof ofJson === 'string') return join(ofId, ofJson)
-  return Promise.all([ofId, ofJson]).then(([a, b]) => join(a, b))
+  if (typeof ofId === 'string' && typeof ofJson === 'string') return joined(ofId, ofJson)
+  return Promise.all([ofId, ofJson]).then(([a, b]) => joined(a, b))
 }
+
+const joined = (ofId: string, ofJson: string): string => ofId.slice(0, FINGERPRINT_HEX) + ofJson.slice(0, FINGERPRINT_HEX)
 
 /** WebCrypto's SHA-256: on every runtime, at about 20 µs a call. */
 export const webCryptoSha256: Sha256Hex = async (text) =>

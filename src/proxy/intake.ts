@@ -47,9 +47,9 @@ export async function takeIn(text: string, rules: IntakeRules): Promise<Intake> 
     } else passing.push(item)
   }
   const signed = rules.verify ? await verified(passing, read.identity, rules.verify, rules.now, refuse) : passing
-  const parcels: Parcel[] = []
-  // Digests that answer later (WebCrypto's), each with where its parcel goes.
-  const pending: Promise<void>[] = []
+  const made: (Parcel | Promise<Parcel>)[] = []
+  // Whether a digest answers later (WebCrypto's): only then is there anything to wait for.
+  let later = false
   const dataChecker = new DataChecker(text)
   for (const item of signed) {
     const data = item.data && dataChecker.check(item.data.start, item.data.end)
@@ -60,13 +60,13 @@ export async function takeIn(text: string, rules: IntakeRules): Promise<Intake> 
     const { id } = item.fields
     const json = engagementJson(item.fields, data ? data.json : undefined, item.plain)
     const digest = digestOf(rules.sha256, id, json)
-    if (typeof digest === 'string') parcels.push(toParcel(id, digest, json))
+    if (typeof digest === 'string') made.push(toParcel(id, digest, json))
     else {
-      const at = parcels.push(undefined as unknown as Parcel) - 1
-      pending.push(digest.then((done) => void (parcels[at] = toParcel(id, done, json))))
+      later = true
+      made.push(digest.then((done) => toParcel(id, done, json)))
     }
   }
-  if (pending.length > 0) await Promise.all(pending)
+  const parcels = later ? await Promise.all(made) : (made as Parcel[])
   rejected.sort((a, b) => a.index - b.index)
   return { ok: true, count: read.items.length, parcels, rejected: rejected.map(({ id, reason }) => ({ id, reason })) }
 }
