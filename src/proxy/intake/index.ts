@@ -5,5 +5,5 @@
  */
 export { checkData, DataChecker, type DataVerdict } from './data.js'
 export { engagementJson } from './engagement.js'
-export { FieldChecks } from './item.js'
+export { FieldChecks } from './fields.js'
 export { NOT_JSON_MESSAGE, readClientRequest, type ReadItem, type ReadRequest } from './request.js'

@@ -2,14 +2,14 @@
  * One item of a client request's `batch`, read in place: its fields other than `data` decoded,
  * where `data` lies, and its verdict under the contract's rules, as `checkEngagement` gives it
  * for the parsed item (same field, rule and message). Keys are recognized where they lie in the
- * text and no object is built for the item; the fields of a body's items are checked with one
- * {@link FieldChecks}, which checks a value once when item after item repeats it (the contact,
- * the type, often the time).
+ * text and no object is built for the item; its fields are checked by a `FieldChecks`, which
+ * checks a value once when item after item repeats it (the contact, the type, often the time).
  */
-import { checkEngagement, ENGAGEMENT_FIELDS, LIMITS, ruleViolation, type FieldRules, type RuleViolation } from '../../contract.js'
+import { checkEngagement, LIMITS, type RuleViolation } from '../../contract.js'
 import { CLOSE_BRACE, COLON, COMMA, OPEN_BRACE, QUOTE } from './characters.js'
 import type { Cursor } from './cursor.js'
 import { decodeString } from './decode.js'
+import type { FieldChecks, FieldName } from './fields.js'
 
 /** The fields other than data, decoded; meaningful only when the item breaks no rule. */
 export interface ItemFields {
@@ -21,7 +21,6 @@ export interface ItemFields {
   createdAt: string
 }
 
-type FieldName = keyof typeof ENGAGEMENT_FIELDS
 type StringField = Exclude<FieldName, 'data'>
 const STRING_FIELDS: readonly string[] = ['id', 'contactEmail', 'type', 'name', 'description', 'createdAt'] satisfies StringField[]
 
@@ -192,60 +191,6 @@ export function readItem(cursor: Cursor, index: number, checks: FieldChecks): Re
 }
 
 const NO_FIELDS: ItemFields = Object.freeze({ id: '', contactEmail: '', type: '', name: undefined, description: undefined, createdAt: '' })
-
-/** Stands for "no value checked yet" among the values {@link FieldChecks} remembers. */
-const UNSET = Symbol('unset')
-
-/**
- * The contract's rules for the fields of items, in `checkEngagement`'s order. The last value
- * checked of each field but `id` (which differs from item to item) is remembered with its
- * verdict: the items of one body, and of the bodies one page sends, mostly share their contact
- * and type, and often their time. A value is remembered as a copy, so that no body outlives its
- * request through a string cut from it.
- */
-export class FieldChecks {
-  private readonly names = Object.keys(ENGAGEMENT_FIELDS) as FieldName[]
-  private readonly values: unknown[] = this.names.map(() => UNSET)
-  private readonly verdicts: (RuleViolation | undefined)[] = []
-
-  /** The first rule `item` breaks, or undefined. */
-  verdict(item: ItemRead): RuleViolation | undefined {
-    const { names, values, verdicts } = this
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i] as FieldName
-      const value = item.valueOf(name)
-      let verdict: RuleViolation | undefined
-      if (name === 'id') verdict = checkField(name, value)
-      else if (values[i] === value) verdict = verdicts[i]
-      else {
-        verdict = verdicts[i] = checkField(name, value)
-        values[i] = typeof value === 'string' ? copied(value) : value
-      }
-      if (verdict) return verdict
-    }
-    return item.unknown === undefined ? undefined : ruleViolation([item.unknown], 'unknown-field', 'is not a known field')
-  }
-}
-
-/**
- * A string equal to `text` that holds its own characters: a string cut from a longer one may
- * share (and keep alive) that one's. Joining forces a fresh flat string, which the cut then shares.
- */
-function copied(text: string): string {
-  return ` ${text}`.slice(1)
-}
-
-/** One field's rules, as `checkEngagement` applies them to a value (a draft's optional contact aside). */
-function checkField(name: FieldName, value: unknown): RuleViolation | undefined {
-  const rules: FieldRules = ENGAGEMENT_FIELDS[name]
-  if (value === undefined) return rules.optional ? undefined : ruleViolation([name], 'required', 'is required')
-  if (name !== 'data' && typeof value !== 'string') return ruleViolation([name], 'type', `must be ${rules.expected}`)
-  for (const check of rules.checks) {
-    const problem = check(value as never)
-    if (problem) return ruleViolation([name, ...(problem.path ?? [])], problem.rule, problem.message)
-  }
-  return undefined
-}
 
 /**
  * Of two unknown keys of an item, `first` read before `key`, the one `checkEngagement` names:

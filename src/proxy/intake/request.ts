@@ -8,7 +8,8 @@
 import { atMost, CLIENT_REQUEST_SHAPE, formatPath, LIMITS, notEmpty, type Problem } from '../../contract.js'
 import { CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './characters.js'
 import { Cursor, NotJson } from './cursor.js'
-import { arrayIndex, FieldChecks, readItem, type ReadItem } from './item.js'
+import { FieldChecks } from './fields.js'
+import { arrayIndex, readItem, type ReadItem } from './item.js'
 
 export type { ReadItem } from './item.js'
 
