@@ -1,8 +1,7 @@
 import type { Platform } from './options.js'
 
-/** Whether this tab is the one that sends for its origin. At most one tab is, at any time. */
+/** The election of the tab that sends for its origin: at most one tab leads at any time. */
 export interface Leadership {
-  readonly isLeader: boolean
   /** Enters the election, or re-enters it after `leave()` (a page restored from the back/forward cache). */
   enter(): void
   /** Gives up leadership, or stops waiting for it, so another tab takes over at once. */
@@ -16,23 +15,16 @@ const RENEW_MS = 1_000
 /**
  * Elects one tab per `name` with a Web Lock held for the tab's life. Where Web Locks are missing
  * (insecure contexts, old browsers), a lease in localStorage that the holder renews stands in;
- * where that is missing too, the tab assumes it is alone. `onChange` hears every change.
+ * where that is missing too, the tab assumes it is alone. `set` hears whether this tab leads,
+ * at every change and perhaps again in between.
  */
 export function createLeadership(
   name: string,
   platform: Platform,
-  onChange: (isLeader: boolean) => void,
+  set: (isLeader: boolean) => void,
   warn: (message: string) => void,
 ): Leadership {
-  let isLeader = false
-  const set = (value: boolean) => value != isLeader && onChange((isLeader = value))
-  const elect = platform.locks ? byLock(name, platform.locks, set) : byLease(name, platform, set, warn)
-  return {
-    get isLeader() {
-      return isLeader
-    },
-    ...elect,
-  }
+  return platform.locks ? byLock(name, platform.locks, set) : byLease(name, platform, set, warn)
 }
 
 function byLock(name: string, locks: LockManager, set: (value: boolean) => void) {

@@ -59,15 +59,18 @@ export interface Tabs {
 
 export function createTabs(namespace: string, platform: Platform, context: TabsContext): Tabs {
   let channel: BroadcastChannel | undefined
+  let isLeader = false
   /** `flush()` calls of this page waiting for the leader's answer, by nonce. */
   const flushWaiters = new Map<string, () => void>()
 
   const leadership = createLeadership(
     `${namespace}:leader`,
     platform,
-    (isLeader) => {
+    (value) => {
+      if (value == isLeader) return
+      isLeader = value
       const waiting = [...flushWaiters.values()]
-      if (isLeader) {
+      if (value) {
         context
           .lead(waiting.length > 0)
           .then(() => waiting.forEach((resolve) => resolve()))
@@ -88,7 +91,7 @@ export function createTabs(namespace: string, platform: Platform, context: TabsC
   const handlers = {
     ...context.on,
     async flush({ nonce }: { nonce: string }) {
-      if (!leadership.isLeader) return
+      if (!isLeader) return
       await context.drain()
       post({ type: 'flushed', nonce })
     },
@@ -112,7 +115,7 @@ export function createTabs(namespace: string, platform: Platform, context: TabsC
 
   return {
     get isLeader() {
-      return leadership.isLeader
+      return isLeader
     },
     post,
     flushByLeader(timeoutMs) {
