@@ -22,13 +22,31 @@ const EMPTY = new Uint8Array(0)
 export function readIncomingText(incoming: IncomingMessage, maxBytes: number, deadline: BodyDeadline | undefined, onWhole: () => void): Promise<BodyText> {
   const declared = lengthOf(incoming.headers['content-length'])
   if (declared !== undefined && declared > maxBytes) return Promise.resolve(bodyTooLarge(maxBytes, declared))
-  // Every byte of the body is in the stream's buffer already (the parser pushed them as they
-  // came; it may flag the message complete a little later): take it whole.
-  if (incoming.complete || (declared !== undefined && incoming.readableLength >= declared)) {
-    if (incoming.readableLength > maxBytes) return Promise.resolve(bodyTooLarge(maxBytes, incoming.readableLength))
-    onWhole()
-    return Promise.resolve(decodeBody((incoming.read() as Buffer | null) ?? EMPTY))
-  }
+  if (isBuffered(incoming, declared)) return Promise.resolve(takeBuffered(incoming, maxBytes, onWhole))
+  // Asked while the head is being handed over: the parser pushes the rest of the packet that
+  // brought it (most often the whole body) before any promise settles, so look again then.
+  return Promise.resolve().then(() =>
+    isBuffered(incoming, declared) ? takeBuffered(incoming, maxBytes, onWhole) : readAsItComes(incoming, maxBytes, deadline, onWhole),
+  )
+}
+
+/**
+ * Whether every byte of the body is in the stream's buffer already: the parser pushes them as
+ * they come, and flags the request complete a little later.
+ */
+function isBuffered(incoming: IncomingMessage, declared: number | undefined): boolean {
+  return incoming.complete || (declared !== undefined && incoming.readableLength >= declared)
+}
+
+/** The body in the stream's buffer, taken whole. */
+function takeBuffered(incoming: IncomingMessage, maxBytes: number, onWhole: () => void): BodyText {
+  if (incoming.readableLength > maxBytes) return bodyTooLarge(maxBytes, incoming.readableLength)
+  onWhole()
+  return decodeBody((incoming.read() as Buffer | null) ?? EMPTY)
+}
+
+/** The body read chunk by chunk as it arrives, within `maxBytes` and `deadline`. */
+function readAsItComes(incoming: IncomingMessage, maxBytes: number, deadline: BodyDeadline | undefined, onWhole: () => void): Promise<BodyText> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let bytes = 0
