@@ -65,7 +65,7 @@ describe('delivery decisions: what goes next', () => {
     const second = sent(state.next(T0, true))
     expect(ids(second.entries)).toEqual(['e3', 'e4', 'e5'])
     // Two requests out: the most allowed at once, though more is read.
-    expect(state.next(T0, true)).toEqual({ kind: 'wait' })
+    expect(state.next(T0, true)).toEqual({ kind: 'wait', ms: Infinity })
     // Answered: the next goes at once, before the first's entries have left the outbox.
     state.answer(first, ok(settlement(3)), T0 + 10, true)
     const third = sent(state.next(T0 + 10, true))
@@ -75,7 +75,7 @@ describe('delivery decisions: what goes next', () => {
     expect(state.next(T0 + 10, true)).toEqual({ kind: 'read', after: rows[7], limit: 21 })
     state.read([], T0 + 10)
     // Nothing past the cursor, requests still out: their answers may change that.
-    expect(state.next(T0 + 10, true)).toEqual({ kind: 'wait' })
+    expect(state.next(T0 + 10, true)).toEqual({ kind: 'wait', ms: Infinity })
     expect(state.stats(T0 + 10).inFlight).toBe(8)
     state.finish(first)
     expect(state.stats(T0 + 10).inFlight).toBe(5)
@@ -135,7 +135,7 @@ describe('delivery decisions: what goes next', () => {
       } else {
         // Time moves to the next answer, or to when the pacer said to ask again.
         const nextAnswer = Math.min(...out.map((request) => request.answer))
-        now = step.kind == 'wait' && step.ms !== undefined ? Math.min(now + step.ms, nextAnswer) : nextAnswer
+        now = step.kind == 'wait' ? Math.min(now + step.ms, nextAnswer) : nextAnswer
         for (const request of out.filter((request) => request.answer <= now)) {
           out.splice(out.indexOf(request), 1)
           state.answer(request.outgoing, ok(settlement(1)), request.answer, true)
@@ -160,7 +160,7 @@ describe('delivery decisions: what goes next', () => {
     const first = sent(state.next(T0, true))
     sent(state.next(T0, true))
     // Ten seconds later, both still out: nothing starts, however long ago they did.
-    expect(state.next(T0 + 10_000, true)).toEqual({ kind: 'wait' })
+    expect(state.next(T0 + 10_000, true)).toEqual({ kind: 'wait', ms: Infinity })
     expect(state.stats(T0 + 10_000).recentRequests).toEqual([T0 + 15_000 + WINDOW_MS, T0 + 15_000 + WINDOW_MS])
     state.answer(first, ok(settlement(1)), T0 + 10_000, true)
     state.finish(first)

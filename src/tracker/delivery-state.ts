@@ -111,10 +111,8 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
       }
       if (requestsOut >= limits.maxConcurrentRequests) return WAIT
       const slot = take(now, Infinity)
-      if (slot < 0) {
-        const ms = Math.min(...slots) - now
-        return ms < Infinity ? { kind: 'wait', ms } : WAIT
-      }
+      // Every slot taken: wait for the first to free, or for an answer.
+      if (slot < 0) return { kind: 'wait', ms: Math.min(...slots) - now }
       const entries = halves.shift() ?? ready.splice(0, takeBatch(ready, batchLimits, carriedBytes).length)
       for (const entry of entries) reserved.add(entry.key)
       requestsOut++

@@ -28,13 +28,13 @@ export type Step =
   | { kind: 'done' }
   /** Read up to `limit` entries of the outbox past `after` (from the oldest when undefined), then hand the rows to `read`. */
   | { kind: 'read'; after: OutboxEntry | undefined; limit: number }
-  /** Ask again after `ms`, or sooner when something changes (an answer, entries stored); without `ms`, only then. */
-  | { kind: 'wait'; ms?: number }
+  /** Ask again after `ms`, or sooner when something changes (an answer, entries stored); when `ms` is Infinity, only then. */
+  | { kind: 'wait'; ms: number }
   /** Start this request (its pacer slot is taken). */
   | { kind: 'send'; outgoing: Outgoing }
 
 export const DONE: Step = { kind: 'done' }
-export const WAIT: Step = { kind: 'wait' }
+export const WAIT: Step = { kind: 'wait', ms: Infinity }
 
 /** What an answer (or a read) makes the driver do, in this order. */
 export interface Effects {

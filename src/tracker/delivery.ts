@@ -55,9 +55,9 @@ export function createDelivery(context: DeliveryContext): Delivery {
   /** Ends the pass's current wait: something changed (an answer, entries stored, a stop). */
   let poke = () => {}
 
-  const wait = (ms?: number) =>
+  const wait = (ms: number) =>
     new Promise<void>((resolve) => {
-      const timer = ms === undefined ? undefined : platform.setTimeout(() => poke(), ms)
+      const timer = ms < Infinity ? platform.setTimeout(() => poke(), ms) : undefined
       poke = () => {
         poke = () => {}
         platform.clearTimeout(timer)

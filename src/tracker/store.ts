@@ -75,17 +75,16 @@ export interface FallbackStore {
  */
 export function withFallback(durable: Store | undefined, onFallback: (error: unknown) => void): FallbackStore {
   let store = durable ?? memoryStore()
-  let durableNow = !!durable
   return {
     async run(mode, work) {
       const used = store
       try {
         return await used(mode, work)
       } catch (error) {
-        if (!durableNow && store === used) throw error
+        // Memory fails only with the work's own error.
+        if (used !== durable) throw error
         // Another transaction may have switched already.
         if (store === used) {
-          durableNow = false
           store = memoryStore()
           onFallback(error)
         }
@@ -93,7 +92,7 @@ export function withFallback(durable: Store | undefined, onFallback: (error: unk
       }
     },
     get storage() {
-      return durableNow ? 'indexeddb' : 'memory'
+      return store === durable ? 'indexeddb' : 'memory'
     },
   }
 }
