@@ -56,7 +56,7 @@ describe('tracker: what track() refuses is what the contract refuses', () => {
     const built = buildEngagement({ type: 'A', id: 'has spaces' }, undefined, NOW, () => UUID)
     expect(built).toEqual({ error: { code: 'invalid', field: 'id', rule: 'format', message: "id must be letters, digits, '_', '.', ':' or '-'" } })
     expect(buildEngagement({ type: 'A', createdAt: true } as never, undefined, NOW, () => UUID)).toMatchObject({
-      error: { field: 'createdAt', rule: 'type', message: 'createdAt must be a Date, epoch milliseconds or an ISO 8601 string' },
+      error: { field: 'createdAt', rule: 'type', message: 'createdAt must be a Date, epoch ms or an ISO 8601 string' },
     })
     expect(buildEngagement({ type: 'A', data: { deep: [0, NaN] } }, undefined, NOW, () => UUID)).toMatchObject({
       error: { field: 'data.deep[1]', rule: 'json', message: 'data.deep[1] must be a finite number' },

@@ -183,7 +183,7 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
       }
       if (kind == 'halt') {
         halted = reason
-        const message = `the proxy refused this tracker (${reason}): sending stopped, engagements kept; check endpoint and allowedOrigins`
+        const message = `the proxy refused (${reason}): sending stopped, engagements kept; check endpoint and allowedOrigins`
         return { events: [{ type: 'error', error: { code: 'halted', message } }] }
       }
       // Too large or refused: one alone is rejected for good, more are split to find the culprits.

@@ -49,7 +49,7 @@ function checkField(name: string, value: unknown, field = name): TrackerError | 
     return byteLength(JSON.stringify(value)) > LIMITS.dataBytes ? invalid(field, 'max', `must be at most ${LIMITS.dataBytes} bytes as JSON`) : undefined
   }
   if (typeof value != 'string') {
-    return invalid(field, 'type', name == 'createdAt' ? 'must be a Date, epoch milliseconds or an ISO 8601 string' : 'must be a string')
+    return invalid(field, 'type', name == 'createdAt' ? 'must be a Date, epoch ms or an ISO 8601 string' : 'must be a string')
   }
   if (!value && name == 'type') return invalid(field, 'min', 'must not be empty')
   if (value.length > max) return invalid(field, 'max', `must be at most ${max} characters`)

@@ -45,5 +45,6 @@ function attempt<T>(read: () => T): T | undefined {
 export function uuidFrom(bytes: Uint8Array): string {
   bytes[6] = (bytes[6]! & 0x0f) | 0x40
   bytes[8] = (bytes[8]! & 0x3f) | 0x80
-  return Array.from(bytes, (byte, i) => (i == 4 || i == 6 || i == 8 || i == 10 ? '-' : '') + (byte | 256).toString(16).slice(1)).join('')
+  // A dash before bytes 4, 6, 8 and 10: the bits set in 0x550.
+  return Array.from(bytes, (byte, i) => ((0x550 >> i) & 1 ? '-' : '') + (byte | 256).toString(16).slice(1)).join('')
 }
