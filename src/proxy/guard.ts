@@ -3,8 +3,6 @@
  * client (an address) may send per window. It keeps one client from taking the proxy's whole
  * capacity before the Coalescer's fair sharing even sees it.
  */
-import { createPacer, type Pacer } from '../core/pacer.js'
-
 /** Whether a client may go on now, and if not, when it may. */
 export type GuardVerdict = { allowed: true } | { allowed: false; retryAfterMs: number }
 
@@ -28,11 +26,56 @@ export interface MemoryGuardOptions {
   maxClients?: number
 }
 
+/**
+ * What one client sent within the window, oldest first, with a weight each (1 per request, or a
+ * request's engagement count) and their running total. Appends and expiry are O(1) amortized:
+ * the guard runs on every request, so it must not copy or filter a client's window each time.
+ */
+class SlidingLog {
+  private times: number[] = []
+  private weights: number[] = []
+  private head = 0
+  private total = 0
+
+  /**
+   * Records `weight` at `now` and returns 0 when the window then holds at most `limit` (or it held
+   * nothing: one record alone may exceed the limit); else returns how long, in ms, until enough of
+   * the oldest records leave the window.
+   */
+  admit(now: number, windowMs: number, weight: number, limit: number): number {
+    this.expire(now - windowMs)
+    if (this.total > 0 && this.total + weight > limit) {
+      let freed = 0
+      for (let i = this.head; i < this.times.length; i++) {
+        freed += this.weights[i] as number
+        if (this.total + weight - freed <= limit) return (this.times[i] as number) + windowMs - now
+      }
+      return windowMs
+    }
+    this.times.push(now)
+    this.weights.push(weight)
+    this.total += weight
+    return 0
+  }
+
+  /** Forgets records made at or before `before`, and compacts once most of the arrays are dead. */
+  private expire(before: number): void {
+    while (this.head < this.times.length && (this.times[this.head] as number) <= before) {
+      this.total -= this.weights[this.head] as number
+      this.head++
+    }
+    if (this.head > 32 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head)
+      this.weights = this.weights.slice(this.head)
+      this.head = 0
+    }
+  }
+}
+
 /** What the guard remembers of one client. */
 interface Client {
-  requests: Pacer
-  /** Engagement counts of this window's requests, with their times. */
-  sent: { at: number; count: number }[]
+  requests: SlidingLog
+  engagements: SlidingLog
 }
 
 /**
@@ -45,35 +88,15 @@ export function createMemoryGuard({ requests, engagements, windowMs, now, maxCli
   const clientOf = (key: string): Client => {
     let client = clients.get(key)
     if (client) clients.delete(key)
-    else client = { requests: createPacer({ limit: requests, windowMs }), sent: [] }
+    else client = { requests: new SlidingLog(), engagements: new SlidingLog() }
     clients.set(key, client)
     if (clients.size > maxClients) clients.delete(clients.keys().next().value as string)
     return client
   }
+  const verdict = (retryAfterMs: number): GuardVerdict => (retryAfterMs === 0 ? { allowed: true } : { allowed: false, retryAfterMs })
 
   return {
-    request(key) {
-      const client = clientOf(key)
-      const at = now()
-      return client.requests.take(at) ? { allowed: true } : { allowed: false, retryAfterMs: client.requests.delay(at) }
-    },
-    engagements(key, count) {
-      const client = clientOf(key)
-      const at = now()
-      client.sent = client.sent.filter((item) => item.at > at - windowMs)
-      let total = count
-      for (const item of client.sent) total += item.count
-      if (total > engagements && client.sent.length > 0) {
-        // Room comes when enough of the oldest counts leave the window.
-        let freed = 0
-        for (const item of client.sent) {
-          freed += item.count
-          if (total - freed <= engagements) return { allowed: false, retryAfterMs: item.at + windowMs - at }
-        }
-        return { allowed: false, retryAfterMs: windowMs }
-      }
-      client.sent.push({ at, count })
-      return { allowed: true }
-    },
+    request: (key) => verdict(clientOf(key).requests.admit(now(), windowMs, 1, requests)),
+    engagements: (key, count) => verdict(clientOf(key).engagements.admit(now(), windowMs, count, engagements)),
   }
 }
