@@ -62,7 +62,7 @@ const internalMembers = [
   'append', 'written', 'unsaved', 'head', 'remove', 'markBeaconed', 'release', 'clearedElsewhere', 'removedElsewhere',
   'count', 'keep', 'unsent', 'onStored', 'onDrop', 'onFault', 'run', 'read', 'write', 'start', 'end',
   // The delivery state, its steps and effects, and its driver.
-  'begin', 'askAgain', 'owed', 'next', 'stored', 'answer', 'finish', 'wakeAfterPass', 'beacons', 'takeSlot', 'shared',
+  'begin', 'askAgain', 'owed', 'next', 'stored', 'answer', 'finish', 'wakeAfterPass', 'beacons', 'shared',
   'adopt', 'restore', 'stop', 'state', 'drain', 'lead', 'beacon', 'send', 'kind', 'after', 'limit', 'ms', 'outgoing',
   'slot', 'saveRetry', 'events', 'wakeInMs', 'afterMs', 'settlement', 'maxCount', 'maxBytes', 'envelopeBytes',
   'baseMs', 'maxMs', 'retry', 'retryAfter',

@@ -317,7 +317,7 @@ describe('delivery decisions: what an answer does', () => {
     expect(effects.events?.[0]).toMatchObject({ type: 'error', error: { code: 'halted' } })
     expect(state.next(T0, true)).toEqual({ kind: 'done' })
     expect(state.stats(T0).halted).toBe('HTTP 403')
-    expect(state.beacons(entries(2), T0)).toEqual([])
+    expect([...state.beacons(entries(2), T0)]).toEqual([])
   })
 })
 
@@ -331,11 +331,10 @@ describe('delivery decisions: flushAt and beacons', () => {
   })
 
   it('cuts beacons under the beacon limit, leaves what a beacon carried just now, and paces them', () => {
-    const state = createDeliveryState({ ...LIMITS, maxBatchSize: 200, maxRequestsPerSecond: 2 }, () => 0.5)
     const rows = entries(10).map((entry) => ({ ...entry, engagement: { ...entry.engagement, data: { blob: 'x'.repeat(19_890) } } }))
     expect(carriedBytes(rows[0]!)).toBe(20_000)
     rows[0]!.beaconAt = T0 - 1_000
-    const chunks = state.beacons(rows, T0)
+    const chunks = [...createDeliveryState({ ...LIMITS, maxBatchSize: 200 }, () => 0.5).beacons(rows, T0)]
     expect(chunks.map(ids)).toEqual([
       ['e1', 'e2'],
       ['e3', 'e4'],
@@ -343,9 +342,14 @@ describe('delivery decisions: flushAt and beacons', () => {
       ['e7', 'e8'],
       ['e9'],
     ])
-    expect([state.takeSlot(T0), state.takeSlot(T0), state.takeSlot(T0)]).toEqual([true, true, false])
+    // Each beacon takes a pacer slot: with two, two beacons leave, and none is drawn without a slot.
+    const state = createDeliveryState({ ...LIMITS, maxBatchSize: 200, maxRequestsPerSecond: 2 }, () => 0.5)
+    expect([...state.beacons(rows, T0)].map(ids)).toEqual([
+      ['e1', 'e2'],
+      ['e3', 'e4'],
+    ])
     // A beacon brings no answer: its slot counts until it must have arrived, and a window more.
-    expect(state.takeSlot(T0 + LIMITS.requestTimeout + WINDOW_MS - 1)).toBe(false)
-    expect(state.takeSlot(T0 + LIMITS.requestTimeout + WINDOW_MS)).toBe(true)
+    expect([...state.beacons(rows, T0 + LIMITS.requestTimeout + WINDOW_MS - 1)]).toEqual([])
+    expect([...state.beacons(rows, T0 + LIMITS.requestTimeout + WINDOW_MS)]).toHaveLength(2)
   })
 })

@@ -1,5 +1,5 @@
 import { LIMITS } from '../contract.js'
-import { halve, splitIntoBatches, takeBatch, type BatchLimits } from '../core/batch.js'
+import { halve, takeBatch, type BatchLimits } from '../core/batch.js'
 import { retryDelay } from '../core/retry.js'
 import { DONE, idsOf, WAIT, type DeliveryLimits, type DeliveryStats, type Effects, type Outgoing, type Step } from './delivery-steps.js'
 import { trackedAt, type OutboxEntry } from './outbox.js'
@@ -204,18 +204,19 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
     /** Once a pass ended and its requests answered: ms until the backoff is over, if sending is still wanted then. */
     wakeAfterPass: (now: number): number | undefined => (halted || stopped || retry.until <= now ? undefined : retry.until - now),
 
-    /** Bodies for beacons at `now`, oldest first, from the unsent entries; each must get a slot with `takeSlot`. */
-    beacons: (unsent: readonly OutboxEntry[], now: number): OutboxEntry[][] =>
-      halted
-        ? []
-        : splitIntoBatches(
-            unsent.filter((entry) => !beaconed(entry, now)),
-            { ...batchLimits, maxBytes: LIMITS.beaconBytes },
-            carriedBytes,
-          ),
-
-    /** Takes a pacer slot at `now` for a beacon, which brings no answer; false when none is free. */
-    takeSlot: (now: number): boolean => take(now, unanswered(now)) >= 0,
+    /**
+     * Beacons at `now`, oldest first, from the unsent entries (what a beacon carried within its
+     * grace left out); a pacer slot is taken for each as it is drawn, and none is drawn without one.
+     */
+    *beacons(unsent: readonly OutboxEntry[], now: number): Generator<OutboxEntry[]> {
+      const beaconLimits = { ...batchLimits, maxBytes: LIMITS.beaconBytes }
+      let rest = unsent.filter((entry) => !beaconed(entry, now))
+      while (rest.length && !halted && take(now, unanswered(now)) >= 0) {
+        const entries = takeBatch(rest, beaconLimits, carriedBytes)
+        rest = rest.slice(entries.length)
+        yield entries
+      }
+    },
 
     /** When each pacer slot is free again, epoch ms, for the tab that sends after this one. */
     shared,

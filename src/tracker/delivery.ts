@@ -174,7 +174,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
       const carried: OutboxEntry[] = []
       for (const entries of state.beacons(outbox.unsent(), now)) {
         const body = requestBody(entries)
-        if (!state.takeSlot(now) || !sender.beacon(body)) break
+        if (!sender.beacon(body)) break
         emit({ type: 'request', transport: 'beacon', ids: idsOf(entries), bytes: body.length })
         carried.push(...entries)
       }
