@@ -125,7 +125,7 @@ export const ENGAGEMENT_FIELDS = {
   },
 } satisfies Record<string, FieldRules>
 
-type FieldName = keyof typeof ENGAGEMENT_FIELDS
+export type FieldName = keyof typeof ENGAGEMENT_FIELDS
 
 /** One engagement as Conversion receives it: `id` and `createdAt` always set. */
 export interface Engagement {
@@ -148,7 +148,8 @@ export const ruleViolation = (path: (string | number)[], rule: string, message: 
   return { field, rule, message: `${field} ${message}` }
 }
 
-function checkField(name: FieldName, value: unknown, optional: boolean): RuleViolation | undefined {
+/** One field's rules applied to its value, as {@link checkEngagement} applies them (`optional`: absent is fine). */
+export function checkField(name: FieldName, value: unknown, optional: boolean): RuleViolation | undefined {
   const rules: FieldRules = ENGAGEMENT_FIELDS[name]
   if (value === undefined) return optional ? undefined : ruleViolation([name], 'required', 'is required')
   if (name !== 'data' && typeof value !== 'string') return ruleViolation([name], 'type', `must be ${rules.expected}`)

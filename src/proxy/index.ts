@@ -3,6 +3,9 @@
  * @packageDocumentation
  */
 export { createProxy, type Proxy } from './proxy.js'
+export type { Exchange } from './exchange.js'
+export type { BodyText } from '../core/body.js'
+export type { WireAnswer } from './responses.js'
 export { signIdentity, verifyIdentity, type SignIdentityOptions } from './identity.js'
 export { DEFAULT_PATH, DEFAULT_UPSTREAM_URL, PROXY_DEFAULTS, type ClientRateLimit, type ProxyLogger, type ProxyOptions } from './options.js'
 export type { ClientGuard, GuardVerdict } from './guard.js'

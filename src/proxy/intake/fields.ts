@@ -2,7 +2,7 @@
  * The contract's rules for the fields of an item other than its data, applied in
  * `checkEngagement`'s order, with the last value of each field remembered with its verdict.
  */
-import { ENGAGEMENT_FIELDS, ruleViolation, type FieldRules, type RuleViolation } from '../../contract.js'
+import { checkField as checkContractField, ENGAGEMENT_FIELDS, ruleViolation, type RuleViolation } from '../../contract.js'
 
 /** A field of an engagement. */
 export type FieldName = keyof typeof ENGAGEMENT_FIELDS
@@ -57,13 +57,6 @@ function copied(text: string): string {
 
 /** One field's rules, as `checkEngagement` applies them to a value (a draft's optional contact aside). */
 function checkField(name: FieldName, value: unknown): RuleViolation | undefined {
-  const rules: FieldRules = ENGAGEMENT_FIELDS[name]
-  if (value === undefined) return rules.optional ? undefined : ruleViolation([name], 'required', 'is required')
-  if (name !== 'data' && typeof value !== 'string') return ruleViolation([name], 'type', `must be ${rules.expected}`)
-  for (const check of rules.checks) {
-    const problem = check(value as never)
-    if (problem) return ruleViolation([name, ...(problem.path ?? [])], problem.rule, problem.message)
-  }
-  return undefined
+  return checkContractField(name, value, 'optional' in ENGAGEMENT_FIELDS[name])
 }
 
