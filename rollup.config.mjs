@@ -60,7 +60,7 @@ function reportScriptTag() {
 const internalMembers = [
   // The outbox, its options and its store.
   'append', 'written', 'unsaved', 'head', 'remove', 'markBeaconed', 'release', 'clearedElsewhere', 'removedElsewhere',
-  'count', 'keep', 'unsent', 'onStored', 'onDrop', 'onFault', 'run', 'read', 'write', 'start', 'end',
+  'count', 'unsent', 'onStored', 'onDrop', 'onFault', 'run', 'read', 'write', 'start', 'end',
   // The delivery state, its steps and effects, and its driver.
   'begin', 'askAgain', 'owed', 'next', 'stored', 'answer', 'finish', 'wakeAfterPass', 'beacons', 'shared',
   'adopt', 'restore', 'stop', 'state', 'drain', 'lead', 'beacon', 'send', 'kind', 'after', 'limit', 'ms', 'outgoing',

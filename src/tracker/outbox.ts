@@ -52,8 +52,12 @@ export interface OutboxOptions {
 export interface Outbox {
   /** Queues `engagement`, tracked at `time` (held while it has no contact), and returns its entry. */
   add(engagement: DraftEngagement, signature: string | undefined, time: number): OutboxEntry
-  /** Adds entries another tab made: stored with what this tab adds until the next write starts (see WRITE_SLICE); the caps drop the oldest beyond them. */
-  append(entries: OutboxEntry[]): void
+  /**
+   * Adds entries another tab made. `stored`: that tab stored them, so they are remembered for the
+   * page-hide path and told of as stored; else they are written with what this tab adds until
+   * the next write starts (see WRITE_SLICE), and the caps drop the oldest beyond them.
+   */
+  append(entries: OutboxEntry[], stored?: boolean): void
   /** Resolves when every append, release and clear asked for so far is done (never rejects). */
   written(): Promise<unknown>
   /** Entries appended here whose write has not completed: a closing page aborts it, so they are handed over. */
@@ -74,8 +78,6 @@ export interface Outbox {
   removedElsewhere(keys: readonly string[]): void
   /** How many entries wait, held ones included, and how many are held. */
   count(): Promise<{ queued: number; held: number }>
-  /** Remembers entries another tab stored, for the page-hide path. */
-  keep(entries: readonly OutboxEntry[]): void
   /** Sendable entries this page knows to be in the outbox, oldest first, synchronously: what a beacon can still carry. */
   unsent(): OutboxEntry[]
 }
@@ -173,8 +175,9 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
     )
   }
 
-  const append = (entries: OutboxEntry[]) => {
+  const append = (entries: OutboxEntry[], stored?: boolean) => {
     entries.forEach(remember)
+    if (stored) return announce(entries)
     // The first entry queues the write that takes every one appended until it starts.
     if (!pending.length) void queue(write)
     pending.push(...entries)
@@ -242,7 +245,6 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
         const held = await tx.read('count', HELD)
         return { queued: held + (await tx.read('count', SENDABLE)), held }
       }),
-    keep: (entries) => entries.forEach(remember),
     unsent: () => [...mirror.values()].filter((entry) => !isHeld(entry)).sort((a, b) => (a.key < b.key ? -1 : 1)),
   }
 }

@@ -67,17 +67,9 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
 
   const tabs = createTabs(namespace, platform, {
     on: {
-      appended({ entries, durable }) {
-        // Opted out, a tab may still hand over what it tracked before: it is not kept.
-        if (!tabs.isLeader || session.optedOut) return
-        if (durable) {
-          outbox.keep(entries)
-          delivery.stored(entries.length)
-        } else {
-          // From a tab without IndexedDB, they live only in its memory: adopted, and counted once stored.
-          outbox.append(entries)
-        }
-      },
+      // Opted out, a tab may still hand over what it tracked before: it is not kept. From a tab
+      // without IndexedDB, they live only in its memory: adopted, and counted once stored.
+      appended: ({ entries, durable }) => tabs.isLeader && !session.optedOut && outbox.append(entries, durable),
       settled: ({ keys }) => outbox.removedElsewhere(keys),
       contact: session.heard,
       'opt-out'(message) {
