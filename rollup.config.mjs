@@ -67,7 +67,7 @@ const internalMembers = [
   'slot', 'saveRetry', 'events', 'wakeInMs', 'afterMs', 'settlement', 'maxCount', 'maxBytes', 'envelopeBytes',
   'baseMs', 'maxMs', 'retry', 'retryAfter',
   // The tabs, the session, the emitter and the page's life.
-  'isLeader', 'post', 'flushByLeader', 'enter', 'leave', 'ready', 'setContact', 'setOptOut', 'heard', 'emit',
+  'isLeader', 'post', 'flushByLeader', 'enter', 'leave', 'ready', 'change', 'heard', 'emit',
   'counters', 'listening', 'on', 'fault', 'hide', 'suspend', 'resume',
   // What the facade hands its parts.
   'namespace', 'options', 'session', 'store', 'settings', 'outbox', 'tabs', 'path',

@@ -33,7 +33,7 @@ describe('session: contact and opt-out across visits and tabs', () => {
     const settings = await storedSettings({ email: 'jane@example.com' }, true)
     const told: SessionMessage[] = []
     const session = createSession(settings, (message) => told.push(message), fail)
-    session.setContact({ email: 'john@example.com', signature: 's'.repeat(64) })
+    session.change({ type: 'contact', contact: { email: 'john@example.com', signature: 's'.repeat(64) } })
     session.heard({ type: 'opt-out', optedOut: false })
     await session.ready
     await flushPromises()
@@ -47,12 +47,12 @@ describe('session: contact and opt-out across visits and tabs', () => {
   it('stores an opt-out as present and an opt-in as absent, and a reset as no contact', async () => {
     const settings = await storedSettings()
     const session = createSession(settings, () => undefined, fail)
-    session.setOptOut(true)
-    session.setContact(undefined)
+    session.change({ type: 'opt-out', optedOut: true })
+    session.change({ type: 'contact', contact: undefined })
     await session.ready
     await flushPromises()
     expect(await settings.read('opted-out')).toBe(true)
-    session.setOptOut(false)
+    session.change({ type: 'opt-out', optedOut: false })
     await flushPromises()
     expect(await settings.read('opted-out')).toBeUndefined()
     expect(await settings.read('contact')).toBeUndefined()

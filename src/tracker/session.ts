@@ -11,8 +11,7 @@ export interface Session {
   /** Settles once what an earlier visit stored is known, whether or not it could be read. */
   readonly ready: Promise<void>
   /** A change made on this page: stored for later visits, and told to the other tabs. */
-  setContact(contact: Contact | undefined): void
-  setOptOut(optedOut: boolean): void
+  change(message: SessionMessage): void
   /** A change another tab made and stored: taken as it is. */
   heard(message: SessionMessage): void
 }
@@ -60,8 +59,7 @@ export function createSession(settings: SettingsStore, tellTabs: (message: Sessi
       return optedOut
     },
     ready,
-    setContact: (next) => change({ type: 'contact', contact: next }),
-    setOptOut: (value) => change({ type: 'opt-out', optedOut: value }),
+    change,
     heard,
   }
 }

@@ -164,19 +164,19 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
             ? invalid('signature', 'format', `must be 1 to ${LIMITS.signatureLength} characters`)
             : undefined)
       if (error) return refused(error)
-      session.setContact(signature ? { email, signature } : { email })
+      session.change({ type: 'contact', contact: signature ? { email, signature } : { email } })
       outbox.release(() => session.contact)
       return { ok: true }
     },
 
-    reset: () => session.setContact(undefined),
+    reset: () => session.change({ type: 'contact', contact: undefined }),
 
     optOut() {
-      session.setOptOut(true)
+      session.change({ type: 'opt-out', optedOut: true })
       void outbox.clear().then((ids) => dropped(ids, 'opted-out'))
     },
 
-    optIn: () => session.setOptOut(false),
+    optIn: () => session.change({ type: 'opt-out', optedOut: false }),
 
     flush,
     subscribe: emitter.subscribe,
