@@ -203,6 +203,19 @@ describe('tracker: storage trouble', () => {
     expect(tab.of('error').map((event) => event.error.code)).toContain('storage')
     expect(world.proxy.delivered.size).toBe(5)
   })
+
+  it('counts in memory for stats() when IndexedDB fails under the count itself', async () => {
+    const world = new World()
+    let failing = false
+    const tab = await world.open({}, {
+      createStore: (database, store) => {
+        const real = world.origin.createStore(database, store)
+        return (mode, callback) => (failing ? Promise.reject(new DOMException('blocked', 'UnknownError')) : real(mode, callback))
+      },
+    })
+    failing = true
+    expect(await tab.tracker.stats()).toMatchObject({ queued: 0, held: 0, storage: 'memory' })
+  })
 })
 
 describe('tracker: outside a browser', () => {

@@ -182,7 +182,8 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     subscribe: emitter.subscribe,
 
     stats: async (): Promise<TrackerStats> => ({
-      ...(await outbox.count().catch(() => ({ queued: 0, held: 0 }))),
+      // Never rejects: a failing IndexedDB leaves the count to memory.
+      ...(await outbox.count()),
       ...emitter.counters,
       ...delivery.state.stats(platform.now()),
       leader: tabs.isLeader,
