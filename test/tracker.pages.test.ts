@@ -1,3 +1,4 @@
+import type { UseStore } from 'idb-keyval'
 import { describe, expect, it, vi } from 'vitest'
 import { LIMITS } from '../src/contract.js'
 import { createTracker } from '../src/tracker/tracker.js'
@@ -204,17 +205,16 @@ describe('tracker: storage trouble', () => {
     expect(world.proxy.delivered.size).toBe(5)
   })
 
-  it('counts in memory for stats() when IndexedDB fails under the count itself', async () => {
+  it('reads what a visit stored, counts and sends in memory when IndexedDB fails under the very first read', async () => {
     const world = new World()
-    let failing = false
-    const tab = await world.open({}, {
-      createStore: (database, store) => {
-        const real = world.origin.createStore(database, store)
-        return (mode, callback) => (failing ? Promise.reject(new DOMException('blocked', 'UnknownError')) : real(mode, callback))
-      },
-    })
-    failing = true
+    const failing = (): UseStore => () => Promise.reject(new DOMException('blocked', 'UnknownError'))
+    const tab = await world.open({ flushAt: 1 }, { createStore: failing })
     expect(await tab.tracker.stats()).toMatchObject({ queued: 0, held: 0, storage: 'memory' })
+    tab.tracker.identify('john@example.com')
+    tab.tracker.track(demo(1))
+    await tab.tracker.flush()
+    expect(world.proxy.delivered.size).toBe(1)
+    expect(tab.of('error').map((event) => event.error.code)).toEqual(['storage'])
   })
 })
 

@@ -7,10 +7,6 @@ import { createSettings } from '../src/tracker/settings.js'
 import { memoryStore } from '../src/tracker/store.js'
 import { flushPromises } from './helpers/clock.js'
 
-const fail = (error: unknown) => {
-  throw error
-}
-
 async function storedSettings(contact?: { email: string }, optedOut?: true) {
   const settings = createSettings(memoryStore())
   await settings.write('contact', contact)
@@ -22,7 +18,7 @@ describe('session: contact and opt-out across visits and tabs', () => {
   it('takes what an earlier visit stored, once it is read', async () => {
     const settings = await storedSettings({ email: 'jane@example.com' }, true)
     const told: SessionMessage[] = []
-    const session = createSession(settings, (message) => told.push(message), fail)
+    const session = createSession(settings, (message) => told.push(message))
     expect([session.contact, session.optedOut]).toEqual([undefined, false])
     await session.ready
     expect([session.contact, session.optedOut]).toEqual([{ email: 'jane@example.com' }, true])
@@ -32,7 +28,7 @@ describe('session: contact and opt-out across visits and tabs', () => {
   it('lets a change made before that, here or in another tab, win over it; stores and tells only its own', async () => {
     const settings = await storedSettings({ email: 'jane@example.com' }, true)
     const told: SessionMessage[] = []
-    const session = createSession(settings, (message) => told.push(message), fail)
+    const session = createSession(settings, (message) => told.push(message))
     session.change({ type: 'contact', contact: { email: 'john@example.com', signature: 's'.repeat(64) } })
     session.heard({ type: 'opt-out', optedOut: false })
     await session.ready
@@ -46,7 +42,7 @@ describe('session: contact and opt-out across visits and tabs', () => {
 
   it('stores an opt-out as present and an opt-in as absent, and a reset as no contact', async () => {
     const settings = await storedSettings()
-    const session = createSession(settings, () => undefined, fail)
+    const session = createSession(settings, () => undefined)
     session.change({ type: 'opt-out', optedOut: true })
     session.change({ type: 'contact', contact: undefined })
     await session.ready

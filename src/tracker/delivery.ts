@@ -84,7 +84,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
       await outbox.remove(remove)
       tabs.post({ type: 'settled', keys: remove.map((entry) => entry.key) })
     }
-    if (saveRetry) context.settings.write('retry', saveRetry).catch(() => undefined)
+    if (saveRetry) void context.settings.write('retry', saveRetry)
     events.forEach(emit)
     if (wakeInMs !== undefined) wakeIn(wakeInMs)
   }
@@ -179,7 +179,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
         carried.push(...entries)
       }
       share()
-      if (carried.length) outbox.markBeaconed(carried, now).catch(() => undefined)
+      if (carried.length) void outbox.markBeaconed(carried, now)
     },
     stop() {
       state.stop()

@@ -20,7 +20,7 @@ export interface Session {
  * The session of this page. What an earlier visit stored arrives late (IndexedDB is
  * asynchronous); a change made before it arrived, here or in another tab, is newer and wins.
  */
-export function createSession(settings: SettingsStore, tellTabs: (message: SessionMessage) => void, fault: (error: unknown) => void): Session {
+export function createSession(settings: SettingsStore, tellTabs: (message: SessionMessage) => void): Session {
   let contact: Contact | undefined
   let optedOut = false
   let contactChanged = false
@@ -38,17 +38,13 @@ export function createSession(settings: SettingsStore, tellTabs: (message: Sessi
   const ready = Promise.all([settings.read('contact'), settings.read('opted-out')]).then(([stored, storedOptOut]) => {
     if (!contactChanged) contact = stored
     if (!optOutChanged) optedOut = !!storedOptOut
-  }, () => undefined)
+  })
   const change = (message: SessionMessage) => {
     heard(message)
     tellTabs(message)
-    void ready
-      .then(() =>
-        message.type === 'contact'
-          ? settings.write('contact', message.contact)
-          : settings.write('opted-out', message.optedOut || undefined),
-      )
-      .catch(fault)
+    void ready.then(() =>
+      message.type === 'contact' ? settings.write('contact', message.contact) : settings.write('opted-out', message.optedOut || undefined),
+    )
   }
 
   return {

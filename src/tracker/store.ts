@@ -71,7 +71,8 @@ export interface FallbackStore {
 /**
  * Runs in `durable` (memory where it is undefined); on its first failure, tells `onFallback`,
  * switches to memory for good and runs the work there. What was stored durably stays there
- * for a later page; this one carries on without it.
+ * for a later page; this one carries on without it. So `run` rejects only when the work
+ * itself throws: callers whose work cannot throw need no handler of their own.
  */
 export function withFallback(durable: Store | undefined, onFallback: (error: unknown) => void): FallbackStore {
   let store = durable ?? memoryStore()

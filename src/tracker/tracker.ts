@@ -52,7 +52,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   }
   const store = withFallback(durable, (error) => memoryOnly(`failed (${error})`))
   const settings = createSettings(store.run)
-  const session = createSession(settings, (message) => tabs.post(message), fault('storing'))
+  const session = createSession(settings, (message) => tabs.post(message))
   const outbox = createOutbox({
     store,
     options: config,
@@ -94,11 +94,10 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   })
   const delivery = createDelivery({ options: config, outbox, emit, tabs, session, settings })
 
-  /** Settles once what an earlier visit stored (contact, opt-out, backoff) is known. */
+  /** Settles once what an earlier visit stored (contact, opt-out, backoff) is known; reads never fail (see withFallback). */
   const ready = Promise.all([session.ready, settings.read('retry').then(delivery.state.restore)]).then(
     // Reported now rather than at creation, so that subscribers hear it.
     () => durable || memoryOnly('is unavailable'),
-    () => undefined,
   )
 
   let closing = false
