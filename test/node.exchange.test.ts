@@ -137,6 +137,21 @@ describe('serveProxy: what a request says of itself', () => {
     expect(afterMs).toBeLessThan(3_000)
   })
 
+  it('reads past an early answer a refused body that keeps coming, however long it takes, so the client gets its answer and the connection carries the next request', async () => {
+    const emulator = await stack.emulator()
+    const proxy = await stack.proxy(emulator)
+    const client = sockets.open(proxy.port)
+    const refused = ' '.repeat(40_000)
+    client.socket.write(head(`Content-Length: ${refused.length}\r\n`).replace(`Origin: ${APP}`, 'Origin: https://elsewhere.example'))
+    // 20 pieces 100 ms apart: two seconds in all, never half a second without a byte.
+    await trickle(client.socket, refused, 2_000, 100)
+    await until(async () => /^HTTP\/1\.1 403 /.test(client.received()))
+    client.socket.write(rawPost(APP, bodyOf(['after-refused-1']), 'Connection: close\r\n'))
+    const { text } = await client.closed
+    expect(text).toMatch(/^HTTP\/1\.1 403 [^]*HTTP\/1\.1 200 [^]*\{"accepted":1,"duplicates":0,"rejected":\[\]\}$/)
+    expect(emulator.ids()).toEqual(['after-refused-1'])
+  })
+
   it('hands a clientKey given to serveProxy the head of the request, for the per-client limit', async () => {
     const emulator = await stack.emulator()
     const seen: string[] = []

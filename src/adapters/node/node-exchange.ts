@@ -14,6 +14,8 @@ export interface NodeExchange extends Exchange {
   readonly incoming: IncomingMessage
   /** Whether every byte of the body was taken (Node may flag the request complete a little later). */
   readonly bodyTaken: boolean
+  /** When the body must be in, `Date.now()` ms; undefined without a deadline of the proxy's own. */
+  readonly bodyDeadline: number | undefined
 }
 
 /** Answers one exchange of the Node host; never rejects. */
@@ -55,6 +57,11 @@ class IncomingExchange implements NodeExchange {
     return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
   }
 
+  get bodyDeadline(): number | undefined {
+    const { bodyTimeout } = this.options
+    return bodyTimeout === undefined ? undefined : this.arrivedAt + bodyTimeout
+  }
+
   readBody(maxBytes: number): Promise<BodyText> {
     const { bodyTimeout } = this.options
     const deadline = bodyTimeout === undefined ? undefined : { at: this.arrivedAt + bodyTimeout, ms: bodyTimeout }
@@ -87,17 +94,23 @@ function pathOf(target: string): string {
   }
 }
 
-/** How long a body the answer left unread may go on arriving before the connection closes, and how much of it. */
-const DISCARD_MS = 500
+/**
+ * A body the answer left unread is discarded while it keeps coming: the connection closes once
+ * none of it arrives for `DISCARD_IDLE_MS`, once `DISCARD_BYTES` came, or at the body's deadline
+ * (`DISCARD_MAX_MS` without one). Closing while the client still sends would reset the
+ * connection, and a reset can destroy the answer in the client's buffer before it is read.
+ */
+const DISCARD_IDLE_MS = 500
+const DISCARD_MAX_MS = 30_000
 const DISCARD_BYTES = 64 * 1_048_576
 
 /**
  * Writes `answer`. A request body still arriving once answered (an early refusal, a body too
- * large or too slow) is discarded for a short while, so that a keep-alive connection can carry
- * the next request, then its connection is closed; after a 408 at once: that client is too slow
- * to wait for.
+ * large) is discarded while it keeps coming, so that the client reads its answer and a
+ * keep-alive connection can carry the next request; after a 408 the connection closes at once:
+ * that client is too slow to wait for.
  */
-export function writeAnswer({ incoming, bodyTaken }: NodeExchange, outgoing: ServerResponse, { status, headers, body }: WireAnswer): void {
+export function writeAnswer({ incoming, bodyTaken, bodyDeadline }: NodeExchange, outgoing: ServerResponse, { status, headers, body }: WireAnswer): void {
   if (outgoing.headersSent || outgoing.destroyed) return
   const unread = !bodyTaken && !incoming.complete
   const sent: Record<string, string> = { ...headers }
@@ -105,20 +118,22 @@ export function writeAnswer({ incoming, bodyTaken }: NodeExchange, outgoing: Ser
   if (unread && status === 408) sent['connection'] = 'close'
   outgoing.writeHead(status, sent)
   outgoing.end(body ?? undefined)
-  if (unread) discardRest(incoming)
+  if (unread) discardRest(incoming, bodyDeadline ?? Date.now() + DISCARD_MAX_MS)
 }
 
-function discardRest(incoming: IncomingMessage): void {
+function discardRest(incoming: IncomingMessage, until: number): void {
   if (incoming.destroyed) return
   let bytes = 0
   const stop = () => {
     done()
     if (!incoming.complete) incoming.socket?.destroySoon()
   }
-  const timer = setTimeout(stop, DISCARD_MS)
+  const timer = setTimeout(stop, Math.min(DISCARD_IDLE_MS, Math.max(0, until - Date.now())))
   const onData = (chunk: Buffer) => {
     bytes += chunk.byteLength
-    if (bytes > DISCARD_BYTES) stop()
+    const left = until - Date.now()
+    if (bytes > DISCARD_BYTES || left <= 0) stop()
+    else timer.refresh()
   }
   const done = () => {
     clearTimeout(timer)
