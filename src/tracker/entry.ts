@@ -33,16 +33,12 @@ const ID_OFFSET = 16
 /** A new entry for `engagement`, tracked at `time` as this tab's `sequence`th call; held while it has no contact. */
 export function createEntry(engagement: DraftEngagement, signature: string | undefined, time: number, sequence: number): OutboxEntry {
   const place = time.toString(36).padStart(9, '0') + sequence.toString(36).padStart(6, '0') + engagement.id
-  return entryAt((engagement.contactEmail ? SENDABLE : HELD).start + place, engagement, signature)
+  return { key: (engagement.contactEmail ? SENDABLE : HELD).start + place, engagement, signature }
 }
 
 /** The entry a held one becomes once its contact is known: in the same place of the order, sendable. */
 export function releasedEntry(held: OutboxEntry, contact: Contact): OutboxEntry {
-  return entryAt(SENDABLE.start + held.key.slice(1), { ...held.engagement, contactEmail: contact.email }, contact.signature)
-}
-
-function entryAt(key: string, engagement: DraftEngagement, signature: string | undefined): OutboxEntry {
-  return signature && engagement.contactEmail ? { key, engagement, signature } : { key, engagement }
+  return { key: SENDABLE.start + held.key.slice(1), engagement: { ...held.engagement, contactEmail: contact.email }, signature: contact.signature }
 }
 
 /** When the entry was tracked, in epoch ms. */

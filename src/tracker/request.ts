@@ -3,7 +3,8 @@ import type { DraftEngagement } from '../contract.js'
 /** What a request carries of one engagement: the engagement, and its contact's identity signature if known. */
 export interface Carried {
   engagement: DraftEngagement
-  signature?: string
+  /** Absent, or undefined, when none is known. */
+  signature?: string | undefined
 }
 
 /**
