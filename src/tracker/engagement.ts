@@ -7,7 +7,8 @@ import { invalid, type TrackerError, type TrackInput } from './types.js'
 /** The contact engagements are attributed to, as `identify()` gave it. */
 export interface Contact {
   email: string
-  signature?: string
+  /** Absent, or undefined, without one. */
+  signature?: string | undefined
 }
 
 /**

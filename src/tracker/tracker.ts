@@ -163,7 +163,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
             ? invalid('signature', 'format', `must be 1 to ${LIMITS.signatureLength} characters`)
             : undefined)
       if (error) return refused(error)
-      session.change({ type: 'contact', contact: signature ? { email, signature } : { email } })
+      session.change({ type: 'contact', contact: { email, signature } })
       outbox.release(() => session.contact)
       return { ok: true }
     },
