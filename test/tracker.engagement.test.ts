@@ -38,7 +38,7 @@ function verdicts(input: unknown, contact?: Contact) {
   const draft = contractDraft(input, contact)
   const expected = checkEngagement(draft, true)
   return {
-    tracker: 'error' in built ? { field: built.error.field, rule: built.error.rule } : 'ok',
+    tracker: 'code' in built ? { field: built.field, rule: built.rule } : 'ok',
     contract: expected ? { field: expected.field, rule: expected.rule } : 'ok',
     built,
     draft,
@@ -54,12 +54,16 @@ describe('tracker: what track() refuses is what the contract refuses', () => {
 
   it('names the field and the rule in its message, as the contract does', () => {
     const built = buildEngagement({ type: 'A', id: 'has spaces' }, undefined, NOW, () => UUID)
-    expect(built).toEqual({ error: { code: 'invalid', field: 'id', rule: 'format', message: "id must be letters, digits, '_', '.', ':' or '-'" } })
+    expect(built).toEqual({ code: 'invalid', field: 'id', rule: 'format', message: "id must be letters, digits, '_', '.', ':' or '-'" })
     expect(buildEngagement({ type: 'A', createdAt: true } as never, undefined, NOW, () => UUID)).toMatchObject({
-      error: { field: 'createdAt', rule: 'type', message: 'createdAt must be a Date, epoch ms or an ISO 8601 string' },
+      field: 'createdAt',
+      rule: 'type',
+      message: 'createdAt must be a Date, epoch ms or an ISO 8601 string',
     })
     expect(buildEngagement({ type: 'A', data: { deep: [0, NaN] } }, undefined, NOW, () => UUID)).toMatchObject({
-      error: { field: 'data.deep[1]', rule: 'json', message: 'data.deep[1] must be a finite number' },
+      field: 'data.deep[1]',
+      rule: 'json',
+      message: 'data.deep[1] must be a finite number',
     })
   })
 

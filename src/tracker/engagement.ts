@@ -72,17 +72,17 @@ export const checkEmail = (email: unknown): TrackerError | undefined =>
 /**
  * Turns what the page passed to `track()` into the engagement that will travel: id and
  * `createdAt` fixed now (they never change on retries), the contact filled in, every rule of
- * the contract checked. Only the input's own fields are read; one the contract does not know
- * is refused by name, after the known ones are checked.
+ * the contract checked; or the first rule it breaks. Only the input's own fields are read; one
+ * the contract does not know is refused by name, after the known ones are checked.
  */
 export function buildEngagement(
   input: TrackInput,
   contact: Contact | undefined,
   now: number,
   randomUUID: () => string,
-): { engagement: DraftEngagement; signature: string | undefined } | { error: TrackerError } {
-  if (input === undefined) return { error: invalid('engagement', 'required', 'is required') }
-  if (typeof input != 'object' || !input || Array.isArray(input)) return { error: invalid('engagement', 'type', 'must be an object') }
+): { engagement: DraftEngagement; signature: string | undefined } | TrackerError {
+  if (input === undefined) return invalid('engagement', 'required', 'is required')
+  if (typeof input != 'object' || !input || Array.isArray(input)) return invalid('engagement', 'type', 'must be an object')
   const draft: Record<string, unknown> = {}
   let unknown: string | undefined
   for (const key of Object.keys(input)) {
@@ -97,10 +97,10 @@ export function buildEngagement(
   draft['contactEmail'] ??= contact?.email
   for (const name of NAMES) {
     const error = checkField(name, draft[name])
-    if (error) return { error }
+    if (error) return error
   }
   // An empty key names no field: the engagement itself, as the contract says it.
-  if (unknown !== undefined) return { error: invalid(unknown || 'engagement', 'unknown-field', 'is not a known field') }
+  if (unknown !== undefined) return invalid(unknown || 'engagement', 'unknown-field', 'is not a known field')
   const engagement = draft as unknown as DraftEngagement
   return { engagement, signature: contact && engagement.contactEmail == contact.email ? contact.signature : undefined }
 }

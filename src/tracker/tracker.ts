@@ -140,7 +140,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
       try {
         const now = platform.now()
         const built = refusal() ?? buildEngagement(input, session.contact, now, platform.randomUUID)
-        if (!('engagement' in built)) return refused('error' in built ? built.error : built)
+        if (!('engagement' in built)) return refused(built)
         const entry = outbox.add(built.engagement, built.signature, now)
         const { id } = entry.engagement
         // Nothing is made for nobody: a burst of calls allocates only what it stores.
