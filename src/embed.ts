@@ -31,11 +31,11 @@ type Call = [args: ArrayLike<unknown>, at?: number]
 function install(): void {
   if (typeof window == 'undefined' || window.conversion?.loaded) return
   const attributes = (document.currentScript as HTMLScriptElement | null)?.dataset ?? {}
-  // An empty attribute says nothing; later `init` options win over these.
+  // An empty attribute says nothing (but `data-debug`, present or not); later `init` options win over these.
   const fromAttributes = {
     endpoint: attributes.endpoint || undefined,
     name: attributes.name || undefined,
-    debug: 'debug' in attributes || undefined,
+    debug: 'debug' in attributes,
   }
 
   // The snippet pushes `[arguments, Date.now()]`; a bare `arguments` has no time.
