@@ -127,6 +127,12 @@ describe('serveProxy: what a request says of itself', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 200 [^]*cache-control: no-store\r\n[^]*\r\n\r\n$/i)
   })
 
+  it('answers 400 to a request line without a version (HTTP/0.9 to Node), and closes', async () => {
+    const proxy = await stack.proxy(await stack.emulator())
+    const answer = await exchange(proxy.port, 'GET /api/relay\r\n\r\n')
+    expect(answer).toMatch(/^HTTP\/1\.1 400 [^]*connection: close\r\n[^]*HTTP\/0\.9 requests are not served\n$/i)
+  })
+
   it('closes, soon after answering, a connection whose refused body never comes', async () => {
     const proxy = await stack.proxy(await stack.emulator())
     const client = sockets.open(proxy.port)

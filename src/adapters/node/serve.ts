@@ -56,6 +56,12 @@ export interface RunningServer {
 export function serveExchanges(handler: ExchangeHandler, options: ServeOptions & ExchangeOptions): Promise<RunningServer> {
   return listen((incoming, outgoing) => {
     const exchange = nodeExchange(incoming, options)
+    // Node's parser hands a request line without a version on as HTTP/0.9, which has no headers
+    // to tell an origin by: it is a malformed HTTP/1 request here.
+    if (incoming.httpVersionMajor < 1) {
+      const headers = { ...options.errorHeaders, 'content-type': 'text/plain; charset=utf-8', connection: 'close' }
+      return writeAnswer(exchange, outgoing, { status: 400, headers, body: 'HTTP/0.9 requests are not served\n' })
+    }
     void handler(exchange).then(
       (answer) => writeAnswer(exchange, outgoing, answer),
       // A handler never rejects; should one, the client still gets an answer.
