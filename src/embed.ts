@@ -49,7 +49,8 @@ function install(): void {
     try {
       tracker = startTracker({ ...fromAttributes, ...options } as TrackerOptions, browserPlatform() as Platform)
     } catch (error) {
-      return console.error(LOG_PREFIX, (error as Error)?.message ?? error)
+      // The error itself: the console shows its kind, its message and where it came from.
+      return console.error(LOG_PREFIX, error)
     }
     pending.splice(0).forEach(run)
   }

@@ -38,7 +38,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   const emitter = createEmitter(config)
   const { emit } = emitter
   const report = (error: TrackerError) => emit({ type: 'error', error })
-  const fault = (what: string) => (error: unknown) => report({ code: 'internal', message: `${what}: ${(error as Error)?.message ?? error}` })
+  const fault = (what: string) => (error: unknown) => report({ code: 'internal', message: `${what}: ${error}` })
   /** Tells this page's subscribers which engagements left the outbox undelivered, and why. */
   const dropped = (ids: string[] | void, reason: DropReason) => ids?.length && emit({ type: 'dropped', ids, reason })
 
