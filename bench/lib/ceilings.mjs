@@ -22,6 +22,10 @@ export const CEILINGS = {
   upstreamPerSecond: 2_000,
   /** A page's first ten requests (one full second's worth) leave within the first second of tracking. */
   firstRoundMs: 1_000,
+  /** CPU of a 1-engagement request at the Node proxy against a plain node:http server reading the same body. */
+  proxyCpuRatio: 2,
+  /** CPU per engagement of a 200-engagement request at the Node proxy, microseconds. */
+  proxyCpuPerEngagementUs: 5,
   /** Requests Conversion may see in any sliding second. */
   upstreamRequestsPerSecond: 10,
   /** The outbox reads a batch, appends and holds memory in proportion to what it touches, not to its backlog. */

@@ -113,16 +113,20 @@ export function proxyRows(p) {
         p99: `${int(proxy.requestsPerSecond)} req/s`,
         note:
           size === 1
-            ? `Proxy: a load generator in its own process (${p.concurrency} keep-alive connections for throughput, 1 for latency; ${p.rounds} rounds interleaving the servers, medians) re-sends ids the proxy has already forwarded, so it does all its own work (origin check, per-client guard, body read, parse, validation, identity signature, de-duplication) and answers without going upstream: with fresh ids it is paced at Conversion's 10 requests/s by design (the paced rows). Ceiling: it must keep up with Conversion's 2,000/s. CPU per request: the serving process's CPU time (all threads) per request answered, steadier than a rate when the machine is shared; plain node:http = HTTP alone, bridge = the Web Request/Response bridge the proxy's Node host uses around a handler that only reads the body.`
+            ? `Proxy: a load generator in its own process (${p.concurrency} keep-alive connections for throughput, 1 for latency; ${p.rounds} rounds interleaving the servers, medians) re-sends ids the proxy has already forwarded, so it does all its own work (origin check, per-client guard, body read, parse, validation, identity signature, de-duplication) and answers without going upstream: with fresh ids it is paced at Conversion's 10 requests/s by design (the paced rows). Ceiling: it must keep up with Conversion's 2,000/s. CPU per request: the serving process's CPU time (all threads) per request answered, steadier than a rate when the machine is shared; plain node:http = HTTP alone (a server that reads the same body and answers), bridge = for reference, @hono/node-server's Web Request/Response bridge around a handler that only reads the body, which the proxy's Node host no longer uses (it reads Node's request straight into the proxy's exchange).`
             : `200-engagement requests: here the cost is per engagement (every field validated again, the JSON parsed); one core answers about ${int(proxy.engagementsPerCoreSecond)} re-sent engagements/s.`,
         missNote:
           size === 1
-            ? `MISS for 1-engagement requests, cause: a fixed cost per request, not per engagement: of ${us(proxy.cpuPerRequestUs)} of CPU, HTTP takes ${us(floor.cpuPerRequestUs)}, the Web bridge ${us(adapter.cpuPerRequestUs - floor.cpuPerRequestUs)}, the proxy's own handling ${us(proxy.cpuPerRequestUs - adapter.cpuPerRequestUs)} (origin and per-client checks, the body read through a Web stream, parsing and validation; identity signatures are verified once each and then remembered). One core answers about ${int(1e6 / proxy.cpuPerRequestUs)} such requests/s.`
+            ? `MISS for 1-engagement requests, cause: a fixed cost per request, not per engagement: of ${us(proxy.cpuPerRequestUs)} of CPU, HTTP takes ${us(floor.cpuPerRequestUs)}, the proxy's own handling ${us(proxy.cpuPerRequestUs - floor.cpuPerRequestUs)} (origin and per-client checks, the body read, parsing and validation; identity signatures are verified once each and then remembered). One core answers about ${int(1e6 / proxy.cpuPerRequestUs)} such requests/s.`
             : undefined,
       }),
-      shown(`  CPU per request: plain node:http / bridge / proxy`, `${int(floor.cpuPerRequestUs)} / ${int(adapter.cpuPerRequestUs)} / ${int(proxy.cpuPerRequestUs)} us`, {
-        p99: `${int(proxy.engagementsPerCoreSecond)}/s per core`,
-      }),
+      size === 1
+        ? held(`  CPU per request against plain node:http`, proxy.cpuPerRequestUs / floor.cpuPerRequestUs, `${ratioText(proxy.cpuPerRequestUs / floor.cpuPerRequestUs)}x`, CEILINGS.proxyCpuRatio, `<= ${ratioText(CEILINGS.proxyCpuRatio)}x`, 'max', {
+            p99: `${int(floor.cpuPerRequestUs)} / ${int(adapter.cpuPerRequestUs)} / ${int(proxy.cpuPerRequestUs)} us (plain / bridge / proxy)`,
+          })
+        : held(`  CPU per engagement`, proxy.cpuPerRequestUs / size, `${(proxy.cpuPerRequestUs / size).toFixed(2)} us`, CEILINGS.proxyCpuPerEngagementUs, `<= ${CEILINGS.proxyCpuPerEngagementUs} us`, 'max', {
+            p99: `${int(floor.cpuPerRequestUs)} / ${int(adapter.cpuPerRequestUs)} / ${int(proxy.cpuPerRequestUs)} us (plain / bridge / proxy)`,
+          }),
       shown(`  latency added to one request (proxy - plain node:http)`, ms(proxy.addedMedianMs, 2), {
         p99: ms(proxy.addedP99Ms, 2),
       }),
