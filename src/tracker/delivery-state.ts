@@ -223,7 +223,8 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
 
     /** Takes over the slots the tab that sent before this one held, latest first; none is freed. */
     adopt(held: number[]): void {
-      held.sort((a, b) => b - a).forEach((free, slot) => slot < slots.length && (slots[slot] = Math.max(slots[slot]!, free || 0)))
+      held.sort((a, b) => b - a)
+      slots.forEach((free, slot) => (slots[slot] = Math.max(free, held[slot]! || 0)))
     },
 
     /** Adopts backoff read from storage (at start, or when this tab becomes the leader). */
