@@ -12,6 +12,8 @@ const BOOKKEEPING_BYTES = 400
 /** Characters beyond Latin-1 make a JavaScript engine store the whole string at two bytes per character. */
 const WIDE = /[^\u0000-\u00ff]/
 
+const BEYOND_ASCII = /[^\u0000-\u007f]/
+
 /** Bytes a string costs in memory. */
 function stringBytes(text: string): number {
   return WIDE.test(text) ? text.length * 2 : text.length
@@ -22,12 +24,14 @@ function stringBytes(text: string): number {
  * @example toParcel('e-1', digest, '{"id":"e-1","contactEmail":"ada@example.com",...}')
  */
 export function toParcel(id: string, digest: string, json: string): Parcel {
+  // Most engagements are ASCII: one scan then settles both counts, without the UTF-8 count's loop.
+  const ascii = !BEYOND_ASCII.test(json)
   return {
     id,
     digest,
     json,
-    wireBytes: utf8Length(json),
-    heldBytes: stringBytes(json) + stringBytes(id) + digest.length + BOOKKEEPING_BYTES,
+    wireBytes: ascii ? json.length : utf8Length(json),
+    heldBytes: (ascii ? json.length : stringBytes(json)) + stringBytes(id) + digest.length + BOOKKEEPING_BYTES,
   }
 }
 
