@@ -109,9 +109,8 @@ export function buildEngagement(
 function toIsoDate(value: unknown): unknown {
   if (value instanceof Date || typeof value == 'number' || (typeof value == 'string' && ISO_WITH_ZONE.test(value) && isRealDate(value))) {
     const time = new Date(value).getTime()
-    // An invalid date becomes "Invalid Date", which the format refuses.
-    if (isNaN(time)) return 'Invalid Date'
-    if (time !== madeFrom) made = new Date((madeFrom = time)).toISOString()
+    // An invalid date has no JSON form: it becomes "Invalid Date", which the format refuses.
+    if (time !== madeFrom) made = new Date((madeFrom = time)).toJSON() ?? 'Invalid Date'
     return made
   }
   return value
