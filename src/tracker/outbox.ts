@@ -84,6 +84,7 @@ export interface Outbox {
 
 export function createOutbox({ store, options, session, onStored, onDrop, onFault }: OutboxOptions): Outbox {
   const run = store.run
+  /** Sendable entries this page knows to be in the outbox, by key (at most MIRROR_LIMIT). */
   const mirror = new Map<string, OutboxEntry>()
   /** This tab's call counter: keeps apart, in order, entries tracked in the same millisecond. */
   let sequence = 0
@@ -103,7 +104,8 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
   /** Runs `job` after every job queued before it, however that one ended. */
   const queue = <T>(job: () => Promise<T>): Promise<T | void> => (lastJob = lastJob.then(job, job).catch(onFault))
 
-  const remember = (entry: OutboxEntry) => mirror.size < MIRROR_LIMIT && mirror.set(entry.key, entry)
+  /** Keeps a sendable entry in the mirror (a held one cannot be sent on page hide). */
+  const remember = (entry: OutboxEntry) => !isHeld(entry) && mirror.size < MIRROR_LIMIT && mirror.set(entry.key, entry)
   const forget = (key: string) => mirror.delete(key)
 
   /** Drops the oldest entries beyond the caps, in the transaction that just appended `entries`. */
@@ -218,7 +220,6 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
             const entry = releasedEntry(held, contact)
             tx.delete(held.key)
             tx.put(entry.key, entry)
-            forget(held.key)
             remember(entry)
             return entry
           }),
@@ -245,6 +246,6 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
         const held = await tx.read('count', HELD)
         return { queued: held + (await tx.read('count', SENDABLE)), held }
       }),
-    unsent: () => [...mirror.values()].filter((entry) => !isHeld(entry)).sort((a, b) => (a.key < b.key ? -1 : 1)),
+    unsent: () => [...mirror.values()].sort((a, b) => (a.key < b.key ? -1 : 1)),
   }
 }
