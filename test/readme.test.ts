@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { createElement } from 'react'
 import { renderToString } from 'react-dom/server'
 import { describe, expect, it, vi } from 'vitest'
@@ -5,7 +6,7 @@ import { startEmulator } from '../src/emulator/index.js'
 import { resolveProxyOptions } from '../src/proxy/options.js'
 import { verifyIdentity } from '../src/proxy/identity.js'
 import { resolveOptions, type Platform } from '../src/tracker/options.js'
-import { declaredOptions, exampleModule, optionTable } from './helpers/readme.js'
+import { declaredOptions, entrySource, exampleModule, exportTable, optionTable } from './helpers/readme.js'
 
 const APP = 'https://app.example.com'
 
@@ -123,5 +124,24 @@ describe('README option tables', () => {
       declaredOptions('src/proxy/options.ts', 'ProxyOptions').filter((name) => !injected.includes(name)).sort(),
     )
     expectDefaults(rows, resolveProxyOptions({ apiKey: 'sk_test_x', allowedOrigins: [APP] }))
+  })
+})
+
+describe('README exports table', () => {
+  it('lists exactly what each entry exports at run time (the Worker entry, which needs workerd, by its source)', async () => {
+    const rows = exportTable()
+    const entries = ['conversion-engagements', 'conversion-engagements/proxy', 'conversion-engagements/node', 'conversion-engagements/redis', 'conversion-engagements/server', 'conversion-engagements/worker', 'conversion-engagements/emulator']
+    expect(rows.map((row) => row.entry)).toEqual(expect.arrayContaining(entries))
+    for (const { entry, names } of rows) {
+      const source = entrySource(entry)
+      if (!source) continue
+      if (entry.endsWith('/worker')) {
+        const text = readFileSync(source, 'utf8')
+        const exported = [...text.matchAll(/^export (?:async )?(?:function|const|class) (\w+)|^export \{ (\w+) \}/gm)].map((match) => match[1] ?? match[2])
+        expect(names.sort(), entry).toEqual(exported.sort())
+        continue
+      }
+      expect(names.sort(), entry).toEqual(Object.keys(await import(source)).sort())
+    }
   })
 })

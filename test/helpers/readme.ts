@@ -69,3 +69,24 @@ export function declaredOptions(file: string, interfaceName: string): string[] {
   const body = new RegExp(`export interface ${interfaceName}[^{]*\\{([\\s\\S]*?)\\n\\}`).exec(source)?.[1] ?? ''
   return [...body.matchAll(/^ {2}(\w+)\??:/gm)].map((match) => match[1] as string)
 }
+
+/** The README's table of what each entry exports: the entry, and the names it lists (asides in parentheses left out). */
+export function exportTable(): { entry: string; names: string[] }[] {
+  const start = README.indexOf('<!-- exports -->')
+  const end = README.indexOf('<!-- /exports -->')
+  if (start < 0 || end < start) throw new Error('README has no exports table')
+  return README.slice(start, end)
+    .split('\n')
+    .filter((line) => line.startsWith('| `'))
+    .map((line) => {
+      const [entry, exports] = line.split('|').slice(1, 3).map((cell) => cell.trim()) as [string, string]
+      const names = [...exports.replace(/\([^)]*\)/g, '').matchAll(/`([A-Za-z_]\w*)`/g)].map((match) => match[1] as string)
+      return { entry: entry.replace(/`/g, ''), names }
+    })
+}
+
+/** The source file of a package entry, as examples import it here. */
+export function entrySource(entry: string): string | undefined {
+  const target = ENTRIES[entry]
+  return target && join(ROOT, target)
+}
