@@ -33,7 +33,8 @@ export function browserPlatform(overrides: Partial<Platform> = {}): Platform | u
   }
 }
 
-function attempt<T>(read: () => T): T | undefined {
+/** What `read` returns, or undefined when it throws. */
+export function attempt<T>(read: () => T): T | undefined {
   try {
     return read()
   } catch {

@@ -5,11 +5,11 @@ import { createEmitter } from './events.js'
 import { watchLifecycle } from './lifecycle.js'
 import { resolveOptions, type Platform, type TrackerOptions } from './options.js'
 import { createOutbox, isHeld } from './outbox.js'
-import { browserPlatform } from './platform.js'
+import { attempt, browserPlatform } from './platform.js'
 import { createServerTracker } from './server-tracker.js'
 import { createSession } from './session.js'
 import { createSettings } from './settings.js'
-import { indexedDbStore, withFallback, type Store } from './store.js'
+import { indexedDbStore, withFallback } from './store.js'
 import { createTabs } from './tabs.js'
 import { invalid, type DropReason, type Tracker, type TrackerError, type TrackerStats } from './types.js'
 
@@ -44,12 +44,8 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
 
   /** Says that engagements live in this page's memory only, and why. */
   const memoryOnly = (why: string) => report({ code: 'storage', message: `IndexedDB ${why}: queued in memory only` })
-  let durable: Store | undefined
-  try {
-    durable = platform.createStore && indexedDbStore(platform.createStore(namespace, 'outbox'))
-  } catch {
-    // Blocked storage can throw on open: memory takes over.
-  }
+  // Blocked storage can throw on open: memory takes over.
+  const durable = attempt(() => platform.createStore && indexedDbStore(platform.createStore(namespace, 'outbox')))
   const store = withFallback(durable, (error) => memoryOnly(`failed (${error})`))
   const settings = createSettings(store.run)
   const session = createSession(settings, (message) => tabs.post(message))
