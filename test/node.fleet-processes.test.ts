@@ -6,15 +6,13 @@
  * runs the same processes pacing alone, and breaches it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { join, resolve } from 'node:path'
-import { build } from 'esbuild'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { bundleForNode } from './helpers/cli-process.js'
 import type { SenderReport } from './helpers/window-sender.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
 
-const ROOT = resolve(import.meta.dirname, '..')
-// Inside node_modules, so that the bundle's dependencies (@redis/client) resolve as the package's do.
-const SENDER = join(ROOT, 'node_modules/.cache/conversion-engagements-test/window-sender.mjs')
+/** The sender script, bundled before the tests. */
+let sender = ''
 const LIMIT = 10
 const PROCESSES = 3
 /** How long each process sends, in ms: a few windows, past the one a new key waits first. */
@@ -29,16 +27,7 @@ let keySeed = 0
 const children: ChildProcess[] = []
 
 beforeAll(async () => {
-  await build({
-    entryPoints: [join(ROOT, 'test/helpers/window-sender.ts')],
-    outfile: SENDER,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'error',
-  })
+  sender = await bundleForNode('test/helpers/window-sender.ts', 'window-sender')
   redis = await startRedis()
 })
 afterAll(() => redis?.stop())
@@ -76,7 +65,7 @@ async function race(redisUrl: string | undefined): Promise<{ flights: [number, n
       FLIGHT_MS: FLIGHT_PATTERN.join(','),
       ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     }
-    const child = spawn(process.execPath, [SENDER], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+    const child = spawn(process.execPath, [sender], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
     children.push(child)
     let said = ''
     child.stdout?.on('data', (chunk: Buffer) => (said += chunk))

@@ -8,15 +8,19 @@ import { join, resolve } from 'node:path'
 import { build } from 'esbuild'
 
 const ROOT = resolve(import.meta.dirname, '../..')
-// Inside node_modules, so that the bundle's dependencies resolve as the package's do.
-const CLI = join(ROOT, 'node_modules/.cache/conversion-engagements-test/cli.mjs')
+/** The bundled CLI, once `buildCli` has run. */
+let cliFile = ''
 const children: ChildProcess[] = []
 
-/** Bundles the CLI from the sources (call it in `beforeAll`). */
-export async function buildCli(): Promise<void> {
+/**
+ * Bundles a TypeScript entry of this repository for Node, as one ESM file inside node_modules (so
+ * its dependencies resolve as the package's do); returns the file's path.
+ */
+export async function bundleForNode(entry: string, name: string): Promise<string> {
+  const outfile = join(ROOT, 'node_modules/.cache/conversion-engagements-test', `${name}.mjs`)
   await build({
-    entryPoints: [join(ROOT, 'src/adapters/node/cli/index.ts')],
-    outfile: CLI,
+    entryPoints: [join(ROOT, entry)],
+    outfile,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -24,6 +28,12 @@ export async function buildCli(): Promise<void> {
     packages: 'external',
     logLevel: 'error',
   })
+  return outfile
+}
+
+/** Bundles the CLI from the sources (call it in `beforeAll`). */
+export async function buildCli(): Promise<void> {
+  cliFile = await bundleForNode('src/adapters/node/cli/index.ts', 'cli')
 }
 
 /** Stops every CLI a test left running, by its pid (call it in `afterEach`). */
@@ -33,7 +43,7 @@ export function stopClis(): void {
 
 /** A running CLI: its output so far, its exit, and a wait for a line of output. */
 export function cli(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [cliFile, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
   const output = { stdout: '', stderr: '' }
   child.stdout?.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()))
