@@ -10,13 +10,12 @@ export interface Sender {
   /** POSTs `body` as JSON and classifies the answer. Never rejects. */
   send(body: string): Promise<SendResult>
   /**
-   * Hands `body` to the browser to deliver even if the page goes away: `sendBeacon` as
-   * `text/plain` (no CORS preflight), else a keepalive fetch. False when the browser refused it.
+   * Hands `body` to the browser to deliver even if the page goes away: `sendBeacon`, else a
+   * keepalive fetch. Both send a string as `text/plain;charset=UTF-8` (no CORS preflight), as
+   * the Fetch standard types a string body. False when the browser refused it.
    */
   beacon(body: string): boolean
 }
-
-const TEXT = 'text/plain;charset=UTF-8'
 
 export function createSender({ endpoint, requestTimeout: timeoutMs, platform }: ResolvedOptions): Sender {
   return {
@@ -56,9 +55,7 @@ export function createSender({ endpoint, requestTimeout: timeoutMs, platform }: 
     beacon(body) {
       try {
         if (platform.sendBeacon) return platform.sendBeacon(endpoint, body)
-        platform
-          .fetch(endpoint, { method: 'POST', headers: { 'content-type': TEXT }, body, keepalive: true, credentials: 'omit' })
-          .catch(() => undefined)
+        platform.fetch(endpoint, { method: 'POST', body, keepalive: true, credentials: 'omit' }).catch(() => undefined)
         return true
       } catch {
         return false
