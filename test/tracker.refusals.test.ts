@@ -76,6 +76,22 @@ describe('tracker: what the proxy refuses', () => {
     await world.clock.advance(2000)
     expect(world.proxy.delivered.size).toBe(1)
   })
+
+  it('acts on the status when the body of an answer is cut off: a 400 refuses, a 200 without a settlement retries', async () => {
+    const world = new World()
+    let status = 400
+    const cutOff = () =>
+      new Response(new ReadableStream({ start: (controller) => controller.error(new TypeError('connection reset')) }), { status })
+    const tab = await world.open({}, { fetch: async () => cutOff() })
+    tab.tracker.identify('john@example.com')
+    const refused = (tab.tracker.track(demo(1)) as { id: string }).id
+    await tab.tracker.flush()
+    expect(tab.of('rejected')).toEqual([{ type: 'rejected', id: refused, reason: 'HTTP 400' }])
+    status = 200
+    tab.tracker.track(demo(2))
+    await tab.tracker.flush()
+    expect(tab.of('retried')[0]?.reason).toBe('HTTP 200 without a settlement body')
+  })
 })
 
 describe('tracker: bad input', () => {

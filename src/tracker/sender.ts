@@ -30,13 +30,8 @@ export function createSender({ endpoint, requestTimeout: timeoutMs, platform }: 
           credentials: 'omit',
           signal: controller.signal,
         })
-        const text = await response.text()
-        let json: { message?: unknown } | undefined
-        try {
-          json = JSON.parse(text)
-        } catch {
-          // Not JSON: no message, and no settlement.
-        }
+        // Not JSON, or cut off: no message, and no settlement; the status decides.
+        const json: { message?: unknown } | undefined = await response.json().catch(() => undefined)
         const outcome = classify({
           status: response.status,
           retryAfter: response.headers.get('retry-after'),
