@@ -43,6 +43,7 @@ export function splitIntoBatches<T>(items: readonly T[], limits: BatchLimits, si
 
 /** The two halves of `items`, for isolating what a receiver refuses by bisection. */
 export function halve<T>(items: readonly T[]): [T[], T[]] {
-  const middle = Math.ceil(items.length / 2)
+  // The first half takes the odd item: ceil(length / 2).
+  const middle = (items.length + 1) >> 1
   return [items.slice(0, middle), items.slice(middle)]
 }

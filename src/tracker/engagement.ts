@@ -108,7 +108,7 @@ export function buildEngagement(
 /** Dates, epoch ms and ISO strings with any offset become ISO 8601 UTC; anything else is left for the checks to refuse. */
 function toIsoDate(value: unknown): unknown {
   if (value instanceof Date || typeof value == 'number' || (typeof value == 'string' && ISO_WITH_ZONE.test(value) && isRealDate(value))) {
-    const time = new Date(value).getTime()
+    const time = +new Date(value)
     // An invalid date has no JSON form: it becomes "Invalid Date", which the format refuses.
     if (time !== madeFrom) made = new Date((madeFrom = time)).toJSON() ?? 'Invalid Date'
     return made
