@@ -50,7 +50,7 @@ export function findJsonProblem(value: unknown, maxDepth: number): JsonProblem |
     ancestors.add(node)
     for (const key of Object.keys(node)) {
       if (FORBIDDEN_KEYS.includes(key) || UNPAIRED_SURROGATE.test(key)) return `must not use the key "${key}"`
-      path.push(isArray ? Number(key) : key)
+      path.push(isArray ? +key : key)
       const problem = visit((node as Record<string, unknown>)[key])
       if (problem) return problem
       path.pop()

@@ -59,7 +59,7 @@ export function unanswered(reason: string): Failure {
 export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
   if (!value) return undefined
   const text = value.trim()
-  if (/^\d+$/.test(text)) return Number(text) * 1000
+  if (/^\d+$/.test(text)) return +text * 1000
   // An HTTP date names its day and month; `Date.parse` alone would take "-5" for a year.
   const date = /[a-z]/i.test(text) ? Date.parse(text) : NaN
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
