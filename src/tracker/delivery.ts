@@ -52,14 +52,13 @@ export function createDelivery(context: DeliveryContext): Delivery {
   let running: Promise<void> | undefined
   let flushTimer: unknown
   let wakeTimer: unknown
-  /** Ends the pass's current wait: something changed (an answer, entries stored, a stop). */
+  /** Ends the pass's current wait: something changed (an answer, entries stored, a stop). After the wait ended it changes nothing. */
   let poke = () => {}
 
   const wait = (ms: number) =>
     new Promise<void>((resolve) => {
-      const timer = ms < Infinity ? platform.setTimeout(() => poke(), ms) : undefined
+      const timer = ms < Infinity ? platform.setTimeout(resolve, ms) : undefined
       poke = () => {
-        poke = () => {}
         platform.clearTimeout(timer)
         resolve()
       }
