@@ -126,6 +126,9 @@ export function createDelivery(context: DeliveryContext): Delivery {
   }
 
   const drain = (): Promise<void> => {
+    // A pass reads all that is stored: the `flushInterval` timer has nothing left to do.
+    platform.clearTimeout(flushTimer)
+    flushTimer = undefined
     if (running) {
       state.askAgain()
       poke()
@@ -149,16 +152,8 @@ export function createDelivery(context: DeliveryContext): Delivery {
       const flushNow = state.stored(count)
       // A pass under way sends them too, as soon as its pacer and its requests out allow.
       poke()
-      if (flushNow) {
-        platform.clearTimeout(flushTimer)
-        flushTimer = undefined
-        void drain()
-      } else if (flushTimer === undefined) {
-        flushTimer = platform.setTimeout(() => {
-          flushTimer = undefined
-          void drain()
-        }, options.flushInterval)
-      }
+      if (flushNow) void drain()
+      else flushTimer ??= platform.setTimeout(drain, options.flushInterval)
     },
     lead() {
       try {
