@@ -56,10 +56,12 @@ function byLease(name: string, platform: Platform, set: (value: boolean) => void
   const me = platform.randomUUID()
   let timer: unknown
   let claimed = false
+  /** The lease as stored: its owner and when it expires. */
+  const lease = () => (storage?.getItem(name) ?? '').split(' ')
 
   const renew = () => {
     try {
-      const [owner, expires] = (storage?.getItem(name) ?? '').split(' ')
+      const [owner, expires] = lease()
       const now = platform.now()
       const free = !owner || owner == me || +expires! < now
       // Two tabs may claim a free lease at the same moment and only one write survives, so a
@@ -84,7 +86,7 @@ function byLease(name: string, platform: Platform, set: (value: boolean) => void
       timer = undefined
       claimed = false
       try {
-        if (storage?.getItem(name)?.startsWith(me)) storage.removeItem(name)
+        if (lease()[0] == me) storage!.removeItem(name)
       } catch {
         // Storage went away; the lease expires by itself.
       }
