@@ -191,14 +191,15 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
       // The proxy takes less than we thought: send smaller bodies from now on.
       if (kind == 'too-large') batchLimits.maxBytes = Math.max(LIMITS.beaconBytes / 4, outgoing.body.length >> 1)
       halves.unshift(...halve(entries))
-      outgoing.split = true
+      // The halves keep its entries reserved: the request hands them over.
+      outgoing.entries = []
       return {}
     },
 
-    /** The driver acted on the answer to `outgoing` (its entries removed if they are gone): they are free again, unless its halves hold them. */
+    /** The driver acted on the answer to `outgoing` (its entries removed if they are gone): the entries it still holds are free again. */
     finish(outgoing: Outgoing): void {
       exhausted = false
-      if (!outgoing.split) for (const entry of outgoing.entries) reserved.delete(entry.key)
+      for (const entry of outgoing.entries) reserved.delete(entry.key)
     },
 
     /** Once a pass ended and its requests answered: ms until the backoff is over, if sending is still wanted then. */

@@ -15,11 +15,10 @@ export type DeliveryLimits = Pick<
 
 /** A request started: the entries it carries, its body, and the pacer slot it holds until its answer. */
 export interface Outgoing {
+  /** Emptied when its answer split it: its halves hold the entries from then on. */
   entries: OutboxEntry[]
   body: string
   slot: number
-  /** Set when its answer split it: its halves keep the entries reserved. */
-  split?: true
 }
 
 /** What the driver does next, when the state is asked at `now`. */
