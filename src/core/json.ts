@@ -30,7 +30,9 @@ export function findJsonProblem(value: unknown, maxDepth: number): JsonProblem |
     if (typeof node === 'number') {
       return !Number.isFinite(node) ? 'must be a finite number' : Math.abs(node) > Number.MAX_SAFE_INTEGER ? UNSAFE_INTEGER : undefined
     }
-    if (typeof node !== 'object') return typeof node === 'boolean' || node === undefined ? undefined : `must be a JSON value, not a ${typeof node}`
+    if (typeof node !== 'object') {
+      return typeof node === 'boolean' || node === undefined ? undefined : `must be a JSON value, not a ${typeof node}`
+    }
     if (node === null) return
     if (ancestors.has(node)) return 'must not refer back to itself (circular reference)'
     if (ancestors.size >= maxDepth) return `must not nest deeper than ${maxDepth} levels`

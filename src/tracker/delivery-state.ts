@@ -205,10 +205,7 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
     /** Once a pass ended and its requests answered: ms until the backoff is over, if sending is still wanted then. */
     wakeAfterPass: (now: number): number | undefined => (halted || stopped || retry.until <= now ? undefined : retry.until - now),
 
-    /**
-     * Beacons at `now`, oldest first, from the unsent entries (what a beacon carried within its
-     * grace left out); a pacer slot is taken for each as it is drawn, and none is drawn without one.
-     */
+    /** Beacons at `now` from the unsent entries, oldest first (those in a beacon's grace left out), each drawn with a pacer slot. */
     *beacons(unsent: readonly OutboxEntry[], now: number): Generator<OutboxEntry[]> {
       const beaconLimits = { ...batchLimits, maxBytes: LIMITS.beaconBytes }
       let rest = unsent.filter((entry) => !beaconed(entry, now))

@@ -38,7 +38,8 @@ export function createEntry(engagement: DraftEngagement, signature: string | und
 
 /** The entry a held one becomes once its contact is known: in the same place of the order, sendable. */
 export function releasedEntry(held: OutboxEntry, contact: Contact): OutboxEntry {
-  return { key: SENDABLE.start + held.key.slice(1), engagement: { ...held.engagement, contactEmail: contact.email }, signature: contact.signature }
+  const engagement = { ...held.engagement, contactEmail: contact.email }
+  return { key: SENDABLE.start + held.key.slice(1), engagement, signature: contact.signature }
 }
 
 /** When the entry was tracked, in epoch ms. */

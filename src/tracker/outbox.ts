@@ -83,8 +83,7 @@ export interface Outbox {
 }
 
 export function createOutbox({ store, options, session, onStored, onDrop, onFault }: OutboxOptions): Outbox {
-  const run = store.run
-  /** Sendable entries this page knows to be in the outbox, by key (at most MIRROR_LIMIT). */
+  const { run } = store
   const mirror = new Map<string, OutboxEntry>()
   /** This tab's call counter: keeps apart, in order, entries tracked in the same millisecond. */
   let sequence = 0
