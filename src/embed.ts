@@ -40,7 +40,7 @@ function install(): void {
 
   // The snippet pushes `[arguments, Date.now()]`; a bare `arguments` has no time.
   const earlier = Array.from(window.conversion?.q ?? [], (item): Call =>
-    typeof item[0] == 'object' && item[0] ? [item[0] as ArrayLike<unknown>, item[1] as number] : [item],
+    typeof item[0] == 'object' && item[0] ? (item as unknown as Call) : [item],
   )
   let tracker: Tracker | undefined
   const pending: Call[] = []
