@@ -6,7 +6,7 @@ export default defineConfig({
     // Those run inside workerd: see vitest.workers.config.ts.
     exclude: ['test/workers/**'],
     environment: 'node',
-    setupFiles: ['fake-indexeddb/auto'],
+    setupFiles: ['fake-indexeddb/auto', 'test/setup/fast-check.ts'],
     // Tests drive time through an injected clock; real timeouts only catch hangs.
     testTimeout: 20_000,
   },

@@ -241,8 +241,10 @@ describe('helpers', () => {
       const parts = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d))?/.exec(value)
       if (!parts) return false
       const [year, month, day, hour, minute, second] = parts.slice(1).map((part) => Number(part ?? 0)) as number[]
-      const date = new Date(Date.UTC(year!, month! - 1, day, hour, minute, second))
-      date.setUTCFullYear(year!) // Date.UTC reads years 0 to 99 as 1900 to 1999
+      // Not Date.UTC, which reads years 0 to 99 as 1900 to 1999 (and so rolls 0000-02-29 over).
+      const date = new Date(0)
+      date.setUTCFullYear(year!, month! - 1, day)
+      date.setUTCHours(hour!, minute!, second!, 0)
       return [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate(), date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds()].join() === [year, month, day, hour, minute, second].join()
     }
     const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'))
