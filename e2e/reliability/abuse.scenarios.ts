@@ -204,7 +204,8 @@ test('hostile requests over real sockets get specific errors; nothing else is lo
       expect(answer.status, said(answer)).toBeDefined()
       expect(answer.status!).toBeLessThan(500)
     }),
-    { numRuns: 150 },
+    // A fixed seed: the same noise on every run, so a failure is reproducible.
+    { numRuns: 150, seed: 20_261_203 },
   )
 
   // Memory: a thousand oversized and broken requests, and 200 clients that leave mid-body, leave
