@@ -20,6 +20,8 @@ export interface DeliveryContext {
   session: { readonly optedOut: boolean }
   /** Where the backoff is stored, so a reload does not retry early. */
   settings: SettingsStore
+  /** Reports a bug: what failed, then the error. */
+  fault: (what: string) => (error: unknown) => void
 }
 
 /** The leader's sending machinery. */
@@ -135,7 +137,7 @@ export function createDelivery(context: DeliveryContext): Delivery {
       return running
     }
     running = pass()
-      .catch((error: unknown) => emit({ type: 'error', error: { code: 'internal', message: `sending failed: ${error}` } }))
+      .catch(context.fault('sending failed'))
       .finally(() => {
         running = undefined
         // A call made while the pass was finishing (it found itself blocked, then waited for the

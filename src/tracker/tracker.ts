@@ -88,7 +88,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     fault,
     warn: (message) => report({ code: 'storage', message }),
   })
-  const delivery = createDelivery({ options: config, outbox, emit, tabs, session, settings })
+  const delivery = createDelivery({ options: config, outbox, emit, tabs, session, settings, fault })
 
   /** Settles once what an earlier visit stored (contact, opt-out, backoff) is known; reads never fail (see withFallback). */
   const ready = Promise.all([session.ready, settings.read('retry').then(delivery.state.restore)]).then(
