@@ -10,6 +10,7 @@ import { CONTROL, CONTROL_IN_TEXT, HIDDEN_IN_EMAIL, refusedCharacter } from './c
 
 export { canonicalEmail } from './core/text.js'
 export { isRealDate } from './core/date.js'
+export { isSettlement, type ErrorBody, type Rejection, type Settlement } from './core/settlement.js'
 
 /** Documented limits. Conversion's own are the first two; the rest are this package's caps. */
 export const LIMITS = {
@@ -199,35 +200,6 @@ export const CLIENT_REQUEST_SHAPE = {
   emptyBatch: 'must hold at least one engagement',
   identity: 'an object of email: signature',
 } as const
-
-/**
- * The proxy's 200 answer: the request is settled. Every engagement not listed in `rejected`
- * was accepted now (`accepted`) or earlier (`duplicates`). Rejections are permanent.
- */
-export interface Settlement {
-  accepted: number
-  duplicates: number
-  rejected: { id: string; reason: string }[]
-}
-
-/** Whether `value` is a {@link Settlement}. Plain code: the browser bundle stays small. */
-export function isSettlement(value: unknown): value is Settlement {
-  const candidate = value as Settlement | null
-  const isCount = (n: unknown) => Number.isInteger(n) && (n as number) >= 0
-  return (
-    typeof candidate === 'object' &&
-    candidate !== null &&
-    isCount(candidate.accepted) &&
-    isCount(candidate.duplicates) &&
-    Array.isArray(candidate.rejected) &&
-    candidate.rejected.every((item) => typeof item?.id === 'string' && typeof item.reason === 'string')
-  )
-}
-
-/** The body of every error response, from Conversion and from the proxy. */
-export interface ErrorBody {
-  message: string
-}
 
 /** A broken rule: which field, which rule, and a sentence that says both. */
 export interface RuleViolation {

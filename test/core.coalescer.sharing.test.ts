@@ -146,6 +146,9 @@ describe('coalescer: isolating what Conversion refuses', () => {
     expect(result.kind).toBe('settled')
     const refusedAlone = result.rejected.filter((item) => item.reason === 'HTTP 400: bad engagement').map((item) => item.id)
     const unchecked = result.rejected.filter((item) => item.reason !== 'HTTP 400: bad engagement')
+    // Marked, so that a client can send each again alone without reading the reason.
+    expect(unchecked.every((item) => item.unchecked === true)).toBe(true)
+    expect(result.rejected.filter((item) => item.unchecked === undefined).map((item) => item.id)).toEqual(refusedAlone)
     expect(refusedAlone.length).toBeGreaterThan(0)
     expect(refusedAlone.every((id) => poisoned.has(id))).toBe(true)
     expect(unchecked[0]?.reason).toBe(

@@ -424,7 +424,7 @@ describe('coalescer: bisection', () => {
     expect(upstream.requests.map((request) => request.ids.map((id) => Number(id.slice(2))))).toEqual([
       [0, 1, 2, 3, 4, 5, 6, 7],
       [0, 1, 2, 3],
-      [4, 5, 6, 7],
+      // Taken: the other half holds what was refused, so it is halved without a request of its own.
       [4, 5],
       // Halves go first, ahead of anything queued after them.
       [4],

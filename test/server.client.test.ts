@@ -70,6 +70,23 @@ describe('the backend client', () => {
     expect(emulator.ids()).toEqual(['m-1', 'm-2'])
   })
 
+  it('sends again alone what the Coalescer left unchecked, so that every valid engagement of a batch with many refused ones is delivered', async () => {
+    const { client, emulator } = setup()
+    emulator.setFaults({ rejectTypes: ['REFUSED'] })
+    // One in eight refused: finding them all by halving costs more than a request's isolation budget.
+    const inputs = Array.from({ length: 120 }, (_, n) => meeting(n, n % 8 === 3 ? { type: 'REFUSED' } : {}))
+    const results = await client.trackMany(inputs)
+    expect(results.filter((result) => result.status === 'accepted')).toHaveLength(105)
+    const rejected = results.filter((result) => result.status === 'rejected')
+    expect(rejected.map((result) => result.id)).toEqual(inputs.filter((input) => input.type === 'REFUSED').map((input) => input.id))
+    expect(rejected.every((result) => result.status === 'rejected' && !/isolation budget/.test(result.reason))).toBe(true)
+    expect(new Set(emulator.ids()).size).toBe(105)
+    expect(emulator.duplicates()).toEqual([])
+    // More isolation requests than one request's budget: the batch spent its own, and each
+    // engagement sent again alone was checked by a request of its own.
+    expect(client.stats().coalescer?.totals.isolations).toBeGreaterThan(50)
+  }, 60_000)
+
   it('holds at most maxPending engagements, making callers wait rather than growing', async () => {
     const { client, emulator } = setup({ maxPending: 200 }, { faults: { latencyMs: 100 } })
     let most = 0

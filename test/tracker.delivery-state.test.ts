@@ -252,6 +252,28 @@ describe('delivery decisions: what an answer does', () => {
     expect(state.answer(outgoing, ok(settlement(3)), T0, true).saveRetry).toBeUndefined()
   })
 
+  it('sends again alone, still reserved, each engagement the proxy left unchecked; one that was alone is rejected for good', () => {
+    const { state, outgoing } = started({ ...LIMITS, maxConcurrentRequests: 5 }, entries(3))
+    const unchecked = (id: string) => ({ id, reason: 'the isolation budget of its request was spent', unchecked: true as const })
+    const effects = state.answer(outgoing, ok(settlement(1, [{ id: 'e0', reason: 'HTTP 400: refused' }, unchecked('e2')])), T0, true)
+    expect(effects.remove?.map((entry) => entry.engagement.id)).toEqual(['e0', 'e1'])
+    expect(effects.events).toEqual([
+      { type: 'sent', ids: ['e1'], accepted: 1, duplicates: 0 },
+      { type: 'rejected', id: 'e0', reason: 'HTTP 400: refused' },
+    ])
+    state.finish(outgoing)
+    expect(state.stats(T0).inFlight).toBe(1)
+    const alone = sent(state.next(T0, true))
+    expect(ids(alone.entries)).toEqual(['e2'])
+    // Alone, it was checked: an unchecked answer now is the proxy's last word.
+    expect(state.answer(alone, ok(settlement(0, [unchecked('e2')])), T0, true).events).toEqual([
+      { type: 'sent', ids: [], accepted: 0, duplicates: 0 },
+      { type: 'rejected', id: 'e2', reason: 'the isolation budget of its request was spent' },
+    ])
+    state.finish(alone)
+    expect(state.stats(T0).inFlight).toBe(0)
+  })
+
   it('backs off with full jitter on a failure, doubling per failure in a row, and reads from the oldest after', () => {
     const { state, outgoing } = started(LIMITS, entries(3), () => 0.5)
     const first = state.answer(outgoing, answerOf(500), T0, true)

@@ -72,8 +72,8 @@ export interface ProxyOptions {
   clientShare?: number
   /**
    * Upstream requests that finding what Conversion refused in a client request may cost; past it,
-   * the engagements still suspected are rejected unchecked, with a reason that says so (sent again
-   * in a request of their own, they are checked). Default `50`.
+   * the engagements still suspected are rejected with `unchecked: true` and a reason that says so
+   * (sent again in a request of their own, they are checked). Default `50`.
    */
   isolationBudget?: number
   /**

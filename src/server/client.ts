@@ -56,7 +56,7 @@ export function createClient(options: ClientOptions): Client {
     for (;;) {
       const left = deadline - clock.now()
       const result: SubmitResult = await coalescer.submit(parcels, { listDuplicates: true, deadlineMs: Math.max(1, Math.min(left, SUBMIT_WAIT_MS)) })
-      if (result.kind === 'settled') return resultsOf(parcels, result)
+      if (result.kind === 'settled') return sendUncheckedAlone(parcels, result, (parcel) => settle([parcel], deadline))
       const late = clock.now() + result.retryAfterMs >= deadline
       if (result.kind === 'unavailable' || late) return parcels.map(({ id }) => ({ status: 'busy', id, reason: result.reason }))
       // Busy or throttled: the engagements may be queued still; asking again waits for them.
@@ -154,6 +154,26 @@ function createOwnCoalescer(settings: ClientSettings): Coalescer {
 const idOf = (input: unknown): string => {
   const id = (input as { id?: unknown } | null)?.id
   return typeof id === 'string' ? id : ''
+}
+
+/**
+ * The results of a settled answer, where the Coalescer left some engagements unchecked (the
+ * isolation budget of the request spent): each is sent again alone, where it is checked.
+ */
+async function sendUncheckedAlone(
+  parcels: Parcel[],
+  settled: Extract<SubmitResult, { kind: 'settled' }>,
+  alone: (parcel: Parcel) => Promise<TrackResult[]>,
+): Promise<TrackResult[]> {
+  const results = resultsOf(parcels, settled)
+  const unchecked = new Set(parcels.length > 1 ? settled.rejected.filter((item) => item.unchecked).map((item) => item.id) : [])
+  if (unchecked.size === 0) return results
+  await Promise.all(
+    parcels.map(async (parcel, at) => {
+      if (unchecked.has(parcel.id) && results[at]?.status === 'rejected') results[at] = (await alone(parcel))[0] as TrackResult
+    }),
+  )
+  return results
 }
 
 /**

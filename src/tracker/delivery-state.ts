@@ -5,6 +5,7 @@ import { DONE, idsOf, WAIT, type DeliveryLimits, type DeliveryStats, type Effect
 import { trackedAt, type OutboxEntry } from './outbox.js'
 import { carriedBytes, ENVELOPE_BYTES, requestBody } from './request.js'
 import type { SendResult } from './sender.js'
+import { settled } from './settlement.js'
 import type { RetryState } from './settings.js'
 
 /**
@@ -19,9 +20,8 @@ export const BEACON_GRACE_MS = 10_000
  * The leader's delivery decisions, apart from time and I/O: which batch goes next, what an
  * answer does to its entries, when to wake. Every method takes the time and facts it needs and
  * returns what to do; the driver (delivery.ts) owns the timers, the reads and the requests.
- *
- * A pass reads the outbox from the oldest entry on, past a cursor, skipping what is reserved
- * (in a request, or halves of a refused batch awaiting their turn, which go first).
+ * A pass reads the outbox from the oldest entry on, past a cursor, skipping what is reserved: in
+ * a request, or in `halves` (of refused batches, or sent again alone), which go first.
  *
  * Pacing holds at the proxy, where requests are counted as they arrive: there are
  * `maxRequestsPerSecond` slots, and a request holds one from its start until {@link WINDOW_MS}
@@ -42,7 +42,7 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
   const starts: number[] = []
   /** Keys of the entries in a request or in `halves`. */
   const reserved = new Set<string>()
-  /** Halves of refused batches, sent before anything newer. */
+  /** Halves of refused batches, and engagements left unchecked (each alone), sent before anything newer. */
   const halves: OutboxEntry[][] = []
   /** Entries read ahead and not sent yet, oldest first; dropped when a pass begins, as the outbox holds them anyway. */
   let ready: OutboxEntry[] = []
@@ -156,17 +156,10 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
       const ids = idsOf(entries)
       const { kind } = result
       if (kind == 'ok') {
-        const { accepted, duplicates, rejected } = result.settlement
-        const refused = new Set(rejected.map((item) => item.id))
-        return {
-          remove: entries,
-          // Every failure sets a time, so a time says whether there is a backoff to forget.
-          saveRetry: retry.until ? (retry = { failures: 0, until: 0 }) : undefined,
-          events: [
-            { type: 'sent', ids: ids.filter((id) => !refused.has(id)), accepted, duplicates },
-            ...rejected.map(({ id, reason }) => ({ type: 'rejected' as const, id, reason })),
-          ],
-        }
+        const effects = settled(outgoing, result.settlement, halves)
+        // Every failure sets a time, so a time says whether there is a backoff to forget.
+        effects.saveRetry = retry.until ? (retry = { failures: 0, until: 0 }) : undefined
+        return effects
       }
       const { reason } = result
       if (kind == 'retry') {
@@ -227,7 +220,7 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
 
     /** Adopts backoff read from storage (at start, or when this tab becomes the leader). */
     restore(state: RetryState | undefined): void {
-      if (state) retry = state
+      retry = state ?? retry
     },
 
     stop(): void {

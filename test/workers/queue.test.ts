@@ -137,6 +137,29 @@ describe('the queue consumer', () => {
     expect(batch.verdicts).toEqual([{ retry: 1 }])
   })
 
+  it('sends each engagement the object left unchecked back to the queue alone, and dead-letters only what was refused', async () => {
+    const unchecked = { reason: 'the isolation budget of its request was spent', unchecked: true as const }
+    const requeued: QueuedEngagements[] = []
+    const written: DeadLetter[] = []
+    const batch = fakeBatch([{ parcels: await parcelsOf([engagement('qu-1'), engagement('qu-2'), engagement('qu-3')]) }, { parcels: await parcelsOf([engagement('qu-4')]) }])
+    await drainQueue(batch, {
+      coalescer: {
+        submit: async (parcels) =>
+          parcels.length > 1
+            ? { kind: 'settled', accepted: 1, duplicates: 0, rejected: [{ id: 'qu-1', reason: 'HTTP 400: no' }, { id: 'qu-3', ...unchecked }] }
+            : // Alone, an unchecked verdict is final: it was checked.
+              { kind: 'settled', accepted: 0, duplicates: 0, rejected: [{ id: 'qu-4', ...unchecked }] },
+      },
+      deadLetters: { send: async (body) => void written.push(body), sendBatch: async (messages) => void written.push(...[...messages].map((item) => item.body)) },
+      requeue: { send: async (body) => void requeued.push(body), sendBatch: async (messages) => void requeued.push(...[...messages].map((item) => item.body)) },
+      logger: console,
+      now: () => Date.parse('2025-08-12T09:00:00Z'),
+    })
+    expect(batch.verdicts).toEqual(['ack', 'ack'])
+    expect(requeued.map((body) => body.parcels.map((parcel) => parcel.id))).toEqual([['qu-3']])
+    expect(written.map((letter) => (letter.kind === 'rejected' ? letter.engagement.id : letter.kind))).toEqual(['qu-1', 'qu-4'])
+  })
+
   it('waits longer from the fourth attempt on, up to an hour', () => {
     const busy = { retryAfterMs: 1_200 }
     expect([1, 2, 3, 4, 5, 10, 14, 15, 100].map((attempts) => retryDelaySeconds(busy, attempts))).toEqual([2, 2, 2, 2, 4, 128, 2048, 3600, 3600])

@@ -3,14 +3,13 @@
  * is then the queue's), and ONE consumer drains the queue through the Durable Object, so the
  * object sees a steady stream of full batches however many clients send at once.
  */
-import { LIMITS, type Engagement, type Settlement } from '../../contract.js'
+import { LIMITS, type Settlement } from '../../contract.js'
 import { splitIntoBatches } from '../../core/batch.js'
 import type { Parcel, SubmitResult } from '../../core/coalescer/index.js'
 import { utf8Length } from '../../core/json.js'
-import { toParcel } from '../../core/parcel.js'
-import { digestOf, webCryptoSha256 } from '../../proxy/fingerprint.js'
 import type { ProxyLogger } from '../../proxy/options.js'
 import type { DeadLetter, QueuedEngagements, QueueProducer, Submitter } from './env.js'
+import { describeLetter, readMessage, sortSettled } from './queued-message.js'
 
 /** One delivered message, as far as the consumer uses it. */
 export interface QueueMessageLike {
@@ -94,6 +93,8 @@ export interface DrainOptions {
   coalescer: Submitter
   /** Where refused engagements go, with their reason; without it they are logged. */
   deadLetters: QueueProducer<DeadLetter> | undefined
+  /** The engagements' queue, where those left unchecked go back alone; without it they are refused. */
+  requeue?: QueueProducer<QueuedEngagements> | undefined
   logger: ProxyLogger
   /** Wall-clock time in epoch ms, for the dead letters' `at`. */
   now: () => number
@@ -106,20 +107,24 @@ export interface DrainOptions {
  * or `unavailable`. Never throws: each message gets its own verdict.
  */
 export async function drainQueue(batch: QueueBatchLike, options: DrainOptions): Promise<void> {
-  const { coalescer, deadLetters, logger, now } = options
+  const { coalescer, deadLetters, requeue, logger, now } = options
   const outcomes = await submitAll(batch.messages, coalescer)
 
   const at = new Date(now()).toISOString()
   const letters: { message: QueueMessageLike; letter: DeadLetter }[] = []
+  const unwritten = new Set<QueueMessageLike>()
   for (const { message, result, parcels } of outcomes) {
     if (result === undefined) {
       letters.push({ message, letter: { kind: 'unreadable', body: message.body, reason: 'not a message of queued engagements', at } })
     } else if (result.kind === 'settled') {
-      for (const letter of rejectionsOf(result, parcels, at)) letters.push({ message, letter })
+      const { rejections, alone } = sortSettled(result, parcels, at, requeue !== undefined)
+      for (const letter of rejections) letters.push({ message, letter })
+      // Left unchecked by the object (the isolation budget of the message spent): each goes back
+      // to the queue in a message of its own, where it is checked.
+      if (alone.length > 0 && requeue) await sendAll(requeue, alone.map((parcel) => ({ parcels: [parcel] }))).catch(() => unwritten.add(message))
     }
   }
 
-  const unwritten = new Set<QueueMessageLike>()
   if (letters.length > 0) {
     if (deadLetters) {
       try {
@@ -129,7 +134,7 @@ export async function drainQueue(batch: QueueBatchLike, options: DrainOptions): 
         for (const { message } of letters) unwritten.add(message)
       }
     } else {
-      for (const { letter } of letters) logger.error('[conversion-engagements] dead letter:', describe(letter))
+      for (const { letter } of letters) logger.error('[conversion-engagements] dead letter:', describeLetter(letter))
     }
   }
 
@@ -193,42 +198,6 @@ export function retryDelaySeconds(result: { retryAfterMs: number }, attempts: nu
   const suggested = Math.ceil(result.retryAfterMs / 1000)
   const patience = attempts > 3 ? 2 ** Math.min(attempts - 3, 12) : 0
   return Math.min(MAX_RETRY_DELAY_S, Math.max(1, suggested, patience))
-}
-
-const PARCEL_KEYS = { id: 'string', digest: 'string', json: 'string', wireBytes: 'number', heldBytes: 'number' } as const
-
-/** The parcels of a queued message, or undefined when it is not one of ours. */
-async function readMessage(body: unknown): Promise<Parcel[] | undefined> {
-  const message = body as { parcels?: unknown; engagements?: unknown } | null
-  const items = message?.parcels ?? message?.engagements
-  if (!Array.isArray(items) || items.length === 0) return undefined
-  if (message?.parcels) {
-    const ours = items.every((item: unknown) => Object.entries(PARCEL_KEYS).every(([key, type]) => typeof (item as Record<string, unknown> | null)?.[key] === type))
-    return ours ? (items as Parcel[]) : undefined
-  }
-  // A message an earlier version queued, still in the queue after an upgrade: digested here.
-  if (!items.every((item: unknown) => typeof (item as { id?: unknown } | null)?.id === 'string')) return undefined
-  return Promise.all(
-    (items as Engagement[]).map(async (engagement) => {
-      const json = JSON.stringify(engagement)
-      return toParcel(engagement.id, await digestOf(webCryptoSha256, engagement.id, json), json)
-    }),
-  )
-}
-
-function rejectionsOf(result: Extract<SubmitResult, { kind: 'settled' }>, parcels: Parcel[], at: string): DeadLetter[] {
-  if (result.rejected.length === 0) return []
-  const byId = new Map(parcels.map((parcel) => [parcel.id, parcel]))
-  const letters: DeadLetter[] = []
-  for (const { id, reason } of result.rejected) {
-    const parcel = byId.get(id)
-    if (parcel) letters.push({ kind: 'rejected', engagement: JSON.parse(parcel.json) as Engagement, reason, at })
-  }
-  return letters
-}
-
-function describe(letter: DeadLetter): string {
-  return letter.kind === 'rejected' ? `${letter.engagement.id}: ${letter.reason}` : letter.reason
 }
 
 /** Sends bodies in as few `sendBatch` calls as the limits allow. */

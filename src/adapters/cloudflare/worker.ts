@@ -129,7 +129,7 @@ export function createWorker(options: WorkerOptions = {}): WorkerHandlers {
 
   return {
     fetch: async (request, env) => proxyFor(env).fetch(request, env),
-    queue: async (batch, env) => drainQueue(batch, { coalescer: coalescerFor(env), deadLetters: env.DEAD_LETTERS, logger, now: Date.now }),
+    queue: async (batch, env) => drainQueue(batch, { coalescer: coalescerFor(env), deadLetters: env.DEAD_LETTERS, requeue: env.ENGAGEMENTS_QUEUE, logger, now: Date.now }),
   }
 }
 

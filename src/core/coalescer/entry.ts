@@ -2,7 +2,7 @@
 import type { Parcel } from './types.js'
 
 /** How an engagement ended: acknowledged by our request, delivered before, or refused for good. */
-export type Fate = { kind: 'accepted' } | { kind: 'known' } | { kind: 'rejected'; reason: string }
+export type Fate = { kind: 'accepted' } | { kind: 'known' } | { kind: 'rejected'; reason: string; unchecked?: true }
 
 /** Upstream requests left for isolating the engagements one client request brought. */
 export interface IsolationBudget {

@@ -70,10 +70,10 @@ export interface CoalescerOptions {
   clientShare?: number
   /**
    * Upstream requests that isolating what Conversion refused may cost per client request, charged
-   * as they leave. Past it, the engagements still suspected are rejected unchecked, with a reason
-   * that says so; sent again among others they get the same answer (a re-send buys no more work),
-   * sent in a request of their own they are checked. Default `50`: enough to find a few refused
-   * engagements among 200 by halving (one costs about 16 requests).
+   * as they leave. Past it, the engagements still suspected are rejected with `unchecked: true`
+   * and a reason that says so; sent again among others they get the same answer (a re-send buys
+   * no more work), sent in a request of their own they are checked. Default `50`: enough to find
+   * a few refused engagements among 200 by halving (one costs about 12 requests).
    */
   isolationBudget?: number
   /** After a `halt` (401, 403, 404), how long every submit is answered `unavailable`, in ms. Default `60000`. */

@@ -6,7 +6,7 @@
  * isolation budget spent) is answered the same way when it comes again among others, so re-sends
  * cannot buy more isolation work, but checked when it comes in a request of its own.
  */
-import type { Entry, IsolationBudget } from './entry.js'
+import type { Entry, Fate, IsolationBudget } from './entry.js'
 import type { Parcel } from './types.js'
 
 /** The newest refusals are kept; older ones are simply sent (and refused) again. */
@@ -34,7 +34,8 @@ export class Refusals {
   entryFor(parcel: Parcel, client: string, budget: IsolationBudget, alone: boolean): Entry | undefined {
     const refusal = this.byId.get(parcel.id)
     if (refusal?.digest !== parcel.digest || (refusal.unchecked && alone)) return undefined
-    return { parcel, client, fate: { kind: 'rejected', reason: refusal.reason }, waiters: new Set(), budget, claimed: false }
+    const fate: Fate = refusal.unchecked ? { kind: 'rejected', reason: refusal.reason, unchecked: true } : { kind: 'rejected', reason: refusal.reason }
+    return { parcel, client, fate, waiters: new Set(), budget, claimed: false }
   }
 }
 

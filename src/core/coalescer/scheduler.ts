@@ -87,6 +87,18 @@ export class Scheduler {
     return withdrawn
   }
 
+  /** Takes one group out of the isolation queue; false when it is not there (sent, or taken out). */
+  withdrawGroup(group: Entry[]): boolean {
+    const client = (group[0] as Entry).client
+    const line = this.isolating.get(client)
+    const at = line?.indexOf(group) ?? -1
+    if (!line || at < 0) return false
+    line.splice(at, 1)
+    if (line.length === 0) this.isolating.delete(client)
+    this.count -= group.length
+    return true
+  }
+
   /** The next request's entries, or undefined when nothing waits. */
   take(): Formed | undefined {
     const retry = this.retries.shift()

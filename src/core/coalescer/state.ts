@@ -3,14 +3,13 @@
  * (answers, questions for the memory) in {@link Effects}, which the driver carries out. No timer,
  * promise or I/O here, so every decision is tested with plain calls.
  */
-import { halve } from '../batch.js'
-import type { Failure, Outcome } from '../outcome.js'
+import type { Outcome } from '../outcome.js'
 import { refusalOf } from './admission.js'
 import { countAnswer, keyOf, noEffects, zeroTotals, type Departure, type Effects } from './effects.js'
-import type { Entry, IsolationBudget } from './entry.js'
+import type { Entry } from './entry.js'
 import { UpstreamHealth } from './health.js'
 import { Flights } from './flights.js'
-import { isolationGroups, splitUnder, uncheckedReason } from './isolation.js'
+import { Isolation, splitUnder } from './isolation.js'
 import { Ledger } from './ledger.js'
 import type { CoalescerSettings } from './options.js'
 import { Questions } from './questions.js'
@@ -28,10 +27,13 @@ export class CoalescerState {
   readonly health: UpstreamHealth
   private effects = noEffects()
   private readonly questions = new Questions()
+  private readonly isolation: Isolation
   readonly flights = new Flights()
 
   constructor(readonly settings: CoalescerSettings) {
     this.scheduler = new Scheduler(settings.batchSize, settings.maxBatchBytes)
+    // Remembered as unchecked: answered so again when sent among others, checked when sent alone.
+    this.isolation = new Isolation(this.scheduler, settings.isolationBudget, (entry, reason) => this.reject(entry, reason, true))
     this.health = new UpstreamHealth(settings)
   }
 
@@ -162,8 +164,9 @@ export class CoalescerState {
     } else if (outcome.kind === 'too-large') {
       this.scheduler.lowerBatchBytes(Math.max(1_024, Math.floor(entries.reduce((sum, entry) => sum + entry.parcel.wireBytes, 0) / 2)))
       this.sendAgain(splitUnder(entries, this.scheduler.batchBytes), now)
-    } else this.isolate(entries, outcome, now)
-    if (flight.isolation) this.closeIfSpent((entries[0] as Entry).budget)
+    } else if (this.health.stopped(now)) this.letGo(entries, this.health.unavailable(now))
+    else this.isolation.start(entries, outcome.reason)
+    if (flight.isolation) this.isolation.answered(entries, outcome.kind === 'ok')
   }
 
   /** The memory has stored (or failed to store) what Conversion acknowledged: the ids may go. */
@@ -199,30 +202,7 @@ export class CoalescerState {
     this.refusals.remember(entry.parcel, reason, unchecked)
     this.ledger.unhold(entry)
     if (entry.claimed) this.effects.release.push(keyOf(entry))
-    this.ledger.settle(entry, { kind: 'rejected', reason })
-  }
-
-  /**
-   * Conversion refused a batch of several: split it by client request first, so no request's
-   * engagements are held hostage by another's, then by halves. Each request sent for it is
-   * charged, when it leaves, to the budget of the client request whose engagements it carries.
-   */
-  private isolate(entries: Entry[], outcome: Failure, now: number): void {
-    const groups = isolationGroups(entries, halve)
-    for (const group of groups) (group[0] as Entry).budget.refusal = outcome.reason
-    if (this.health.stopped(now)) return this.letGo(groups.flat(), this.health.unavailable(now))
-    this.scheduler.isolate(groups)
-    for (const group of groups) this.closeIfSpent((group[0] as Entry).budget)
-  }
-
-  /**
-   * Once a client request's budget is spent and none of its isolation requests is out, its
-   * suspects still queued are rejected, unchecked, with a reason that says so (and answered so
-   * again when sent among others; sent alone, they are checked like any other).
-   */
-  private closeIfSpent(budget: IsolationBudget): void {
-    if (budget.left > 0 || budget.flying) return
-    for (const entry of this.scheduler.withdraw(budget)) this.reject(entry, uncheckedReason(budget.refusal, this.settings.isolationBudget), true)
+    this.ledger.settle(entry, unchecked ? { kind: 'rejected', reason, unchecked } : { kind: 'rejected', reason })
   }
 
   /** Puts batches back at the head of the line, or lets them go when sending has stopped. */
