@@ -7,8 +7,8 @@ export default defineConfig({
   testDir: 'e2e',
   timeout: 60_000,
   fullyParallel: true,
-  ...(process.env['CI'] ? { workers: 2 } : {}),
-  forbidOnly: !!process.env['CI'],
+  ...(process.env.CI ? { workers: 2 } : {}),
+  forbidOnly: !!process.env.CI,
   reporter: [['list']],
   use: {
     browserName: 'chromium',

@@ -20,7 +20,7 @@ export default defineConfig({
   // Timing matters to several scenarios (requests in flight when a page dies): one at a time.
   workers: 1,
   fullyParallel: false,
-  forbidOnly: !!process.env['CI'],
+  forbidOnly: !!process.env.CI,
   outputDir: 'test-results/reliability',
   reporter: [['list'], ['./e2e/reliability/reporter.ts']],
   use: {

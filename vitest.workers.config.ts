@@ -3,10 +3,10 @@ import { defineConfig } from 'vitest/config'
 import { freePort } from './test/helpers/ports.js'
 
 // Wrangler, which the pool uses, stays offline and keeps its files inside the project.
-process.env['WRANGLER_SEND_METRICS'] = 'false'
-process.env['CLOUDFLARE_CF_FETCH_ENABLED'] = 'false'
-process.env['XDG_CONFIG_HOME'] ??= `${import.meta.dirname}/.wrangler/config`
-process.env['WRANGLER_LOG_PATH'] ??= `${import.meta.dirname}/.wrangler/logs`
+process.env.WRANGLER_SEND_METRICS = 'false'
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false'
+process.env.XDG_CONFIG_HOME ??= `${import.meta.dirname}/.wrangler/config`
+process.env.WRANGLER_LOG_PATH ??= `${import.meta.dirname}/.wrangler/logs`
 
 /**
  * Receives what the Worker writes to the dead-letter queue, so tests can read it (a queue
@@ -36,7 +36,7 @@ export default {
  */
 export default defineConfig(async () => {
   const port = await freePort()
-  process.env['WORKERS_EMULATOR_PORT'] = String(port)
+  process.env.WORKERS_EMULATOR_PORT = String(port)
   return {
     plugins: [
       cloudflareTest({

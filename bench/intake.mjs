@@ -23,7 +23,9 @@ const bundle = await build({
   platform: 'neutral',
   write: false,
 })
-const { readClientRequest, checkData } = await import(`data:text/javascript;base64,${Buffer.from(bundle.outputFiles[0].text).toString('base64')}`)
+const { readClientRequest, checkData } = await import(
+  `data:text/javascript;base64,${Buffer.from(bundle.outputFiles[0].text).toString('base64')}`
+)
 
 const fields = (i) => `"id":"e-${i}","contactEmail":"john@example.com","type":"PRODUCT_ACTIVITY","createdAt":"2025-08-12T09:21:45Z"`
 /** Repeats `unit` (joined by `separator`) until `prefix + ... + suffix` is about `bytes` long. */
@@ -36,17 +38,22 @@ const items = (count, dataOf) => {
   const per = Math.floor(MIB / count) - 120
   return `{"batch":[${Array.from({ length: count }, (_, i) => `{${fields(i)},"data":${dataOf(per)}}`).join(',')}]}`
 }
-const nested = (bytes) => '{"a":' + '['.repeat(Math.floor(bytes / 2)) + ']'.repeat(Math.floor(bytes / 2)) + '}'
+const nested = (bytes) => `{"a":${'['.repeat(Math.floor(bytes / 2))}${']'.repeat(Math.floor(bytes / 2))}}`
 
 const SHAPES = {
   'the review case: 60 engagements, data of nested arrays (745 KiB)': () =>
     `{"batch":[${Array.from({ length: 60 }, (_, i) => `{${fields(i)},"data":${nested(12_700)}}`).join(',')}],"identity":{"john@example.com":"1.${'0'.repeat(64)}"}}`,
   'one engagement, data of nested arrays': () => items(1, nested),
-  'one engagement, nesting outside data (unknown field)': () => `{"batch":[{${fields(0)},"x":${'['.repeat(MIB / 2 - 100)}${']'.repeat(MIB / 2 - 100)}}]}`,
+  'one engagement, nesting outside data (unknown field)': () =>
+    `{"batch":[{${fields(0)},"x":${'['.repeat(MIB / 2 - 100)}${']'.repeat(MIB / 2 - 100)}}]}`,
   'body nested at the top level': () => `{"batch":[{}],"x":${'['.repeat(MIB / 2 - 20)}${']'.repeat(MIB / 2 - 20)}}`,
   '200 engagements, data of {} runs': () => items(200, (bytes) => fill('{"a":[', '{}', ',', ']}', bytes)),
   'one engagement, data of {} runs': () => items(1, (bytes) => fill('{"a":[', '{}', ',', ']}', bytes)),
-  '200 engagements, data of short keys': () => items(200, (bytes) => `{${Array.from({ length: Math.floor(bytes / 9) }, (_, i) => `"${i.toString(36).padStart(4, '0')}":0`).join(',')}}`),
+  '200 engagements, data of short keys': () =>
+    items(
+      200,
+      (bytes) => `{${Array.from({ length: Math.floor(bytes / 9) }, (_, i) => `"${i.toString(36).padStart(4, '0')}":0`).join(',')}}`,
+    ),
   '200 engagements, data of escaped strings': () => items(200, (bytes) => fill('{"s":"', '\\u00e9', '', '"}', bytes)),
   '200 engagements, data of two-key objects': () => items(200, (bytes) => fill('{"a":[', '{"a":0,"b":1}', ',', ']}', bytes)),
   '200 engagements, data of short \\u-escaped strings': () => items(200, (bytes) => fill('{"a":[', '"\\u00e9"', ',', ']}', bytes)),
@@ -58,7 +65,12 @@ const SHAPES = {
   '200 engagements, data of long integers': () => items(200, (bytes) => fill('{"a":[', '1234567890123456', ',', ']}', bytes)),
   '200 engagements, data of whitespace': () => items(200, (bytes) => fill('{"a":', ' ', '', '1}', bytes)),
   '200 valid engagements, 5 KiB of mixed data each': () =>
-    items(200, () => JSON.stringify({ text: 'Report exported é'.repeat(60), list: Array.from({ length: 150 }, (_, i) => ({ n: i * 1.5, ok: true, at: '2025-08-12' })) })),
+    items(200, () =>
+      JSON.stringify({
+        text: 'Report exported é'.repeat(60),
+        list: Array.from({ length: 150 }, (_, i) => ({ n: i * 1.5, ok: true, at: '2025-08-12' })),
+      }),
+    ),
   'one engagement, a 1 MiB escaped description': () => `{"batch":[{${fields(0)},"description":"${'\\n'.repeat(MIB / 2 - 100)}"}]}`,
   'one engagement, many unknown keys': () => fill(`{"batch":[{${fields(0)},`, '"k":0', ',', '}]}'),
   'identity of many entries': () => fill('{"batch":[{}],"identity":{', '"a@b.co":"x"', ',', '}}'),
@@ -95,5 +107,13 @@ for (const [name, make] of Object.entries(SHAPES)) {
   const mib = text.length / MIB
   const ours = median(Array.from({ length: RUNS }, () => cpuMs(() => intake(text)))) / mib
   const parse = median(Array.from({ length: RUNS }, () => cpuMs(() => JSON.parse(text)))) / mib
-  console.log([name, Math.round(text.length / 1024), ours.toFixed(1), parse.toFixed(1), typeof said === 'number' ? `${said} data refused` : said].join('\t'))
+  console.log(
+    [
+      name,
+      Math.round(text.length / 1024),
+      ours.toFixed(1),
+      parse.toFixed(1),
+      typeof said === 'number' ? `${said} data refused` : said,
+    ].join('\t'),
+  )
 }

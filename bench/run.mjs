@@ -57,7 +57,10 @@ for (const name of only) {
 const PLAN = flags.quick
   ? {
       main: { rounds: 1, burstRounds: 2, calls: 10_000, durabilitySamples: 100 },
-      throughput: [{ pages: 1, perPage: 10_000 }, { pages: 3, perPage: 4_000 }],
+      throughput: [
+        { pages: 1, perPage: 10_000 },
+        { pages: 3, perPage: 4_000 },
+      ],
       proxy: { rounds: 2, durationMs: 800, pacedMs: 3_000, concurrency: 16 },
       outbox: { backlog: 20_000, small: 1_000, samples: 7 },
       import: { rows: 20_000 },
@@ -65,16 +68,24 @@ const PLAN = flags.quick
     }
   : {
       main: { rounds: 3, burstRounds: 3, calls: 10_000, durabilitySamples: 200 },
-      throughput: [{ pages: 1, perPage: 20_000 }, { pages: 3, perPage: 20_000 }],
+      throughput: [
+        { pages: 1, perPage: 20_000 },
+        { pages: 3, perPage: 20_000 },
+      ],
       proxy: { rounds: 4, durationMs: 1_000, pacedMs: 5_000, concurrency: 16 },
       outbox: { backlog: 100_000, small: 1_000, samples: 15 },
       import: { rows: 100_000 },
       limitMs: 14 * 60_000,
     }
 
-const missing = ['dist/index.js', 'dist/node.js', 'dist/cli.js', 'dist/emulator.js', 'dist/proxy.js', 'dist/conversion-engagements.min.js'].filter(
-  (file) => !existsSync(join(root, file)),
-)
+const missing = [
+  'dist/index.js',
+  'dist/node.js',
+  'dist/cli.js',
+  'dist/emulator.js',
+  'dist/proxy.js',
+  'dist/conversion-engagements.min.js',
+].filter((file) => !existsSync(join(root, file)))
 if (missing.length > 0) {
   console.error(`bench: ${missing.join(', ')} missing: run \`npm run build\` first`)
   process.exit(1)
@@ -144,7 +155,10 @@ try {
   if (only.has('outbox')) {
     log(`bench: outbox at ${PLAN.outbox.backlog}`)
     results.outbox = await measureOutboxScale(browser, { trackerCode, log, ...PLAN.outbox })
-    sectionRows.outbox = [{ section: `Outbox at scale (${PLAN.outbox.backlog.toLocaleString('en-US')} queued)` }, ...outboxRows(results.outbox)]
+    sectionRows.outbox = [
+      { section: `Outbox at scale (${PLAN.outbox.backlog.toLocaleString('en-US')} queued)` },
+      ...outboxRows(results.outbox),
+    ]
   }
   await browser?.close()
   browser = undefined
@@ -195,10 +209,16 @@ function printTable() {
   })
   const cells = lines.filter((line) => Array.isArray(line))
   const widths = header.map((title, i) => Math.max(title.length, ...cells.map((line) => String(line[i]).length)))
-  const format = (line) => line.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  ').trimEnd()
+  const format = (line) =>
+    line
+      .map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i])))
+      .join('  ')
+      .trimEnd()
   const rule = '-'.repeat(widths.reduce((sum, width) => sum + width + 2, -2))
   const out = []
-  out.push(`conversion-engagements benchmark (${environment.run} run, ${environment.seconds} s): node bench/run.mjs${flags.quick ? ' --quick' : ''}`)
+  out.push(
+    `conversion-engagements benchmark (${environment.run} run, ${environment.seconds} s): node bench/run.mjs${flags.quick ? ' --quick' : ''}`,
+  )
   out.push(
     `${environment.date} | Node ${environment.node} | Chromium ${environment.chromium} | Playwright ${environment.playwright} | ${environment.os} | ${environment.cpus} CPUs (${environment.cpuModel}) | load ${environment.loadAverage.before.toFixed(2)} -> ${environment.loadAverage.after.toFixed(2)}`,
   )

@@ -52,7 +52,10 @@ $('#second-tab').addEventListener('click', () => window.open(location.href, '_bl
 $('#flush').addEventListener('click', () => call('flush'))
 
 // Network: the demo server stops and restarts the proxy, so the tracker meets refused connections.
-for (const [id, up] of [['#proxy-down', false], ['#proxy-up', true]]) {
+for (const [id, up] of [
+  ['#proxy-down', false],
+  ['#proxy-up', true],
+]) {
   $(id).addEventListener('click', async () => {
     await post('/demo/proxy', { up })
     show(up ? 'the proxy is back' : 'the proxy is offline: engagements wait in the outbox', up)
@@ -62,7 +65,9 @@ for (const [id, up] of [['#proxy-down', false], ['#proxy-up', true]]) {
 // Conversion's faults, set on the emulator.
 async function showFaults(faults) {
   const active = Object.entries(faults).filter(([, value]) => value && value !== 0)
-  $('#faults').textContent = active.length ? `Conversion now: ${active.map(([name, value]) => `${name} ${value}`).join(', ')}` : 'Conversion now: healthy'
+  $('#faults').textContent = active.length
+    ? `Conversion now: ${active.map(([name, value]) => `${name} ${value}`).join(', ')}`
+    : 'Conversion now: healthy'
 }
 for (const button of document.querySelectorAll('[data-faults]')) {
   button.addEventListener('click', async () => {
@@ -194,7 +199,10 @@ function drawChart() {
 }
 
 $('#upstream').textContent = emulator ? 'the Conversion emulator' : 'the real Conversion API'
-if (emulator) fetch(`${emulator}/__emulator/faults`).then((response) => response.json()).then(showFaults)
+if (emulator)
+  fetch(`${emulator}/__emulator/faults`)
+    .then((response) => response.json())
+    .then(showFaults)
 const ready = setInterval(() => {
   if (!window.conversion?.loaded) return
   clearInterval(ready)

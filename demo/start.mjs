@@ -49,7 +49,10 @@ async function page(esm) {
   const html = await readFile(join(root, 'demo/index.html'), 'utf8')
   if (!esm) return html
   const module = await readFile(join(root, 'demo/esm-tracker.html'), 'utf8')
-  return html.replace(/ *<!-- tracker:[\s\S]*<!-- \/tracker -->\n/, module).replace('aria-current="page">Script tag', '>Script tag').replace('>ES module<', ' aria-current="page">ES module<')
+  return html
+    .replace(/ *<!-- tracker:[\s\S]*<!-- \/tracker -->\n/, module)
+    .replace('aria-current="page">Script tag', '>Script tag')
+    .replace('>ES module<', ' aria-current="page">ES module<')
 }
 
 function respond(response, status, body, type = 'text/plain') {
@@ -106,7 +109,8 @@ const proxy = await serveProxy({
 const gatePort = await listen(gate, Number(process.env.PROXY_PORT ?? 8787))
 config = { endpoint: `http://127.0.0.1:${gatePort}${new URL(proxy.url).pathname}`, emulator: emulator?.origin ?? null }
 
-if (!emulator) console.warn('\n!!! CONVERSION_API_KEY is set: the demo forwards to the REAL Conversion API and records real engagements !!!\n')
+if (!emulator)
+  console.warn('\n!!! CONVERSION_API_KEY is set: the demo forwards to the REAL Conversion API and records real engagements !!!\n')
 console.log(`
 Demo:       ${siteOrigin}/   (the ES module build: ${siteOrigin}/esm.html)
 Proxy:      ${config.endpoint}
@@ -120,12 +124,7 @@ async function stop() {
   stopping = true
   for (const connection of connections) connection.destroy()
   site.closeAllConnections()
-  await Promise.all([
-    new Promise((done) => site.close(done)),
-    new Promise((done) => gate.close(done)),
-    proxy.close(),
-    emulator?.close(),
-  ])
+  await Promise.all([new Promise((done) => site.close(done)), new Promise((done) => gate.close(done)), proxy.close(), emulator?.close()])
   process.exit(0)
 }
 process.on('SIGINT', stop)

@@ -40,7 +40,8 @@ async function site(pages: Record<string, { type: string; body: string }>) {
   }
 }
 
-const names = (emulator: Emulator) => emulator.engagements().map((record) => `${record.engagement.name} · ${record.engagement.contactEmail}`)
+const names = (emulator: Emulator) =>
+  emulator.engagements().map((record) => `${record.engagement.name} · ${record.engagement.contactEmail}`)
 
 test('the README script tag works as pasted (served from this build instead of unpkg)', async ({ page }) => {
   const { code } = example('script-tag')
@@ -50,7 +51,10 @@ test('the README script tag works as pasted (served from this build instead of u
     .replace(/\s+integrity="[^"]*" crossorigin="anonymous"/, '')
   expect(snippet).not.toBe(code)
   const app = await site({
-    '/': { type: 'text/html', body: `<!doctype html><html><head><meta charset="utf-8"><title>README</title><link rel="icon" href="data:,">${snippet}</head><body></body></html>` },
+    '/': {
+      type: 'text/html',
+      body: `<!doctype html><html><head><meta charset="utf-8"><title>README</title><link rel="icon" href="data:,">${snippet}</head><body></body></html>`,
+    },
   })
   try {
     const problems = watchConsole(page)
@@ -83,7 +87,10 @@ createRoot(document.getElementById('root')).render(createElement(ExportButton, {
     logLevel: 'silent',
   })
   const app = await site({
-    '/': { type: 'text/html', body: '<!doctype html><html><head><meta charset="utf-8"><title>React</title><link rel="icon" href="data:,"></head><body><div id="root"></div><script type="module" src="/app.js"></script></body></html>' },
+    '/': {
+      type: 'text/html',
+      body: '<!doctype html><html><head><meta charset="utf-8"><title>React</title><link rel="icon" href="data:,"></head><body><div id="root"></div><script type="module" src="/app.js"></script></body></html>',
+    },
     '/app.js': { type: 'text/javascript', body: bundle.outputFiles[0]!.text },
   })
   try {

@@ -16,7 +16,7 @@ import { resolve } from 'node:path'
 import { expect, test, type Page } from '@playwright/test'
 import { busiestWindow, eventually, setVisibility } from './support/fixtures.js'
 
-const BUNDLE = resolve(import.meta.dirname, '..', process.env['TRACKER_BUNDLE'] ?? 'dist/conversion-engagements.min.js')
+const BUNDLE = resolve(import.meta.dirname, '..', process.env.TRACKER_BUNDLE ?? 'dist/conversion-engagements.min.js')
 
 /** Delays by a fixed pattern (never chance): the n-th preflight, and the n-th answer, wait this long. */
 const PREFLIGHT_DELAYS_MS = [400, 0, 0, 250, 0, 0, 0, 120]
@@ -81,7 +81,10 @@ class CrossOrigin {
       else accepted++
       this.accepted.add(id)
     }
-    send(response, 200, JSON.stringify({ accepted, duplicates: batch.length - accepted, rejected: [] }), { ...cors, 'content-type': 'application/json' })
+    send(response, 200, JSON.stringify({ accepted, duplicates: batch.length - accepted, rejected: [] }), {
+      ...cors,
+      'content-type': 'application/json',
+    })
   }
 }
 

@@ -118,9 +118,7 @@ test('two tabs send through one leader, without duplicates', async ({ context, s
   await openScriptTag(first, server, { flushAt: 10 })
   await openScriptTag(second, server, { flushAt: 10 })
   await first.evaluate(() => window.conversion!('identify', 'john@example.com'))
-  const leaders = await Promise.all(
-    [first, second].map((tab) => tab.evaluate(async () => (await window.conversion!('stats'))!.leader)),
-  )
+  const leaders = await Promise.all([first, second].map((tab) => tab.evaluate(async () => (await window.conversion!('stats'))!.leader)))
   expect(leaders.filter(Boolean)).toHaveLength(1)
 
   const ids = [...(await trackMany(first, 60, 'first')), ...(await trackMany(second, 60, 'second'))]
@@ -147,7 +145,7 @@ test('calls made before the bundle loaded are delivered, with the time they were
   await eventually(() => server.accepted.length === 1, 'the early engagement')
   const [engagement] = server.arrivals[0]!.batch
   expect(engagement).toMatchObject({ name: 'Signed up', contactEmail: 'early@example.com' })
-  const createdAt = Date.parse(String(engagement!['createdAt']))
+  const createdAt = Date.parse(String(engagement!.createdAt))
   expect(Math.abs(createdAt - calledAt)).toBeLessThan(200)
   expect(server.arrivals[0]!.at - createdAt).toBeGreaterThan(1000)
 })

@@ -50,8 +50,13 @@ try {
   }
   // The executable, as `npx conversion-engagements` runs it from the installed package.
   try {
-    const help = execFileSync('npx', ['--no-install', 'conversion-engagements', '--help'], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-    if (!/proxy/.test(help) || !/import/.test(help)) problems.push(`npx conversion-engagements --help lists no proxy and import commands: ${help}`)
+    const help = execFileSync('npx', ['--no-install', 'conversion-engagements', '--help'], {
+      cwd: app,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    if (!/proxy/.test(help) || !/import/.test(help))
+      problems.push(`npx conversion-engagements --help lists no proxy and import commands: ${help}`)
   } catch (error) {
     problems.push(`npx conversion-engagements --help failed: ${String(error.stderr ?? error).trim()}`)
   }

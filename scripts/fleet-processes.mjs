@@ -55,9 +55,13 @@ export async function startRedis() {
       socket.once('close', () => resolve(false))
     })
   const start = async () => {
-    child = spawn(process.env.REDIS_SERVER ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
-      stdio: 'ignore',
-    })
+    child = spawn(
+      process.env.REDIS_SERVER ?? 'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+      {
+        stdio: 'ignore',
+      },
+    )
     child.once('error', () => {})
     await until(answers, 10_000, 'redis-server answering')
   }

@@ -219,8 +219,10 @@ async function run({ startEmulator, simulateLoad, summaryLine }, withRedis) {
     report.lost > 0 && `${report.lost} lost`,
     causes.other > 0 && `${causes.other} duplicated with no crash to explain them`,
     // Every replica puts back the claims and deliveries it knows once Redis comes back empty.
-    causes.acrossRedisRestart > 0 && `${causes.acrossRedisRestart} handed to the fleet before Redis was killed were delivered again after it came back empty`,
-    causes.inFlightAtKill > 200 * events.kills.length && `${causes.inFlightAtKill} duplicated after ${events.kills.length} kill(s): more than one request's worth each`,
+    causes.acrossRedisRestart > 0 &&
+      `${causes.acrossRedisRestart} handed to the fleet before Redis was killed were delivered again after it came back empty`,
+    causes.inFlightAtKill > 200 * events.kills.length &&
+      `${causes.inFlightAtKill} duplicated after ${events.kills.length} kill(s): more than one request's worth each`,
     report.busiestWindow > 10 && `${report.busiestWindow} request starts in one second`,
     report.maxPerRequest > 200 && `${report.maxPerRequest} engagements in one request`,
     report.busy.percent < 90 && `only ${report.busy.percent.toFixed(1)}% of 2,000 engagements per second`,
@@ -254,10 +256,14 @@ function duplicateCauses(emulator, { kills, redisStop, redisBack }, firstSent) {
     const request = requests.get(earlier.requestSeq)
     const answeredAt = request ? request.at + (request.durationMs ?? 0) : earlier.receivedAt
     if (kills.some((at) => earlier.receivedAt - ANSWER_TRANSIT_MS <= at && at <= answeredAt + ANSWER_TRANSIT_MS)) causes.inFlightAtKill++
-    else if (redisStop !== undefined && (firstSent.get(id) ?? Infinity) < redisStop && record.receivedAt >= redisBack) causes.acrossRedisRestart++
+    else if (redisStop !== undefined && (firstSent.get(id) ?? Infinity) < redisStop && record.receivedAt >= redisBack)
+      causes.acrossRedisRestart++
     else {
       causes.other++
-      if (causes.other <= 5 && redisStop !== undefined) log(`duplicate ${id}: first at ${earlier.receivedAt - redisStop} ms from the Redis stop (request ${earlier.requestSeq}), again at ${record.receivedAt - redisStop} ms (request ${record.requestSeq})`)
+      if (causes.other <= 5 && redisStop !== undefined)
+        log(
+          `duplicate ${id}: first at ${earlier.receivedAt - redisStop} ms from the Redis stop (request ${earlier.requestSeq}), again at ${record.receivedAt - redisStop} ms (request ${record.requestSeq})`,
+        )
     }
   }
   return causes

@@ -122,7 +122,11 @@ export const ENGAGEMENT_FIELDS = {
   data: { optional: true, expected: 'a plain object of JSON values', checks: [jsonData] },
   contactEmail: {
     expected: STRING,
-    checks: [atMost(LIMITS.emailLength), without(HIDDEN_IN_EMAIL), matching(EMAIL_PATTERN, 'must be an email address such as john@example.com')],
+    checks: [
+      atMost(LIMITS.emailLength),
+      without(HIDDEN_IN_EMAIL),
+      matching(EMAIL_PATTERN, 'must be an email address such as john@example.com'),
+    ],
   },
 } satisfies Record<string, FieldRules>
 

@@ -29,7 +29,7 @@ declare global {
 type Call = [args: ArrayLike<unknown>, at?: number]
 
 function install(): void {
-  if (typeof window == 'undefined' || window.conversion?.loaded) return
+  if (typeof window === 'undefined' || window.conversion?.loaded) return
   const attributes = (document.currentScript as HTMLScriptElement | null)?.dataset ?? {}
   // An empty attribute says nothing (but `data-debug`, present or not); later `init` options win over these.
   const fromAttributes = {
@@ -39,8 +39,9 @@ function install(): void {
   }
 
   // The snippet pushes `[arguments, Date.now()]`; a bare `arguments` has no time.
-  const earlier = Array.from(window.conversion?.q ?? [], (item): Call =>
-    typeof item[0] == 'object' && item[0] ? (item as unknown as Call) : [item],
+  const earlier = Array.from(
+    window.conversion?.q ?? [],
+    (item): Call => (typeof item[0] === 'object' && item[0] ? (item as unknown as Call) : [item]),
   )
   let tracker: Tracker | undefined
   const pending: Call[] = []
@@ -57,17 +58,17 @@ function install(): void {
 
   const run = ([args, at]: Call): unknown => {
     const [method, ...rest] = Array.from(args)
-    if (method == 'init') {
+    if (method === 'init') {
       if (tracker) console.warn(LOG_PREFIX, 'init ignored: already initialized')
       else start(rest[0] as Partial<TrackerOptions>)
     } else if (!tracker) {
       pending.push([args, at ?? Date.now()])
     } else {
       const command = tracker[method as keyof Tracker] as ((...args: unknown[]) => unknown) | undefined
-      if (typeof command != 'function') return console.error(LOG_PREFIX, `unknown command ${JSON.stringify(method)}`)
+      if (typeof command !== 'function') return console.error(LOG_PREFIX, `unknown command ${JSON.stringify(method)}`)
       const input = rest[0] as Record<string, unknown> | undefined
       // A call that waited for the script keeps the time it was made.
-      if (method == 'track' && at && input && typeof input == 'object' && input['createdAt'] === undefined) {
+      if (method === 'track' && at && input && typeof input === 'object' && input.createdAt === undefined) {
         rest[0] = { ...input, createdAt: at }
       }
       return command(...rest)
@@ -79,7 +80,7 @@ function install(): void {
   conversion.loaded = true
   window.conversion = conversion
   // An `init` among the early calls decides the options; otherwise the attributes may suffice.
-  if (fromAttributes.endpoint && !earlier.some(([args]) => args[0] == 'init')) start({})
+  if (fromAttributes.endpoint && !earlier.some(([args]) => args[0] === 'init')) start({})
   earlier.forEach(run)
 }
 

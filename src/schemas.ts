@@ -21,8 +21,11 @@ import {
 } from './contract.js'
 
 type ErrorFunction = (issue: { input?: unknown }) => string
-const expected = /* @__NO_SIDE_EFFECTS__ */ (what: string): ErrorFunction => (issue) =>
-  issue.input === undefined ? 'is required' : `must be ${what}`
+const expected =
+  /* @__NO_SIDE_EFFECTS__ */
+    (what: string): ErrorFunction =>
+    (issue) =>
+      issue.input === undefined ? 'is required' : `must be ${what}`
 
 /** A zod check that runs one of the rules above. */
 const zodCheck = /* @__NO_SIDE_EFFECTS__ */ (check: Check) =>
@@ -79,9 +82,7 @@ export const clientRequestSchema = /* @__PURE__ */ (() =>
   z.object(
     {
       batch: z.array(z.unknown(), { error: expected(CLIENT_REQUEST_SHAPE.batch) }).check(nonEmpty, batchCap),
-      identity: z.optional(
-        z.record(z.string(), text(LIMITS.signatureLength), { error: expected(CLIENT_REQUEST_SHAPE.identity) }),
-      ),
+      identity: z.optional(z.record(z.string(), text(LIMITS.signatureLength), { error: expected(CLIENT_REQUEST_SHAPE.identity) })),
     },
     { error: expected(CLIENT_REQUEST_SHAPE.body) },
   ))()
@@ -108,7 +109,5 @@ export function firstViolation(schema: z.ZodMiniType, input: unknown, subject = 
 function ruleOf(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type') return issue.message === 'is required' ? 'required' : 'type'
   if (issue.code === 'unrecognized_keys') return 'unknown-field'
-  return (issue.code === 'custom' && (issue.params?.['rule'] as string | undefined)) || 'format'
+  return (issue.code === 'custom' && (issue.params?.rule as string | undefined)) || 'format'
 }
-
-

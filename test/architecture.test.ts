@@ -39,7 +39,8 @@ const RULES: Record<Area, { ours: Area[] | 'any'; platform: ('node' | 'cloudflar
   entry: { ours: 'any', platform: [] },
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g
 
 /** The specifiers a source file imports (static, side-effect and dynamic imports, and re-exports). */
 function importsOf(text: string): string[] {
@@ -47,7 +48,7 @@ function importsOf(text: string): string[] {
 }
 
 /** Every broken rule of one file, given its path below `src/` and its text. */
-export function problemsOf(file: string, text: string): string[] {
+function problemsOf(file: string, text: string): string[] {
   const area = areaOf(file)
   const rule = RULES[area]
   const problems: string[] = []
@@ -59,7 +60,8 @@ export function problemsOf(file: string, text: string): string[] {
     if (!specifier.startsWith('.')) continue
     const target = relative(SRC, join(SRC, dirname(file), specifier)).replace(/\.js$/, '.ts')
     if (target.startsWith('..')) problems.push(`${file} imports ${specifier}, outside src/`)
-    else if (rule.ours !== 'any' && !rule.ours.includes(areaOf(target))) problems.push(`${file} (${area}) imports ${target} (${areaOf(target)})`)
+    else if (rule.ours !== 'any' && !rule.ours.includes(areaOf(target)))
+      problems.push(`${file} (${area}) imports ${target} (${areaOf(target)})`)
   }
   return problems
 }
@@ -92,7 +94,9 @@ describe('architecture', () => {
     expect(problemsOf('adapters/node/serve.ts', "import { DurableObject } from 'cloudflare:workers'")).toHaveLength(1)
     expect(problemsOf('tracker/tracker.ts', "import { z } from '../schemas.js'")).toHaveLength(1)
     expect(problemsOf('core/long.ts', 'x\n'.repeat(251))).toEqual(['core/long.ts: 251 lines, more than 250'])
-    expect(problemsOf('adapters/node/serve.ts', "import { createServer } from 'node:http'\nimport { x } from '../../proxy/cors.js'")).toEqual([])
+    expect(
+      problemsOf('adapters/node/serve.ts', "import { createServer } from 'node:http'\nimport { x } from '../../proxy/cors.js'"),
+    ).toEqual([])
   })
 
   it('names every file of src/ in the module map, docs/ARCHITECTURE.md', () => {

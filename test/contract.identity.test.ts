@@ -44,10 +44,14 @@ describe('identity signatures: one canonical email', () => {
   it('refuses an expiresIn that is not a whole number of seconds, naming it and the range', async () => {
     for (const expiresIn of [0, -5, 1.5, Number.NaN, 1e15]) {
       await expect(signIdentity('john@example.com', SECRET, { now, expiresIn })).rejects.toThrow(
-        new RegExp(`^signIdentity: expiresIn must be a whole number of seconds from 1 to \\d+ \\(it is ${String(expiresIn).replace('+', '\\+')}\\)$`),
+        new RegExp(
+          `^signIdentity: expiresIn must be a whole number of seconds from 1 to \\d+ \\(it is ${String(expiresIn).replace('+', '\\+')}\\)$`,
+        ),
       )
     }
-    await expect(signIdentity('john@example.com', SECRET, { now: Number.NaN })).rejects.toThrow(/^signIdentity: now must be epoch milliseconds/)
+    await expect(signIdentity('john@example.com', SECRET, { now: Number.NaN })).rejects.toThrow(
+      /^signIdentity: now must be epoch milliseconds/,
+    )
   })
 
   it('does not vouch for an email the contract refuses, whatever the signature', async () => {
@@ -64,7 +68,15 @@ describe('identity signatures: one spelling', () => {
     const [expiry, mac] = signature.split('.') as [string, string]
     const verify = createIdentityVerifier(SECRET)
     expect(await verify('john@example.com', signature, now)).toBe(true)
-    for (const respelled of [`0${signature}`, `00${signature}`, `${expiry}.${mac.toUpperCase()}`, `+${signature}`, `${signature}\n`, ` ${signature}`, `${expiry}.0${mac}`]) {
+    for (const respelled of [
+      `0${signature}`,
+      `00${signature}`,
+      `${expiry}.${mac.toUpperCase()}`,
+      `+${signature}`,
+      `${signature}\n`,
+      ` ${signature}`,
+      `${expiry}.0${mac}`,
+    ]) {
       expect(await verifyIdentity('john@example.com', respelled, SECRET, now)).toBe(false)
       expect(await verify('john@example.com', respelled, now)).toBe(false)
     }

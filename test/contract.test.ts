@@ -1,13 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { canonicalEmail, checkEmail, checkEngagement, formatPath, isRealDate, isSettlement, LIMITS } from '../src/contract.js'
-import {
-  clientRequestSchema,
-  draftEngagementSchema,
-  engagementSchema,
-  firstViolation,
-  upstreamRequestSchema,
-} from '../src/schemas.js'
+import { clientRequestSchema, draftEngagementSchema, engagementSchema, firstViolation, upstreamRequestSchema } from '../src/schemas.js'
 import { findJsonProblem, utf8Length } from '../src/core/json.js'
 
 const valid = {
@@ -40,7 +34,12 @@ describe('engagement contract', () => {
     [{ ...valid, id: '' }, 'id', 'format', undefined],
     [{ ...valid, id: 'x'.repeat(129) }, 'id', 'max', undefined],
     [{ ...valid, id: 'a/b' }, 'id', 'format', "id must be letters, digits, '_', '.', ':' or '-'"],
-    [{ ...valid, createdAt: '2025-08-12 09:21:45' }, 'createdAt', 'format', 'createdAt must be an ISO 8601 UTC date-time such as 2025-08-12T09:21:45Z'],
+    [
+      { ...valid, createdAt: '2025-08-12 09:21:45' },
+      'createdAt',
+      'format',
+      'createdAt must be an ISO 8601 UTC date-time such as 2025-08-12T09:21:45Z',
+    ],
     [{ ...valid, createdAt: '2025-08-12T09:21:45+02:00' }, 'createdAt', 'format', undefined],
     [{ ...valid, createdAt: '2025-13-01T00:00:00Z' }, 'createdAt', 'format', 'createdAt must be a real calendar date and time'],
     [{ ...valid, createdAt: 1755000000000 }, 'createdAt', 'type', undefined],
@@ -71,11 +70,17 @@ describe('engagement contract', () => {
     [{ ...valid, createdAt: '1969-12-31T23:59:59Z' }, 'createdAt', 'range', 'createdAt must be in the years 1970 to 2099'],
     [{ ...valid, createdAt: '2100-01-01T00:00:00Z' }, 'createdAt', 'range', undefined],
     [{ ...valid, createdAt: '0001-01-01T00:00:00Z' }, 'createdAt', 'range', undefined],
-    [{ ...valid, data: { n: 12345678901234567890 } }, 'data.n', 'json', 'data.n must be sent as a string: integers beyond 2^53-1 lose digits'],
+    [
+      // biome-ignore lint/correctness/noPrecisionLoss: a number beyond 2^53, which must be refused
+      { ...valid, data: { n: 12345678901234567890 } },
+      'data.n',
+      'json',
+      'data.n must be sent as a string: integers beyond 2^53-1 lose digits',
+    ],
     [{ ...valid, data: { list: [-(2 ** 53)] } }, 'data.list[0]', 'json', undefined],
     [{ ...valid, data: { big: 1e300 } }, 'data.big', 'json', undefined],
     [{ ...valid, data: { text: 'a\ud800b' } }, 'data.text', 'json', 'data.text must not contain U+D800'],
-    [{ ...valid, data: { nested: { ['\udfff']: 1 } } }, 'data.nested', 'json', 'data.nested must not use the key "\udfff"'],
+    [{ ...valid, data: { nested: { '\udfff': 1 } } }, 'data.nested', 'json', 'data.nested must not use the key "\udfff"'],
     [null, 'engagement', 'type', 'engagement must be an object'],
     [[valid], 'engagement', 'type', undefined],
   ])('refuses %#: %s', (input, field, rule, message) => {
@@ -127,7 +132,11 @@ describe('engagement contract', () => {
 
   it('checks emails for identify() with the same rule', () => {
     expect(checkEmail('john@example.com')).toBeUndefined()
-    expect(checkEmail('john')).toEqual({ field: 'email', rule: 'format', message: 'email must be an email address such as john@example.com' })
+    expect(checkEmail('john')).toEqual({
+      field: 'email',
+      rule: 'format',
+      message: 'email must be an email address such as john@example.com',
+    })
     expect(checkEmail(undefined)).toMatchObject({ rule: 'required', message: 'email is required' })
   })
 
@@ -166,7 +175,19 @@ describe('engagement contract', () => {
 
   it('accepts whatever the tracker can produce (property)', () => {
     const jsonValue = fc.letrec((tie) => ({
-      value: fc.oneof({ depthSize: 'small' }, fc.string({ unit: 'grapheme' }), fc.double({ min: -(2 ** 53 - 1), max: 2 ** 53 - 1, noNaN: true }), fc.boolean(), fc.constant(null), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(fc.string({ minLength: 1, unit: 'grapheme' }).filter((key) => !['__proto__', 'constructor', 'prototype'].includes(key)), tie('value'), { maxKeys: 3 })),
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.string({ unit: 'grapheme' }),
+        fc.double({ min: -(2 ** 53 - 1), max: 2 ** 53 - 1, noNaN: true }),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('value'), { maxLength: 3 }),
+        fc.dictionary(
+          fc.string({ minLength: 1, unit: 'grapheme' }).filter((key) => !['__proto__', 'constructor', 'prototype'].includes(key)),
+          tie('value'),
+          { maxKeys: 3 },
+        ),
+      ),
     })).value
     fc.assert(
       fc.property(
@@ -174,8 +195,14 @@ describe('engagement contract', () => {
           id: fc.stringMatching(/^[\w.:-]{1,128}$/),
           contactEmail: fc.emailAddress().filter((email) => email.length <= 254 && /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/.test(email)),
           type: fc.string({ minLength: 1, maxLength: 100 }),
-          createdAt: fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59.999Z'), noInvalidDate: true }).map((date) => date.toISOString()),
-          data: fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }).filter((key) => !['__proto__', 'constructor', 'prototype'].includes(key)), jsonValue, { maxKeys: 5 }),
+          createdAt: fc
+            .date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59.999Z'), noInvalidDate: true })
+            .map((date) => date.toISOString()),
+          data: fc.dictionary(
+            fc.string({ minLength: 1, maxLength: 20 }).filter((key) => !['__proto__', 'constructor', 'prototype'].includes(key)),
+            jsonValue,
+            { maxKeys: 5 },
+          ),
         }),
         (engagement) => {
           expect(checkEngagement(engagement)).toBeUndefined()
@@ -245,12 +272,32 @@ describe('helpers', () => {
       const date = new Date(0)
       date.setUTCFullYear(year!, month! - 1, day)
       date.setUTCHours(hour!, minute!, second!, 0)
-      return [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate(), date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds()].join() === [year, month, day, hour, minute, second].join()
+      return (
+        [
+          date.getUTCFullYear(),
+          date.getUTCMonth() + 1,
+          date.getUTCDate(),
+          date.getUTCHours(),
+          date.getUTCMinutes(),
+          date.getUTCSeconds(),
+        ].join() === [year, month, day, hour, minute, second].join()
+      )
     }
     const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'))
     const candidate = fc
-      .tuple(fc.integer({ min: 0, max: 9999 }), two(13), two(32), two(25), two(61), fc.option(two(61)), fc.constantFrom('Z', '+02:00', '.5Z', ''))
-      .map(([year, month, day, hour, minute, second, tail]) => `${String(year).padStart(4, '0')}-${month}-${day}T${hour}:${minute}${second === null ? '' : `:${second}`}${tail}`)
+      .tuple(
+        fc.integer({ min: 0, max: 9999 }),
+        two(13),
+        two(32),
+        two(25),
+        two(61),
+        fc.option(two(61)),
+        fc.constantFrom('Z', '+02:00', '.5Z', ''),
+      )
+      .map(
+        ([year, month, day, hour, minute, second, tail]) =>
+          `${String(year).padStart(4, '0')}-${month}-${day}T${hour}:${minute}${second === null ? '' : `:${second}`}${tail}`,
+      )
     fc.assert(
       fc.property(candidate, (value) => {
         expect(isRealDate(value)).toBe(byParts(value))

@@ -47,7 +47,10 @@ describe('batch', () => {
   })
 
   it('halves for bisection', () => {
-    expect(halve([1, 2, 3, 4, 5])).toEqual([[1, 2, 3], [4, 5]])
+    expect(halve([1, 2, 3, 4, 5])).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ])
     expect(halve([1, 2])).toEqual([[1], [2]])
   })
 })

@@ -49,7 +49,7 @@ describe('coalescer: fair sharing between clients', () => {
 })
 
 describe('coalescer: what it holds is bounded', () => {
-  it("answers throttled to a client beyond its share of the backlog, while other clients still get in", async () => {
+  it('answers throttled to a client beyond its share of the backlog, while other clients still get in', async () => {
     const { submit, clock, settle } = scenario({ maxRequestsPerSecond: 1, maxBacklog: 1_000, clientShare: 0.25 })
     const first = submit(engagements('a1', 200), 60_000, 'a')
     const second = submit(engagements('a2', 200), 60_000, 'a')
@@ -82,7 +82,11 @@ describe('coalescer: what it holds is bounded', () => {
     const { submit, clock, settle } = scenario({ maxRequestsPerSecond: 1, maxHeldBytes: 1_048_576, clientShare: 1 })
     const size = parcelOf(heavy('probe', 16_000)).heldBytes
     const fits = Math.floor(1_048_576 / size)
-    submit(Array.from({ length: fits }, (_, i) => heavy(`a-${i}`, 16_000)), 60_000, 'a')
+    submit(
+      Array.from({ length: fits }, (_, i) => heavy(`a-${i}`, 16_000)),
+      60_000,
+      'a',
+    )
     const over = submit([heavy('b-0', 16_000)], 60_000, 'b')
     await clock.advance(0)
     expect(over.result).toMatchObject({ kind: 'busy', reason: expect.stringContaining('bytes of at most 1048576') })
@@ -102,13 +106,19 @@ describe('coalescer: upstream batches bounded in bytes', () => {
 
   it('lowers the cap on a 413 and delivers everything in smaller requests; one engagement too large alone is rejected', async () => {
     const limit = 60_000
-    const respond: Responder = (ids, _request, batch) =>
-      batch.reduce((sum, parcel) => sum + parcel.wireBytes, 0) > limit ? { kind: 'too-large', status: 413, reason: 'HTTP 413: body too large' } : { kind: 'ok', status: 200 }
+    const respond: Responder = (_ids, _request, batch) =>
+      batch.reduce((sum, parcel) => sum + parcel.wireBytes, 0) > limit
+        ? { kind: 'too-large', status: 413, reason: 'HTTP 413: body too large' }
+        : { kind: 'ok', status: 200 }
     const { submit, settle, upstream, coalescer, expectIdle } = scenario({ respond })
     const list = [...Array.from({ length: 60 }, (_, i) => heavy(`h-${i}`, 16_000)), heavy('huge', 70_000)]
     const answer = submit(list)
     await settle()
-    expect(answer.result).toMatchObject({ kind: 'settled', accepted: 60, rejected: [{ id: 'huge', reason: expect.stringContaining('too large for Conversion') }] })
+    expect(answer.result).toMatchObject({
+      kind: 'settled',
+      accepted: 60,
+      rejected: [{ id: 'huge', reason: expect.stringContaining('too large for Conversion') }],
+    })
     expect(coalescer.stats().maxBatchBytes).toBeLessThanOrEqual(limit)
     expect(upstream.acknowledged.size).toBe(60)
     expectIdle()
@@ -125,7 +135,9 @@ describe('coalescer: isolating what Conversion refuses', () => {
     await settle()
     // The shared batch, then each request's part alone: the innocent one is done at once.
     expect(upstream.requests[1]?.ids).toHaveLength(190)
-    const innocentAlone = upstream.requests.findIndex((request) => request.ids.length === 40 && request.ids.every((id) => id.startsWith('b-')))
+    const innocentAlone = upstream.requests.findIndex(
+      (request) => request.ids.length === 40 && request.ids.every((id) => id.startsWith('b-')),
+    )
     expect(innocentAlone).toBeLessThanOrEqual(3)
     expect(innocent.result).toEqual({ kind: 'settled', accepted: 40, duplicates: 0, rejected: [] })
     expect(poisoned.result).toMatchObject({ kind: 'settled', accepted: 149, rejected: [{ id: 'a-7' }] })
@@ -134,7 +146,9 @@ describe('coalescer: isolating what Conversion refuses', () => {
   it('bounds the isolation work of one request; past the budget, its remaining suspects are rejected unchecked, with a reason that says so, and re-sends buy no more', async () => {
     const poisoned = new Set(Array.from({ length: 40 }, (_, i) => `a-${i * 5}`))
     const respond: Responder = (ids) =>
-      ids.some((id) => poisoned.has(id)) ? { kind: 'refused', status: 400, reason: 'HTTP 400: bad engagement' } : { kind: 'ok', status: 200 }
+      ids.some((id) => poisoned.has(id))
+        ? { kind: 'refused', status: 400, reason: 'HTTP 400: bad engagement' }
+        : { kind: 'ok', status: 200 }
     const { submit, settle, upstream, coalescer, expectIdle } = scenario({ respond, isolationBudget: 20 })
     const list = engagements('a', 200)
     const request = submit(list, 60_000, 'a')
@@ -157,7 +171,8 @@ describe('coalescer: isolating what Conversion refuses', () => {
     )
     // Nothing is lost in silence: each engagement was delivered or rejected, once.
     expect(result.accepted + result.rejected.length).toBe(200)
-    for (const item of list) expect(upstream.acknowledged.get(item.id) === 1).toBe(!result.rejected.some((rejected) => rejected.id === item.id))
+    for (const item of list)
+      expect(upstream.acknowledged.get(item.id) === 1).toBe(!result.rejected.some((rejected) => rejected.id === item.id))
     for (const id of poisoned) expect(upstream.acknowledged.get(id)).toBeUndefined()
 
     // Sent again among others, as a re-send would, each is answered as before, without upstream
@@ -168,7 +183,9 @@ describe('coalescer: isolating what Conversion refuses', () => {
     expect(resent.result).toMatchObject({ kind: 'settled', accepted: 0, duplicates: result.accepted, rejected: result.rejected })
     expect(upstream.requests).toHaveLength(before)
     // Sent in a request of its own, an unchecked one is checked: the valid ones go through.
-    const uncheckedValid = list.filter((item) => unchecked.some((rejected) => rejected.id === item.id) && !poisoned.has(item.id)).slice(0, 3)
+    const uncheckedValid = list
+      .filter((item) => unchecked.some((rejected) => rejected.id === item.id) && !poisoned.has(item.id))
+      .slice(0, 3)
     expect(uncheckedValid).toHaveLength(3)
     const alone = uncheckedValid.map((item) => submit([item], 60_000, 'a'))
     await settle()
@@ -179,7 +196,9 @@ describe('coalescer: isolating what Conversion refuses', () => {
   it('finds a few refused engagements among 200 within the default budget, and rejects nothing else', async () => {
     const poisoned = new Set(['a-3', 'a-77', 'a-150'])
     const respond: Responder = (ids) =>
-      ids.some((id) => poisoned.has(id)) ? { kind: 'refused', status: 400, reason: 'HTTP 400: bad engagement' } : { kind: 'ok', status: 200 }
+      ids.some((id) => poisoned.has(id))
+        ? { kind: 'refused', status: 400, reason: 'HTTP 400: bad engagement' }
+        : { kind: 'ok', status: 200 }
     const { submit, settle, coalescer } = scenario({ respond })
     const request = submit(engagements('a', 200), 60_000, 'a')
     await settle()
@@ -189,7 +208,8 @@ describe('coalescer: isolating what Conversion refuses', () => {
   })
 
   it('never takes more than every other request from fresh traffic while isolating', async () => {
-    const respond: Responder = (ids) => (ids.some((id) => id.startsWith('a-')) ? { kind: 'refused', status: 400, reason: 'HTTP 400: bad' } : { kind: 'ok', status: 200 })
+    const respond: Responder = (ids) =>
+      ids.some((id) => id.startsWith('a-')) ? { kind: 'refused', status: 400, reason: 'HTTP 400: bad' } : { kind: 'ok', status: 200 }
     const { submit, clock, settle, upstream } = scenario({ respond, isolationBudget: 1_000, maxRequestsPerSecond: 2 })
     submit(engagements('a', 200), 120_000, 'a')
     await clock.advance(1)
@@ -229,14 +249,18 @@ describe('coalescer: an id is bound to its content', () => {
     const victim = submit([engagement('order-1001')])
     const again = submit([junk('order-1001')])
     await settle()
-    expect(victim.result).toMatchObject({ rejected: [{ id: 'order-1001', reason: expect.stringContaining('was delivered before with different content') }] })
+    expect(victim.result).toMatchObject({
+      rejected: [{ id: 'order-1001', reason: expect.stringContaining('was delivered before with different content') }],
+    })
     expect(again.result).toEqual({ kind: 'settled', accepted: 0, duplicates: 1, rejected: [] })
     expect(coalescer.stats().totals.conflicts).toBe(1)
   })
 
-  it("does not reject a valid engagement for what Conversion refused under its id with other content", async () => {
+  it('does not reject a valid engagement for what Conversion refused under its id with other content', async () => {
     const respond: Responder = (ids, _request, batch) =>
-      batch.some((parcel) => parcel.json.includes('"JUNK"')) ? { kind: 'refused', status: 400, reason: 'HTTP 400: type JUNK' } : ok(ids, 0, batch)
+      batch.some((parcel) => parcel.json.includes('"JUNK"'))
+        ? { kind: 'refused', status: 400, reason: 'HTTP 400: type JUNK' }
+        : ok(ids, 0, batch)
     const { submit, settle, upstream } = scenario({ respond })
     const attacker = submit([junk('order-1001')])
     await settle()

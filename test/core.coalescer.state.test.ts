@@ -101,7 +101,9 @@ describe('coalescer state: failures', () => {
     const coalescer = state()
     const submit = coalescer.submit(T, parcelsOf(engagements('a', 2)))
     coalescer.recalled(T, coalescer.takeEffects().recall[0]?.token as number, undefined)
-    expect(coalescer.takeEffects().answers).toEqual([[submit, expect.objectContaining({ kind: 'busy', reason: expect.stringContaining('memory') })]])
+    expect(coalescer.takeEffects().answers).toEqual([
+      [submit, expect.objectContaining({ kind: 'busy', reason: expect.stringContaining('memory') })],
+    ])
     expect(coalescer.ledger.held.size).toBe(0)
     expect(coalescer.totals.memoryFailures).toBe(1)
   })

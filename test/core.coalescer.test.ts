@@ -10,7 +10,6 @@ import {
   engagements,
   FakeUpstream,
   ids,
-  ok,
   refusing,
   scenario,
   seededRandom,
@@ -41,7 +40,9 @@ describe('coalescer: packing', () => {
     ])
     // `c` rode in two batches: it is answered after the second one, not the first.
     expect(answers.map((answer) => answer.at)).toEqual([100, 1205, 2310, 2310])
-    expect(answers.map((answer) => answer.result)).toEqual([50, 150, 100, 30].map((accepted) => ({ kind: 'settled', accepted, duplicates: 0, rejected: [] })))
+    expect(answers.map((answer) => answer.result)).toEqual(
+      [50, 150, 100, 30].map((accepted) => ({ kind: 'settled', accepted, duplicates: 0, rejected: [] })),
+    )
     expectIdle()
   })
 
@@ -325,10 +326,16 @@ describe('coalescer: de-duplication', () => {
           for (const { delayMs, ids: numbers } of plan.submits) {
             const list = numbers.map((n) => engagement(`id-${n}`))
             clock.setTimeout(() => {
-              client(coalescer, clock, list, 1_000).then((result) => outcomes.push({ list, result }), (error: unknown) => (failed = error))
+              client(coalescer, clock, list, 1_000).then(
+                (result) => outcomes.push({ list, result }),
+                (error: unknown) => (failed = error),
+              )
             }, delayMs)
           }
-          await clock.runUntil(() => failed !== undefined || (outcomes.length === plan.submits.length && clock.pending === 0), 24 * 3_600_000)
+          await clock.runUntil(
+            () => failed !== undefined || (outcomes.length === plan.submits.length && clock.pending === 0),
+            24 * 3_600_000,
+          )
 
           expect(failed).toBeUndefined()
           expect(upstream.problems).toEqual([])
@@ -354,7 +361,8 @@ describe('coalescer: de-duplication', () => {
 
 describe('coalescer: failures', () => {
   it('obeys Retry-After, and no request at all starts before the backoff ends', async () => {
-    const respond: Responder = (_, request) => (request === 0 ? { kind: 'retry', status: 429, reason: 'HTTP 429', afterMs: 3_000 } : { kind: 'ok', status: 200 })
+    const respond: Responder = (_, request) =>
+      request === 0 ? { kind: 'retry', status: 429, reason: 'HTTP 429', afterMs: 3_000 } : { kind: 'ok', status: 200 }
     const { submit, clock, settle, starts, upstream, coalescer, expectIdle } = scenario({ respond })
     const first = submit(engagements('a', 200))
     await clock.advance(200)
@@ -371,7 +379,8 @@ describe('coalescer: failures', () => {
   })
 
   it('backs off exponentially with full jitter when no Retry-After is given', async () => {
-    const respond: Responder = (_, request) => (request < 3 ? { kind: 'retry', status: 500, reason: 'HTTP 500' } : { kind: 'ok', status: 200 })
+    const respond: Responder = (_, request) =>
+      request < 3 ? { kind: 'retry', status: 500, reason: 'HTTP 500' } : { kind: 'ok', status: 200 }
     // random() = 0.5: half of the ceiling, which doubles per failure from 1,000 ms.
     const { submit, settle, starts, coalescer, expectIdle } = scenario({ respond })
     const answer = submit(engagements('a', 10))
@@ -384,7 +393,8 @@ describe('coalescer: failures', () => {
 
   it('counts requests that fail together as one failure', async () => {
     // Ten requests leave together and all meet the same outage: the exponent rises once.
-    const respond: Responder = (_, request) => (request < 10 ? { kind: 'retry', status: 503, reason: 'HTTP 503' } : { kind: 'ok', status: 200 })
+    const respond: Responder = (_, request) =>
+      request < 10 ? { kind: 'retry', status: 503, reason: 'HTTP 503' } : { kind: 'ok', status: 200 }
     const { submit, clock, coalescer, settle, expectIdle } = scenario({ respond })
     for (let i = 0; i < 10; i++) submit(engagements(`s${i}`, 200))
     await clock.advance(100)
@@ -418,7 +428,7 @@ describe('coalescer: failures', () => {
 
 describe('coalescer: bisection', () => {
   it('halves refused batches (paced) until the poisoned engagement is rejected alone, and delivers the rest', async () => {
-    const { submit, settle, upstream, starts, expectIdle } = scenario({ respond: refusing('e-5'), maxRequestsPerSecond: 2 })
+    const { submit, settle, upstream, expectIdle } = scenario({ respond: refusing('e-5'), maxRequestsPerSecond: 2 })
     const answer = submit(engagements('e', 8))
     await settle()
     expect(upstream.requests.map((request) => request.ids.map((id) => Number(id.slice(2))))).toEqual([
@@ -489,7 +499,11 @@ describe('coalescer: halt', () => {
 
 describe('coalescer: deadline and load shedding', () => {
   it('answers busy at the deadline, keeps sending, and answers the re-send as duplicates', async () => {
-    const { submit, clock, settle, upstream, starts, expectIdle } = scenario({ maxRequestsPerSecond: 1, deadlineMs: 3_000, maxBacklog: 1_000 })
+    const { submit, clock, settle, upstream, starts, expectIdle } = scenario({
+      maxRequestsPerSecond: 1,
+      deadlineMs: 3_000,
+      maxBacklog: 1_000,
+    })
     const lists = [0, 1, 2, 3, 4].map((i) => engagements(`s${i}`, 200))
     const answers = lists.map((list) => submit(list))
     await clock.advance(3_000)
@@ -521,12 +535,21 @@ describe('coalescer: deadline and load shedding', () => {
   })
 
   it('refuses at once beyond its backlog, with a Retry-After that grows with the backlog', async () => {
-    const { submit, clock, coalescer, settle, expectIdle } = scenario({ maxRequestsPerSecond: 1, batchSize: 100, maxBacklog: 1_000, deadlineMs: 20_000 })
+    const { submit, clock, coalescer, settle, expectIdle } = scenario({
+      maxRequestsPerSecond: 1,
+      batchSize: 100,
+      maxBacklog: 1_000,
+      deadlineMs: 20_000,
+    })
     const admitted = [0, 1, 2, 3, 4].map((i) => submit(engagements(`s${i}`, 200)))
     const refused = submit(engagements('late', 200))
     await clock.advance(0)
     // One batch of 100 in flight, nine waiting: nine slots of 1,005 ms before there is room.
-    expect(refused.result).toEqual({ kind: 'busy', retryAfterMs: 9 * 1005, reason: 'The proxy is full: it holds 1000 engagements of at most 1000' })
+    expect(refused.result).toEqual({
+      kind: 'busy',
+      retryAfterMs: 9 * 1005,
+      reason: 'The proxy is full: it holds 1000 engagements of at most 1000',
+    })
     expect(coalescer.stats()).toMatchObject({ held: 1_000, backlog: 900, maxBacklog: 1_000 })
 
     // Four batches later (each a window after the previous answer) there is room for two more submits, and only two.
@@ -562,7 +585,8 @@ describe('coalescer: deadline and load shedding', () => {
   })
 
   it('refuses at once while Conversion asks to wait longer than the deadline', async () => {
-    const respond: Responder = (_, request) => (request === 0 ? { kind: 'retry', status: 429, reason: 'HTTP 429', afterMs: 30_000 } : { kind: 'ok', status: 200 })
+    const respond: Responder = (_, request) =>
+      request === 0 ? { kind: 'retry', status: 429, reason: 'HTTP 429', afterMs: 30_000 } : { kind: 'ok', status: 200 }
     const { submit, clock, settle, expectIdle } = scenario({ respond })
     submit(engagements('a', 10))
     await clock.advance(100)

@@ -165,17 +165,54 @@ describe('pacer', () => {
 
   it('busiestReceiverWindow() places the window where the network could crowd it most', () => {
     // Started 0 and 1,500 ms apart, yet the first may have arrived as late as its answer at 1,000.
-    expect(busiestReceiverWindow([[0, 1000], [1500, 1500]], 1000)).toBe(2)
-    expect(busiestReceiverWindow([[0, 499], [1500, 1500]], 1000)).toBe(1)
+    expect(
+      busiestReceiverWindow(
+        [
+          [0, 1000],
+          [1500, 1500],
+        ],
+        1000,
+      ),
+    ).toBe(2)
+    expect(
+      busiestReceiverWindow(
+        [
+          [0, 499],
+          [1500, 1500],
+        ],
+        1000,
+      ),
+    ).toBe(1)
     // Half-open: arrivals exactly one window apart are never in the same window.
-    expect(busiestReceiverWindow([[0, 0], [1000, 1000]], 1000)).toBe(1)
-    expect(busiestReceiverWindow([[0, 0], [999, 999]], 1000)).toBe(2)
+    expect(
+      busiestReceiverWindow(
+        [
+          [0, 0],
+          [1000, 1000],
+        ],
+        1000,
+      ),
+    ).toBe(1)
+    expect(
+      busiestReceiverWindow(
+        [
+          [0, 0],
+          [999, 999],
+        ],
+        1000,
+      ),
+    ).toBe(2)
     expect(busiestReceiverWindow([], 1000)).toBe(0)
     // Requests answered at once are points: the same count as for their start times.
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 5000 }), { maxLength: 60 }), fc.integer({ min: 1, max: 2000 }), (times, windowMs) => {
         const sorted = [...times].sort((a, b) => a - b)
-        expect(busiestReceiverWindow(sorted.map((time) => [time, time]), windowMs)).toBe(busiestWindow(sorted, windowMs))
+        expect(
+          busiestReceiverWindow(
+            sorted.map((time) => [time, time]),
+            windowMs,
+          ),
+        ).toBe(busiestWindow(sorted, windowMs))
       }),
     )
   })

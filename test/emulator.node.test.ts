@@ -103,9 +103,7 @@ describe('emulator over Node HTTP', () => {
   it('holds the rate limit for real concurrent requests', async () => {
     // A stopped clock: every start falls in one window however slow the machine is.
     const emulator = await start({ apiKey: KEY, port: 0, now: () => 0 })
-    const statuses = await Promise.all(
-      Array.from({ length: 12 }, async (_, i) => (await sendBatch(emulator, [`r-${i}`])).status),
-    )
+    const statuses = await Promise.all(Array.from({ length: 12 }, async (_, i) => (await sendBatch(emulator, [`r-${i}`])).status))
     expect(statuses.filter((status) => status === 200)).toHaveLength(10)
     expect(statuses.filter((status) => status === 429)).toHaveLength(2)
     expect(emulator.engagements()).toHaveLength(10)

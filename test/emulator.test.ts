@@ -126,11 +126,7 @@ describe('emulator: bodies', () => {
     ['an empty batch', /^batch must hold at least one engagement/, { body: { batch: [] } }],
     ['201 engagements', /^batch must be at most 200 engagements \(it has 201\)/, { body: batchOf(201) }],
     ['an unknown top-level field', /^extra is not a known field/, { body: { ...batchOf(1), extra: true } }],
-    [
-      'an unknown engagement field',
-      /^batch\[0\]\.createAt is not a known field/,
-      { body: { batch: [engagement(0, { createAt: 'x' })] } },
-    ],
+    ['an unknown engagement field', /^batch\[0\]\.createAt is not a known field/, { body: { batch: [engagement(0, { createAt: 'x' })] } }],
   ] satisfies [string, RegExp, PostOptions][])('refuses %s with 400 naming the problem', async (_, message, options) => {
     const emulator = createEmulator({ apiKey: KEY })
     const result = await answer(emulator, post(options))
@@ -144,7 +140,7 @@ describe('emulator: bodies', () => {
     body.batch[3] = engagement(3, { contactEmail: 'not-an-email' })
     const result = await answer(emulator, post({ body }))
     expect(result.status).toBe(400)
-    expect(result.body['message']).toMatch(/^batch\[3\]\.contactEmail must be an email address/)
+    expect(result.body.message).toMatch(/^batch\[3\]\.contactEmail must be an email address/)
     expect(emulator.engagements()).toEqual([])
     expect(emulator.requests()[0]).toMatchObject({ status: 400, count: 5 })
   })
@@ -335,7 +331,11 @@ describe('emulator: faults', () => {
     const emulator = createEmulator({ apiKey: KEY })
     expect(emulator.setFaults({ rejectTypes: ['POISON'] })).toMatchObject({ rejectTypes: ['POISON'] })
     const refused = await emulator.fetch(
-      post({ body: { batch: [engagement(1, { id: 'a' }), engagement(2, { id: 'b', type: 'POISON' }), engagement(3, { id: 'c', type: 'POISON' })] } }),
+      post({
+        body: {
+          batch: [engagement(1, { id: 'a' }), engagement(2, { id: 'b', type: 'POISON' }), engagement(3, { id: 'c', type: 'POISON' })],
+        },
+      }),
     )
     expect(refused.status).toBe(400)
     expect(await refused.json()).toEqual({ message: 'batch[1].type "POISON" is refused (emulated fault)' })
@@ -399,7 +399,9 @@ describe('emulator: the key stays secret', () => {
 
   it('refuses to start without a key, without echoing options', () => {
     expect(() => createEmulator({ apiKey: '' })).toThrow(TypeError)
-    expect(() => createEmulator({ apiKey: KEY, maxBatchSize: 201 })).toThrow('`maxBatchSize` must be a whole number from 1 to 200 (got 201)')
+    expect(() => createEmulator({ apiKey: KEY, maxBatchSize: 201 })).toThrow(
+      '`maxBatchSize` must be a whole number from 1 to 200 (got 201)',
+    )
   })
 })
 

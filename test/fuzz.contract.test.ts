@@ -40,27 +40,42 @@ describe('contract fuzzing: the browser check and the zod schemas agree, and nev
   })
 
   it('refuses `__proto__` as JSON.parse makes it, at the top level and inside data', () => {
-    const top = JSON.parse(`{"id":"e-1","contactEmail":"john@example.com","type":"T","createdAt":"2025-08-12T09:21:45Z","__proto__":{"admin":true}}`)
+    const top = JSON.parse(
+      `{"id":"e-1","contactEmail":"john@example.com","type":"T","createdAt":"2025-08-12T09:21:45Z","__proto__":{"admin":true}}`,
+    )
     expect(checkEngagement(top)).toEqual({ field: '__proto__', rule: 'unknown-field', message: '__proto__ is not a known field' })
     expect(firstViolation(engagementSchema, top)).toEqual(checkEngagement(top))
     const inside = { ...valid, data: JSON.parse('{"nested":{"__proto__":{"admin":true}}}') }
     expect(checkEngagement(inside)).toMatchObject({ field: 'data.nested', rule: 'json' })
-    expect(({} as Record<string, unknown>)['admin']).toBeUndefined()
+    expect(({} as Record<string, unknown>).admin).toBeUndefined()
   })
 
   it('gives the same verdict for engagements with hostile keys and values (property)', () => {
     const hostileValue = fc.oneof(
       fc.constant(undefined),
       fc.constantFrom('PRODUCT_ACTIVITY', 'john@example.com', '2025-08-12T09:21:45Z', 'e-1', '', 'x'.repeat(300)),
-      fc.anything({ maxDepth: 2, withBigInt: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withBoxedValues: true }),
+      fc.anything({
+        maxDepth: 2,
+        withBigInt: true,
+        withDate: true,
+        withMap: true,
+        withSet: true,
+        withNullPrototype: true,
+        withBoxedValues: true,
+      }),
     )
     const key = fc.oneof(
       fc.constantFrom('id', 'contactEmail', 'type', 'name', 'description', 'createdAt', 'data', ...INHERITED),
       fc.string({ maxLength: 8 }),
     )
     const candidate = fc
-      .tuple(fc.record({ id: hostileValue, contactEmail: hostileValue, type: hostileValue, createdAt: hostileValue }, { requiredKeys: [] }), fc.array(fc.tuple(key, hostileValue), { maxLength: 4 }))
-      .map(([base, extras]) => extras.reduce((target, [name, value]) => withOwn(target, name, value), { ...base } as Record<string, unknown>))
+      .tuple(
+        fc.record({ id: hostileValue, contactEmail: hostileValue, type: hostileValue, createdAt: hostileValue }, { requiredKeys: [] }),
+        fc.array(fc.tuple(key, hostileValue), { maxLength: 4 }),
+      )
+      .map(([base, extras]) =>
+        extras.reduce((target, [name, value]) => withOwn(target, name, value), { ...base } as Record<string, unknown>),
+      )
     fc.assert(
       fc.property(candidate, (input) => {
         const { plain, schema, plainDraft, schemaDraft } = verdicts(input)

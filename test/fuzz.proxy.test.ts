@@ -25,7 +25,11 @@ const item = fc.oneof(
   {
     weight: 3,
     arbitrary: fc
-      .tuple(validEngagement, fc.constantFrom('id', 'contactEmail', 'type', 'createdAt', 'data', 'name', 'constructor', '__proto__', 'extra'), fc.anything({ maxDepth: 2 }))
+      .tuple(
+        validEngagement,
+        fc.constantFrom('id', 'contactEmail', 'type', 'createdAt', 'data', 'name', 'constructor', '__proto__', 'extra'),
+        fc.anything({ maxDepth: 2 }),
+      )
       // A computed key is an own property even for `__proto__`, as JSON.parse would make it.
       .map(([engagement, key, value]) => JSON.parse(JSON.stringify({ ...engagement, [key]: value })) as unknown),
   },
@@ -34,11 +38,34 @@ const item = fc.oneof(
 
 /** A body as text: valid requests, near misses, JSON of any shape, and text that is not JSON at all. */
 const bodyText = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ batch: fc.array(item, { minLength: 0, maxLength: 12 }) }, { requiredKeys: ['batch'] }).map((value) => JSON.stringify(value)) },
-  { weight: 1, arbitrary: fc.record({ batch: fc.array(item, { maxLength: 4 }), identity: fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer())) }).map((value) => JSON.stringify(value)) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({ batch: fc.array(item, { minLength: 0, maxLength: 12 }) }, { requiredKeys: ['batch'] })
+      .map((value) => JSON.stringify(value)),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ batch: fc.array(item, { maxLength: 4 }), identity: fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer())) })
+      .map((value) => JSON.stringify(value)),
+  },
   { weight: 1, arbitrary: fc.json({ maxDepth: 3 }) },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
-  { weight: 1, arbitrary: fc.constantFrom('', '{', '{"batch":', 'null', '[]', '{"batch":null}', '{"batch":[]}', `{"batch":[${'{},'.repeat(200)}{}]}`, '\uFEFF{"batch":[{}]}') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '',
+      '{',
+      '{"batch":',
+      'null',
+      '[]',
+      '{"batch":null}',
+      '{"batch":[]}',
+      `{"batch":[${'{},'.repeat(200)}{}]}`,
+      '\uFEFF{"batch":[{}]}',
+    ),
+  },
 )
 
 const headerToken = fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/)
@@ -51,8 +78,20 @@ const request: fc.Arbitrary<RequestInput> = fc.oneof(
   fc.record({
     method: fc.constantFrom('POST', 'POST', 'GET', 'PUT', 'OPTIONS', 'DELETE', 'PATCH'),
     path: fc.constantFrom('/api/relay', '/api/relay', '/api/relay/', '/API/relay', '/', '/api/relay/../relay'),
-    origin: fc.option(fc.constantFrom(APP, APP, 'https://evil.example', 'null', `${APP}.evil.example`, 'HTTPS://APP.EXAMPLE.COM'), { nil: undefined }),
-    contentType: fc.option(fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain;charset=UTF-8', 'text/html', 'application/jsonp', 'multipart/form-data'), { nil: undefined }),
+    origin: fc.option(fc.constantFrom(APP, APP, 'https://evil.example', 'null', `${APP}.evil.example`, 'HTTPS://APP.EXAMPLE.COM'), {
+      nil: undefined,
+    }),
+    contentType: fc.option(
+      fc.constantFrom(
+        'application/json',
+        'application/json; charset=utf-8',
+        'text/plain;charset=UTF-8',
+        'text/html',
+        'application/jsonp',
+        'multipart/form-data',
+      ),
+      { nil: undefined },
+    ),
     extraHeaders: fc.array(fc.tuple(headerToken, headerValue), { maxLength: 4 }),
     body,
   }),
@@ -136,7 +175,10 @@ describe('proxy fuzzing: whatever arrives, no crash, no 5xx, nothing invalid for
         try {
           const response = await send(proxy, input)
           const text = await response.text()
-          expect(response.status === 200 || response.status === 204 || CLIENT_ERRORS.includes(response.status), `status ${response.status}: ${text}`).toBe(true)
+          expect(
+            response.status === 200 || response.status === 204 || CLIENT_ERRORS.includes(response.status),
+            `status ${response.status}: ${text}`,
+          ).toBe(true)
           if (response.status !== 204) {
             const json = JSON.parse(text) as unknown
             if (response.status === 200) expect(isSettlement(json)).toBe(true)
@@ -171,7 +213,11 @@ describe('proxy fuzzing: whatever arrives, no crash, no 5xx, nothing invalid for
     }
     const forged = fc.oneof(
       fc.constantFrom(...Object.values(signatures)),
-      fc.constantFrom(signatures.good.toUpperCase(), signatures.good.replace(/^\d+/, (expiry) => String(Number(expiry) + 86_400)), `${signatures.good}0`),
+      fc.constantFrom(
+        signatures.good.toUpperCase(),
+        signatures.good.replace(/^\d+/, (expiry) => String(Number(expiry) + 86_400)),
+        `${signatures.good}0`,
+      ),
       fc.string({ maxLength: 80 }),
     )
     let vouchedRuns = 0

@@ -12,7 +12,21 @@ import { startRedis, type RedisServer } from './helpers/redis.js'
 
 const KEY = 'sk_live_cli_secret_0123456789abcdefXYZ'
 const IDENTITY_SECRET = 'identity-secret-never-printed'
-const VARIABLES = ['CONVERSION_API_KEY', 'ALLOWED_ORIGINS', 'PROXY_PATH', 'CONVERSION_API_URL', 'IDENTITY_SECRET', 'ALLOWED_TYPES', 'MAX_REQUESTS_PER_SECOND', 'PORT', 'HOST', 'TRUST_PROXY', 'STATE_FILE', 'REDIS_URL', 'METRICS_PORT']
+const VARIABLES = [
+  'CONVERSION_API_KEY',
+  'ALLOWED_ORIGINS',
+  'PROXY_PATH',
+  'CONVERSION_API_URL',
+  'IDENTITY_SECRET',
+  'ALLOWED_TYPES',
+  'MAX_REQUESTS_PER_SECOND',
+  'PORT',
+  'HOST',
+  'TRUST_PROXY',
+  'STATE_FILE',
+  'REDIS_URL',
+  'METRICS_PORT',
+]
 
 let emulator: RunningEmulator
 let redis: RedisServer
@@ -69,7 +83,10 @@ describe('the CLI', () => {
     [{ TRUST_PROXY: 'maybe' }, /`TRUST_PROXY` must be true or false \(got "maybe"\)/],
     [{ PROXY_PATH: 'relay' }, /`PROXY_PATH` must be a path starting with "\/" \(got "relay"\)/],
     [{ REDIS_URL: 'http://user:hunter2@redis.internal:6379' }, /`REDIS_URL` must be a redis:\/\/ or rediss:\/\/ URL$/m],
-    [{ REDIS_URL: 'redis://user:hunter2@127.0.0.1:1', STATE_FILE: '/tmp/delivered.log' }, /`STATE_FILE` must be unset when REDIS_URL is set/],
+    [
+      { REDIS_URL: 'redis://user:hunter2@127.0.0.1:1', STATE_FILE: '/tmp/delivered.log' },
+      /`STATE_FILE` must be unset when REDIS_URL is set/,
+    ],
   ])('refuses %o: exits 2, names the variable, prints no secret', async (wrong, message) => {
     const run = cli(['proxy'], { ...configured(), ...wrong })
     expect(await run.exited).toBe(2)
@@ -78,7 +95,9 @@ describe('the CLI', () => {
     for (const secret of [KEY, IDENTITY_SECRET, 'hunter2']) expect(said).not.toContain(secret)
   })
 
-  it('in fleet mode: prints where it listens, answers health checks and metrics, and on SIGTERM answers the request in flight and exits 0', { timeout: 30_000 }, async () => {
+  it('in fleet mode: prints where it listens, answers health checks and metrics, and on SIGTERM answers the request in flight and exits 0', {
+    timeout: 30_000,
+  }, async () => {
     const run = cli(['proxy'], configured({ REDIS_URL: redis.url, METRICS_PORT: '0' }))
     const url = (await run.printed(/listening on (http:\/\/127\.0\.0\.1:\d+\/api\/relay)\n/))[1] as string
     const origin = new URL(url).origin

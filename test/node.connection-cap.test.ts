@@ -42,7 +42,9 @@ describe('serveProxy: open connections per client address', () => {
 
   it('does not cap behind a trusted reverse proxy, where every client comes from its address', async () => {
     const proxy = await stack.proxy(await stack.emulator(), { trustProxy: true })
-    const answers = await Promise.all(Array.from({ length: 80 }, (_, i) => preflightFrom(proxy, '127.0.0.1', `X-Forwarded-For: 10.0.0.${i}\r\n`)))
+    const answers = await Promise.all(
+      Array.from({ length: 80 }, (_, i) => preflightFrom(proxy, '127.0.0.1', `X-Forwarded-For: 10.0.0.${i}\r\n`)),
+    )
     for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 204 /)
   })
 
@@ -53,7 +55,9 @@ describe('serveProxy: open connections per client address', () => {
     )
     for (const value of [0, -1, 2.5, Number.POSITIVE_INFINITY, true as unknown as number]) {
       await expect(stack.proxy(emulator, { maxConnectionsPerClient: value })).rejects.toThrow(
-        new TypeError(`conversion-engagements proxy: \`maxConnectionsPerClient\` must be a positive integer or false, got ${String(value)}`),
+        new TypeError(
+          `conversion-engagements proxy: \`maxConnectionsPerClient\` must be a positive integer or false, got ${String(value)}`,
+        ),
       )
     }
   })
@@ -91,7 +95,11 @@ describe('serveProxy: the per-client request limit counts clients as the cap doe
 
 /** Posts an empty batch as `client` behind a trusted reverse proxy: 400 once past the per-client limit, 429 when refused by it. */
 async function postFrom(proxy: RunningProxy, client: string): Promise<number> {
-  const response = await fetch(proxy.url, { method: 'POST', headers: { origin: APP, 'content-type': 'application/json', 'x-forwarded-for': client }, body: '{"batch":[]}' })
+  const response = await fetch(proxy.url, {
+    method: 'POST',
+    headers: { origin: APP, 'content-type': 'application/json', 'x-forwarded-for': client },
+    body: '{"batch":[]}',
+  })
   await response.body?.cancel()
   return response.status
 }

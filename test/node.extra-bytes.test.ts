@@ -35,7 +35,7 @@ describe('serveProxy: a request followed by bytes that are not one', () => {
   it('answers a keep-alive request whose follower is malformed, then closes the connection', async () => {
     const emulator = await stack.emulator()
     const proxy = await stack.proxy(emulator)
-    const answer = await exchange(proxy.port, rawPost(APP, JSON.stringify({ batch: [engagement('kept-alive')] })) + 'NOT A REQUEST\r\n\r\n')
+    const answer = await exchange(proxy.port, `${rawPost(APP, JSON.stringify({ batch: [engagement('kept-alive')] }))}NOT A REQUEST\r\n\r\n`)
     expect(answer).toMatch(/^HTTP\/1\.1 200 /)
     expect(answer).toContain('{"accepted":1,"duplicates":0,"rejected":[]}')
     expect(answer.match(/HTTP\/1\.1 /g)).toHaveLength(1)
@@ -47,7 +47,7 @@ describe('serveProxy: a request followed by bytes that are not one', () => {
     emulator.setFaults({ latencyMs: 1_500 })
     const proxy = await stack.proxy(emulator, { headersTimeout: 500 })
     const client = sockets.open(proxy.port)
-    client.socket.write(rawPost(APP, JSON.stringify({ batch: [engagement('before-slow')] })) + 'POST /api/relay HTTP/1.1\r\nHost: pro')
+    client.socket.write(`${rawPost(APP, JSON.stringify({ batch: [engagement('before-slow')] }))}POST /api/relay HTTP/1.1\r\nHost: pro`)
     const { text } = await client.closed
     expect(text).toMatch(/^HTTP\/1\.1 200 /)
     expect(text).toContain('{"accepted":1,"duplicates":0,"rejected":[]}')

@@ -95,7 +95,10 @@ describe('the memory of delivered engagements in a file', () => {
     createFileMemory({ path, now: time.now }).close()
     writeFileSync(path, `${JSON.stringify([time.now(), ['legacy-1']])}\n`)
     const memory = createFileMemory({ path, now: time.now })
-    expect(memory.recall([key('legacy-1'), { id: 'legacy-1', digest: digestOf('legacy-1', 'other content') }], time.now())).toEqual(['known', 'known'])
+    expect(memory.recall([key('legacy-1'), { id: 'legacy-1', digest: digestOf('legacy-1', 'other content') }], time.now())).toEqual([
+      'known',
+      'known',
+    ])
     memory.close()
   })
 
@@ -128,8 +131,8 @@ describe('the memory of delivered engagements in a file', () => {
     }
     // 2,000 digests of 35 bytes are about 70 KB: the file is compacted from 1 MiB on.
     expect(largest).toBeLessThan(1_300_000)
-    expect(known(memory, ['batch-999-engagement-0-' + 'x'.repeat(20), 'batch-0-engagement-0-' + 'x'.repeat(20)], time.now())).toEqual([
-      'batch-999-engagement-0-' + 'x'.repeat(20),
+    expect(known(memory, [`batch-999-engagement-0-${'x'.repeat(20)}`, `batch-0-engagement-0-${'x'.repeat(20)}`], time.now())).toEqual([
+      `batch-999-engagement-0-${'x'.repeat(20)}`,
     ])
     memory.compact()
     expect(statSync(path).size).toBeLessThan(120_000)

@@ -57,7 +57,7 @@ async function race(redisUrl: string | undefined): Promise<{ flights: [number, n
   const apiKey = `sk_test_processes_${Date.now()}_${++keySeed}`
   const senders = Array.from({ length: PROCESSES }, () => {
     const env: Record<string, string> = {
-      PATH: process.env['PATH'] ?? '',
+      PATH: process.env.PATH ?? '',
       API_KEY: apiKey,
       RUN_MS: String(RUN_MS),
       WORKERS: '4',

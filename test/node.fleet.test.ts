@@ -74,7 +74,9 @@ describe('a fleet sharing Redis', () => {
     expect(emulator.duplicates()).toEqual([])
   })
 
-  it('holds 10 request starts in any second under load from both replicas, where replicas pacing alone break it', { timeout: 60_000 }, async () => {
+  it('holds 10 request starts in any second under load from both replicas, where replicas pacing alone break it', {
+    timeout: 60_000,
+  }, async () => {
     /** 3,000 engagements through each replica, in requests of 200, all at once. */
     const load = async (redisUrl: string | undefined) => {
       const { stack } = freshStack()
@@ -94,7 +96,9 @@ describe('a fleet sharing Redis', () => {
     expect(await load(undefined)).toBeGreaterThan(10)
   })
 
-  it('answers 503 with Retry-After and is not ready while Redis is down, and serves again once it is back', { timeout: 40_000 }, async () => {
+  it('answers 503 with Retry-After and is not ready while Redis is down, and serves again once it is back', {
+    timeout: 40_000,
+  }, async () => {
     const { apiKey, stack } = freshStack()
     const emulator = await stack.emulator()
     const { logger, logs } = recordingLogger()
@@ -121,7 +125,9 @@ describe('a fleet sharing Redis', () => {
     expect(logs.join('\n')).not.toContain(apiKey)
   })
 
-  it('gives back, when a replica stops, the claims of engagements it never sent: another replica delivers them at once', { timeout: 30_000 }, async () => {
+  it('gives back, when a replica stops, the claims of engagements it never sent: another replica delivers them at once', {
+    timeout: 30_000,
+  }, async () => {
     const { stack } = freshStack()
     // One start per second for the fleet, and a slow Conversion: b's request holds the only slot.
     const emulator = await stack.emulator({ faults: { latencyMs: 2_000 } })
@@ -152,7 +158,10 @@ describe("the README's fleet example", () => {
       'conversion-engagements/proxy': 'src/proxy/index.ts',
       'conversion-engagements/redis': 'src/adapters/node/redis/index.ts',
     }
-    let code = example('fleet').code.replace(/from '(conversion-engagements\/\w+)'/g, (_, entry: string) => `from ${JSON.stringify(join(root, entries[entry] as string))}`)
+    let code = example('fleet').code.replace(
+      /from '(conversion-engagements\/\w+)'/g,
+      (_, entry: string) => `from ${JSON.stringify(join(root, entries[entry] as string))}`,
+    )
     for (const [from, to] of substitutions) {
       if (!code.includes(from)) throw new Error(`the fleet example no longer contains ${from}`)
       code = code.replace(from, to)
@@ -165,12 +174,15 @@ describe("the README's fleet example", () => {
   it('runs as shown: the server and the route handler share one Redis, so an id sent to both is delivered once', async () => {
     const { apiKey, stack } = freshStack()
     const emulator = await stack.emulator()
-    process.env['CONVERSION_API_KEY'] = apiKey
-    process.env['REDIS_URL'] = redis.url
-    process.env['CONVERSION_API_URL'] = emulator.url
+    process.env.CONVERSION_API_KEY = apiKey
+    process.env.REDIS_URL = redis.url
+    process.env.CONVERSION_API_URL = emulator.url
     const module = (await import(
       fleetExample([
-        ["const allowedOrigins = ['https://app.example.com']", "const allowedOrigins = ['https://app.example.com'], upstreamUrl = process.env.CONVERSION_API_URL!"],
+        [
+          "const allowedOrigins = ['https://app.example.com']",
+          "const allowedOrigins = ['https://app.example.com'], upstreamUrl = process.env.CONVERSION_API_URL!",
+        ],
         ['{ port: 8787, apiKey, allowedOrigins,', '{ port: 0, apiKey, allowedOrigins, upstreamUrl,'],
         ['const redis =', 'export const redis ='],
         ['const proxy = createProxy({ apiKey, allowedOrigins,', 'export const proxy = createProxy({ apiKey, allowedOrigins, upstreamUrl,'],
@@ -183,11 +195,15 @@ describe("the README's fleet example", () => {
     }
     try {
       await until(async () => (await ready(module.server)) && module.redis.reachable)
-      const body = JSON.stringify({ batch: [{ id: 'readme-fleet-1', contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' }] })
+      const body = JSON.stringify({
+        batch: [{ id: 'readme-fleet-1', contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' }],
+      })
       const headers = { origin: 'https://app.example.com', 'content-type': 'application/json' }
       const answers = await Promise.all([
         fetch(module.server.url, { method: 'POST', headers, body }).then((response) => response.json()),
-        module.POST(new Request('https://app.example.com/api/relay', { method: 'POST', headers, body })).then((response) => response.json()),
+        module
+          .POST(new Request('https://app.example.com/api/relay', { method: 'POST', headers, body }))
+          .then((response) => response.json()),
       ])
       expect(answers).toContainEqual({ accepted: 1, duplicates: 0, rejected: [] })
       expect(answers).toContainEqual({ accepted: 0, duplicates: 1, rejected: [] })

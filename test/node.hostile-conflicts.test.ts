@@ -39,13 +39,20 @@ async function party(address: string, email: string) {
     async send(proxy: RunningProxy, id: string, type: string) {
       const engagement = { id, contactEmail: email, type, name: `${type} by ${email}`, createdAt: '2025-08-12T09:21:45Z' }
       const answer = await client.post(proxy.url, APP, JSON.stringify({ batch: [engagement], identity: { [email]: signature } }))
-      return { status: answer.status, body: JSON.parse(answer.body) as { accepted: number; duplicates: number; rejected: { id: string; reason: string }[] } }
+      return {
+        status: answer.status,
+        body: JSON.parse(answer.body) as { accepted: number; duplicates: number; rejected: { id: string; reason: string }[] },
+      }
     },
   }
 }
 
 /** Who Conversion recorded under `id`. */
-const contactsOf = (emulator: RunningEmulator, id: string) => emulator.engagements().filter((record) => record.engagement.id === id).map((record) => record.engagement.contactEmail)
+const contactsOf = (emulator: RunningEmulator, id: string) =>
+  emulator
+    .engagements()
+    .filter((record) => record.engagement.id === id)
+    .map((record) => record.engagement.contactEmail)
 
 describe('an id claimed by another contact', () => {
   it('is a conflict for the victim, with a reason that does not name the attacker, never a duplicate', async () => {
@@ -58,7 +65,11 @@ describe('an id claimed by another contact', () => {
     const answer = await victim.send(proxy, 'order-1001', 'PURCHASE')
 
     expect(answer.status).toBe(200)
-    expect(answer.body).toMatchObject({ accepted: 0, duplicates: 0, rejected: [{ id: 'order-1001', reason: expect.stringMatching(/different content/) }] })
+    expect(answer.body).toMatchObject({
+      accepted: 0,
+      duplicates: 0,
+      rejected: [{ id: 'order-1001', reason: expect.stringMatching(/different content/) }],
+    })
     expect(answer.body.rejected[0]?.reason).not.toContain(ATTACKER)
     // The attacker's own re-send is still a plain duplicate: binding ids to content costs honest re-sends nothing.
     expect((await attacker.send(proxy, 'order-1001', 'JUNK')).body).toEqual({ accepted: 0, duplicates: 1, rejected: [] })
@@ -76,7 +87,11 @@ describe('an id claimed by another contact', () => {
     await expect.poll(() => emulator.requests().length, { timeout: 5_000 }).toBe(1)
     const answer = await victim.send(proxy, 'order-1002', 'PURCHASE')
 
-    expect(answer.body).toMatchObject({ accepted: 0, duplicates: 0, rejected: [{ id: 'order-1002', reason: expect.stringMatching(/different content/) }] })
+    expect(answer.body).toMatchObject({
+      accepted: 0,
+      duplicates: 0,
+      rejected: [{ id: 'order-1002', reason: expect.stringMatching(/different content/) }],
+    })
     expect((await first).body).toEqual({ accepted: 1, duplicates: 0, rejected: [] })
   })
 
@@ -111,7 +126,11 @@ describe('an id claimed by another contact', () => {
 
     const after = await stack.proxy(emulator, { identitySecret: SECRET, stateFile })
     const answer = await victim.send(after, 'order-3003', 'PURCHASE')
-    expect(answer.body).toMatchObject({ accepted: 0, duplicates: 0, rejected: [{ id: 'order-3003', reason: expect.stringMatching(/different content/) }] })
+    expect(answer.body).toMatchObject({
+      accepted: 0,
+      duplicates: 0,
+      rejected: [{ id: 'order-3003', reason: expect.stringMatching(/different content/) }],
+    })
     expect((await attacker.send(after, 'order-3003', 'JUNK')).body).toEqual({ accepted: 0, duplicates: 1, rejected: [] })
     expect(contactsOf(emulator, 'order-3003')).toEqual([ATTACKER])
   })

@@ -57,7 +57,8 @@ describe('forged identity signatures', () => {
 
     // 60 engagements of about 12.6 kB of data, arrays nested to the deepest allowed; the last
     // one's a level deeper, which only a look at the data would find.
-    const costly = (n: number) => body(`forged-${n}`, 60, VICTIM, nestedData(12_600, LIMITS.dataDepth - 2), forged, nestedData(12_600, LIMITS.dataDepth - 1))
+    const costly = (n: number) =>
+      body(`forged-${n}`, 60, VICTIM, nestedData(12_600, LIMITS.dataDepth - 2), forged, nestedData(12_600, LIMITS.dataDepth - 1))
     expect(Buffer.byteLength(costly(0))).toBeGreaterThan(745 * 1024)
     expect(Buffer.byteLength(costly(0))).toBeLessThan(LIMITS.requestBytes)
 
@@ -82,7 +83,11 @@ describe('forged identity signatures', () => {
     stop = true
     await flood
 
-    expect(served.filter((answer) => answer.status !== 200 || JSON.parse(answer.body).accepted !== 1).map((answer) => `${answer.status} ${answer.body}`)).toEqual([])
+    expect(
+      served
+        .filter((answer) => answer.status !== 200 || JSON.parse(answer.body).accepted !== 1)
+        .map((answer) => `${answer.status} ${answer.body}`),
+    ).toEqual([])
     expect(hostile.length).toBeGreaterThan(10)
     for (const answer of hostile) {
       expect(answer.status).toBe(200)

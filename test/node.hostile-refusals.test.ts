@@ -39,7 +39,8 @@ const engagement = (id: string, type = 'PRODUCT_ACTIVITY', data?: Record<string,
   ...(data ? { data } : {}),
 })
 
-const post = (client: LoopbackClient, proxy: RunningProxy, batch: unknown[]): Promise<Answer> => client.post(proxy.url, APP, JSON.stringify({ batch }))
+const post = (client: LoopbackClient, proxy: RunningProxy, batch: unknown[]): Promise<Answer> =>
+  client.post(proxy.url, APP, JSON.stringify({ batch }))
 
 describe('refusals by Conversion, from a hostile client', () => {
   it('cost at most the request’s isolation budget upstream, and another client sending every 250 ms is served throughout', async () => {
@@ -49,7 +50,11 @@ describe('refusals by Conversion, from a hostile client', () => {
     const attacker = clientAt('127.0.0.2')
     const other = clientAt('127.0.0.3')
 
-    const flood = post(attacker, proxy, Array.from({ length: 200 }, (_, i) => engagement(`refused-${i}`, REFUSED)))
+    const flood = post(
+      attacker,
+      proxy,
+      Array.from({ length: 200 }, (_, i) => engagement(`refused-${i}`, REFUSED)),
+    )
     const answers: Answer[] = []
     for (let i = 0; i < 40; i++) {
       const sent = Date.now()
@@ -59,7 +64,11 @@ describe('refusals by Conversion, from a hostile client', () => {
     // Bounded: the budget is spent within a few seconds at half of Conversion's rate.
     await expect.poll(() => proxy.proxy.stats()?.backlog === 0 && proxy.proxy.stats()?.inFlight === 0, { timeout: 30_000 }).toBe(true)
 
-    expect(answers.filter((answer) => answer.status !== 200 || JSON.parse(answer.body).accepted !== 1).map((answer) => `${answer.status} ${answer.body}`)).toEqual([])
+    expect(
+      answers
+        .filter((answer) => answer.status !== 200 || JSON.parse(answer.body).accepted !== 1)
+        .map((answer) => `${answer.status} ${answer.body}`),
+    ).toEqual([])
     expect(new Set(emulator.ids())).toEqual(new Set(Array.from({ length: 40 }, (_, i) => `other-${i}`)))
     // Every refused upstream request carried the flood's engagements (the other client's are
     // never refused): the batches they first left in (at most two: shared with the other client,
@@ -74,7 +83,11 @@ describe('refusals by Conversion, from a hostile client', () => {
     let settled = await flood
     for (let attempt = 0; settled.status === 503 && attempt < 10; attempt++) {
       expect(JSON.parse(settled.body).message).toMatch(/not settled within/i)
-      settled = await post(attacker, proxy, Array.from({ length: 200 }, (_, i) => engagement(`refused-${i}`, REFUSED)))
+      settled = await post(
+        attacker,
+        proxy,
+        Array.from({ length: 200 }, (_, i) => engagement(`refused-${i}`, REFUSED)),
+      )
     }
     expect(settled.status).toBe(200)
     const { accepted, rejected } = JSON.parse(settled.body) as { accepted: number; rejected: { id: string; reason: string }[] }
@@ -96,11 +109,17 @@ describe('refusals by Conversion, from a hostile client', () => {
     const data = { padding: 'p'.repeat(16_000) }
     const answers = await Promise.all(
       ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'].map((address, c) =>
-        post(clientAt(address), proxy, Array.from({ length: 50 }, (_, i) => engagement(`large-${c}-${i}`, 'PRODUCT_ACTIVITY', data))),
+        post(
+          clientAt(address),
+          proxy,
+          Array.from({ length: 50 }, (_, i) => engagement(`large-${c}-${i}`, 'PRODUCT_ACTIVITY', data)),
+        ),
       ),
     )
 
-    expect(answers.map((answer) => [answer.status, JSON.parse(answer.body)])).toEqual(Array.from({ length: 4 }, () => [200, { accepted: 50, duplicates: 0, rejected: [] }]))
+    expect(answers.map((answer) => [answer.status, JSON.parse(answer.body)])).toEqual(
+      Array.from({ length: 4 }, () => [200, { accepted: 50, duplicates: 0, rejected: [] }]),
+    )
     const upstream = emulator.requests()
     expect(upstream.filter((request) => request.status !== 200).map((request) => `${request.status} ${request.bytes} bytes`)).toEqual([])
     expect(Math.max(...upstream.map((request) => request.bytes))).toBeLessThanOrEqual(1_000_000)

@@ -39,51 +39,63 @@ describe('one client filling the proxy', () => {
   it.each([
     ['with the default per-client limit', CLIENT_RATE_LIMIT],
     ['with no per-client limit, by fair sharing alone', false as const],
-  ])('does not hold back another client, %s: each of its engagements leaves within the next upstream requests', async (_, clientRateLimit) => {
-    const emulator = await stack.emulator()
-    const proxy = await stack.proxy(emulator, { clientRateLimit })
-    const greedy = loopbackClient('127.0.0.2', { connections: 60 })
-    const other = loopbackClient('127.0.0.3')
-    clients.push(greedy, other)
+  ])(
+    'does not hold back another client, %s: each of its engagements leaves within the next upstream requests',
+    async (_, clientRateLimit) => {
+      const emulator = await stack.emulator()
+      const proxy = await stack.proxy(emulator, { clientRateLimit })
+      const greedy = loopbackClient('127.0.0.2', { connections: 60 })
+      const other = loopbackClient('127.0.0.3')
+      clients.push(greedy, other)
 
-    let stop = false
-    const statuses = new Map<number, number>()
-    let withoutRetryAfter = 0
-    const workers = Array.from({ length: 150 }, async (_, worker) => {
-      for (let round = 0; !stop; round++) {
-        const batch = Array.from({ length: 200 }, (_, i) => engagement(`greedy-${worker}-${round}-${i}`))
-        const answer = await greedy.post(proxy.url, APP, JSON.stringify({ batch }))
-        statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
-        if (answer.status === 429 || answer.status === 503) {
-          if (answer.retryAfter === undefined) withoutRetryAfter++
-          await sleep(250)
+      let stop = false
+      const statuses = new Map<number, number>()
+      let withoutRetryAfter = 0
+      const workers = Array.from({ length: 150 }, async (_, worker) => {
+        for (let round = 0; !stop; round++) {
+          const batch = Array.from({ length: 200 }, (_, i) => engagement(`greedy-${worker}-${round}-${i}`))
+          const answer = await greedy.post(proxy.url, APP, JSON.stringify({ batch }))
+          statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
+          if (answer.status === 429 || answer.status === 503) {
+            if (answer.retryAfter === undefined) withoutRetryAfter++
+            await sleep(250)
+          }
         }
+      })
+      // The queue is built before the other client starts.
+      await expect.poll(() => proxy.proxy.stats()?.backlog ?? 0, { timeout: 10_000 }).toBeGreaterThan(2_000)
+
+      // On a fixed schedule, whether earlier answers came or not.
+      const sending: Promise<{ id: string; lastBefore: number; status: number; body: string }>[] = []
+      for (let i = 0; i < 40; i++) {
+        const id = `other-${i}`
+        const lastBefore = emulator.requests().at(-1)?.seq ?? 0
+        sending.push(
+          other
+            .post(proxy.url, APP, JSON.stringify({ batch: [engagement(id)] }))
+            .then(({ status, body }) => ({ id, lastBefore, status, body })),
+        )
+        await sleep(250)
       }
-    })
-    // The queue is built before the other client starts.
-    await expect.poll(() => proxy.proxy.stats()?.backlog ?? 0, { timeout: 10_000 }).toBeGreaterThan(2_000)
+      const waits = await Promise.all(sending)
+      stop = true
+      await Promise.all(workers)
 
-    // On a fixed schedule, whether earlier answers came or not.
-    const sending: Promise<{ id: string; lastBefore: number; status: number; body: string }>[] = []
-    for (let i = 0; i < 40; i++) {
-      const id = `other-${i}`
-      const lastBefore = emulator.requests().at(-1)?.seq ?? 0
-      sending.push(other.post(proxy.url, APP, JSON.stringify({ batch: [engagement(id)] })).then(({ status, body }) => ({ id, lastBefore, status, body })))
-      await sleep(250)
-    }
-    const waits = await Promise.all(sending)
-    stop = true
-    await Promise.all(workers)
-
-    expect(waits.filter(({ status, body }) => status !== 200 || JSON.parse(body).accepted !== 1).map(({ id, status, body }) => `${id}: ${status} ${body}`)).toEqual([])
-    const carriedBy = new Map(emulator.engagements().map((record) => [record.engagement.id, record.requestSeq]))
-    // Upstream requests that started after the other client sent, up to the one that carried its engagement.
-    const behind = waits.map(({ id, lastBefore }) => (carriedBy.get(id) ?? Infinity) - lastBefore)
-    expect(behind.filter((count) => count > MOST_BEHIND)).toEqual([])
-    // The greedy client was told to slow down, with a time to come back, and nothing was forwarded twice.
-    expect(statuses.get(429) ?? 0).toBeGreaterThan(0)
-    expect(withoutRetryAfter).toBe(0)
-    expect(emulator.duplicates()).toEqual([])
-    expect(emulator.maxStartsInAnyWindow()).toBeLessThanOrEqual(10)
-  }, 90_000)
+      expect(
+        waits
+          .filter(({ status, body }) => status !== 200 || JSON.parse(body).accepted !== 1)
+          .map(({ id, status, body }) => `${id}: ${status} ${body}`),
+      ).toEqual([])
+      const carriedBy = new Map(emulator.engagements().map((record) => [record.engagement.id, record.requestSeq]))
+      // Upstream requests that started after the other client sent, up to the one that carried its engagement.
+      const behind = waits.map(({ id, lastBefore }) => (carriedBy.get(id) ?? Infinity) - lastBefore)
+      expect(behind.filter((count) => count > MOST_BEHIND)).toEqual([])
+      // The greedy client was told to slow down, with a time to come back, and nothing was forwarded twice.
+      expect(statuses.get(429) ?? 0).toBeGreaterThan(0)
+      expect(withoutRetryAfter).toBe(0)
+      expect(emulator.duplicates()).toEqual([])
+      expect(emulator.maxStartsInAnyWindow()).toBeLessThanOrEqual(10)
+    },
+    90_000,
+  )
 })

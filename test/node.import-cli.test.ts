@@ -32,7 +32,12 @@ afterEach(() => {
 /** A file of `count` rows, each `badEvery`-th one refused by the contract. */
 function writeRows(name: string, count: number, badEvery: number): string {
   const lines = Array.from({ length: count }, (_, n) =>
-    JSON.stringify({ id: `r-${n}`, contactEmail: n % badEvery === badEvery - 1 ? 'nobody' : `p${n % 40}@example.com`, type: 'CALL', createdAt: '2024-03-01T12:00:00Z' }),
+    JSON.stringify({
+      id: `r-${n}`,
+      contactEmail: n % badEvery === badEvery - 1 ? 'nobody' : `p${n % 40}@example.com`,
+      type: 'CALL',
+      createdAt: '2024-03-01T12:00:00Z',
+    }),
   )
   const path = join(folder, name)
   writeFileSync(path, `${lines.join('\n')}\n`)
@@ -93,7 +98,8 @@ describe('the import command', () => {
     expect(noFile.output.stderr).toMatch(/give exactly one file to import/)
     const help = cli(['import', '--help'], env())
     expect(await help.exited).toBe(0)
-    for (const name of ['CONVERSION_API_KEY', 'CONVERSION_API_URL', 'REDIS_URL', 'MAX_REQUESTS_PER_SECOND', '--dry-run']) expect(help.output.stdout).toContain(name)
+    for (const name of ['CONVERSION_API_KEY', 'CONVERSION_API_URL', 'REDIS_URL', 'MAX_REQUESTS_PER_SECOND', '--dry-run'])
+      expect(help.output.stdout).toContain(name)
     for (const run of [dry, missing, noFile, help]) expect(run.output.stdout + run.output.stderr).not.toContain(KEY)
   })
 })

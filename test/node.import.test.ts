@@ -11,8 +11,8 @@ import { runImport } from '../src/adapters/node/import/run.js'
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js'
 
 const KEY = 'sk_live_import_test_0123456789abcdef'
-let folders: string[] = []
-let emulators: RunningEmulator[] = []
+const folders: string[] = []
+const emulators: RunningEmulator[] = []
 afterEach(async () => {
   await Promise.all(emulators.splice(0).map((emulator) => emulator.close()))
   for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true })
@@ -35,8 +35,14 @@ async function emulator() {
 /** `count` rows of meetings, every `badEvery`-th one without a contact. */
 function jsonLines(count: number, badEvery = 0): string {
   return Array.from({ length: count }, (_, n) => {
-    const row: Record<string, unknown> = { type: 'MEETING', name: `Call ${n}`, contactEmail: `person${n % 50}@example.com`, createdAt: '2024-01-15T10:00:00Z', data: { n } }
-    if (badEvery && n % badEvery === badEvery - 1) delete row['contactEmail']
+    const row: Record<string, unknown> = {
+      type: 'MEETING',
+      name: `Call ${n}`,
+      contactEmail: `person${n % 50}@example.com`,
+      createdAt: '2024-01-15T10:00:00Z',
+      data: { n },
+    }
+    if (badEvery && n % badEvery === badEvery - 1) delete row.contactEmail
     return JSON.stringify(row)
   }).join('\n')
 }
@@ -52,7 +58,12 @@ describe('bulk import', () => {
     const conversion = await emulator()
     const file = fileWith('meetings.jsonl', `${jsonLines(1_000, 100)}\n{not json\n`)
     const summary = await runImport({ file, apiKey: KEY, upstreamUrl: conversion.url })
-    expect(summary).toMatchObject({ total: 1_001, settled: 1_001, stopped: false, counts: { accepted: 990, duplicate: 0, rejected: 11, busy: 0 } })
+    expect(summary).toMatchObject({
+      total: 1_001,
+      settled: 1_001,
+      stopped: false,
+      counts: { accepted: 990, duplicate: 0, rejected: 11, busy: 0 },
+    })
     expect(conversion.ids()).toHaveLength(990)
     expect(conversion.duplicates()).toEqual([])
     const rejected = rejectedRows(file)
@@ -69,7 +80,11 @@ describe('bulk import', () => {
 
   it('reads CSV with a header row, quoted cells and data as JSON', async () => {
     const conversion = await emulator()
-    const csv = ['id,contactEmail,type,name,createdAt,data', 'c-1,ada@example.com,CALL,"Call, with a comma",2024-01-15T10:00:00Z,"{""minutes"":30}"', 'c-2,not-an-email,CALL,Second,2024-01-15T10:05:00Z,']
+    const csv = [
+      'id,contactEmail,type,name,createdAt,data',
+      'c-1,ada@example.com,CALL,"Call, with a comma",2024-01-15T10:00:00Z,"{""minutes"":30}"',
+      'c-2,not-an-email,CALL,Second,2024-01-15T10:05:00Z,',
+    ]
     const file = fileWith('calls.csv', `${csv.join('\r\n')}\r\n`)
     const summary = await runImport({ file, apiKey: KEY, upstreamUrl: conversion.url })
     expect(summary.counts).toEqual({ accepted: 1, duplicate: 0, rejected: 1, busy: 0 })
@@ -81,7 +96,14 @@ describe('bulk import', () => {
     const conversion = await emulator()
     const file = fileWith('big.jsonl', jsonLines(3_000))
     const stop = new AbortController()
-    const first = await runImport({ file, apiKey: KEY, upstreamUrl: conversion.url, rowsInFlight: 400, signal: stop.signal, onProgress: (progress) => progress.settled >= 1_000 && stop.abort() })
+    const first = await runImport({
+      file,
+      apiKey: KEY,
+      upstreamUrl: conversion.url,
+      rowsInFlight: 400,
+      signal: stop.signal,
+      onProgress: (progress) => progress.settled >= 1_000 && stop.abort(),
+    })
     expect(first.stopped).toBe(true)
     expect(first.settled).toBeGreaterThanOrEqual(1_000)
     expect(first.settled).toBeLessThan(3_000)

@@ -126,11 +126,15 @@ describe('options serveProxy adds', () => {
   const base = { apiKey: KEY, allowedOrigins: [APP] }
 
   it('refuses a metrics port out of range, naming the option, the value and the range', async () => {
-    await expect(serveProxy({ ...base, metricsPort: 70_000 })).rejects.toThrow(/`metricsPort` must be a whole number from 0 to 65535 \(got 70000\)/)
+    await expect(serveProxy({ ...base, metricsPort: 70_000 })).rejects.toThrow(
+      /`metricsPort` must be a whole number from 0 to 65535 \(got 70000\)/,
+    )
   })
 
   it('refuses redisUrl with a state file or an injected pacer, and a URL that is not Redis without quoting it', async () => {
-    await expect(serveProxy({ ...base, redisUrl: 'redis://127.0.0.1:1', stateFile: '/tmp/x.log' })).rejects.toThrow(/`stateFile` or `redisUrl`, not both/)
+    await expect(serveProxy({ ...base, redisUrl: 'redis://127.0.0.1:1', stateFile: '/tmp/x.log' })).rejects.toThrow(
+      /`stateFile` or `redisUrl`, not both/,
+    )
     const pacer = { reserve: () => ({ granted: false as const, waitMs: 1 }) }
     await expect(serveProxy({ ...base, redisUrl: 'redis://127.0.0.1:1', pacer })).rejects.toThrow(/`redisUrl` or `pacer`, not both/)
     const refused = serveProxy({ ...base, redisUrl: 'http://user:hunter2@redis.internal' })

@@ -39,7 +39,7 @@ describe('serveProxy: connections that send too little, too slowly', () => {
     const proxy = await stack.proxy(await stack.emulator(), { keepAliveTimeout: 300 })
     const client = sockets.open(proxy.port)
     client.socket.write(`OPTIONS /api/relay HTTP/1.1\r\nHost: proxy\r\nOrigin: ${APP}\r\nAccess-Control-Request-Method: POST\r\n\r\n`)
-    await expect.poll(client.received, { timeout: 2_000 }).toMatch(/^HTTP\/1\.1 204 [^]*\r\n\r\n$/)
+    await expect.poll(client.received, { timeout: 2_000 }).toMatch(/^HTTP\/1\.1 204 [\s\S]*\r\n\r\n$/)
     const answeredAt = Date.now()
     const { text } = await client.closed
     // One answer, then nothing but the close; Node's own default would keep it about 6 s.
@@ -52,7 +52,9 @@ describe('serveProxy: connections that send too little, too slowly', () => {
     for (const option of ['headersTimeout', 'keepAliveTimeout', 'bodyTimeout'] as const) {
       for (const value of [0, -1, 1.5, Number.NaN, 2 ** 31, '100' as unknown as number]) {
         await expect(stack.proxy(emulator, { [option]: value })).rejects.toThrow(
-          new TypeError(`conversion-engagements proxy: \`${option}\` must be a positive number (an integer of ms up to 2147483647), got ${typeof value === 'string' ? `"${value}"` : value}`),
+          new TypeError(
+            `conversion-engagements proxy: \`${option}\` must be a positive number (an integer of ms up to 2147483647), got ${typeof value === 'string' ? `"${value}"` : value}`,
+          ),
         )
       }
     }

@@ -24,7 +24,9 @@ function rawRequest(port: number, extraHead = ''): { socket: Socket; closed: Pro
   socket.setEncoding('utf8')
   socket.on('data', (chunk: string) => (answer += chunk))
   socket.on('error', () => undefined)
-  socket.write(`POST /api/relay HTTP/1.1\r\nHost: proxy\r\nOrigin: ${APP}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${extraHead}\r\n`)
+  socket.write(
+    `POST /api/relay HTTP/1.1\r\nHost: proxy\r\nOrigin: ${APP}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${extraHead}\r\n`,
+  )
   return { socket, closed: new Promise((resolve) => socket.on('close', () => resolve(answer))) }
 }
 

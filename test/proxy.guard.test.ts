@@ -14,7 +14,13 @@ const WINDOW = 10_000
 
 function guardAt(options: { requests?: number; engagements?: number; maxClients?: number } = {}) {
   let time = 1_000_000
-  const guard = createMemoryGuard({ requests: options.requests ?? 3, engagements: options.engagements ?? 100, windowMs: WINDOW, now: () => time, ...(options.maxClients ? { maxClients: options.maxClients } : {}) })
+  const guard = createMemoryGuard({
+    requests: options.requests ?? 3,
+    engagements: options.engagements ?? 100,
+    windowMs: WINDOW,
+    now: () => time,
+    ...(options.maxClients ? { maxClients: options.maxClients } : {}),
+  })
   return { guard, at: (ms: number) => (time = 1_000_000 + ms) }
 }
 
@@ -84,7 +90,10 @@ describe('per-client guard', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 50 }),
-        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 3_000 }), weight: fc.integer({ min: 1, max: 30 }) }), { minLength: 1, maxLength: 400 }),
+        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 3_000 }), weight: fc.integer({ min: 1, max: 30 }) }), {
+          minLength: 1,
+          maxLength: 400,
+        }),
         (limit, steps) => {
           const { guard, at } = guardAt({ engagements: limit })
           const model = modelOf(limit)

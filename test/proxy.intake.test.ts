@@ -7,7 +7,11 @@ import { clientRequestSchema, firstViolation } from '../src/schemas.js'
 import { mutate, mutation, objectText, parsed, RawJson, spell, spellString, tape, type Tape } from './helpers/json-text.js'
 
 const VALID = { id: 'e-1', contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' }
-const OPTIONAL = { name: 'Report exported', description: 'Two lines,\nwith a tab\t', data: { format: 'csv', rows: 3, tags: ['a', 'b'], nested: { ok: true, none: null } } }
+const OPTIONAL = {
+  name: 'Report exported',
+  description: 'Two lines,\nwith a tab\t',
+  data: { format: 'csv', rows: 3, tags: ['a', 'b'], nested: { ok: true, none: null } },
+}
 
 /** Whether `text` has no unpaired surrogate (encodeURIComponent refuses those). */
 function isWellFormed(text: string): boolean {
@@ -46,11 +50,12 @@ const ONE_RULE_BROKEN: [string, unknown][] = [
   ['data', null],
   ['data', []],
   ['data', 'text'],
+  // biome-ignore lint/correctness/noPrecisionLoss: a number beyond 2^53, which must be refused
   ['data', { n: 12345678901234567890 }],
   ['data', { n: new RawJson('1e400') }],
   ['data', { list: [1, 2, -(2 ** 53)] }],
   ['data', { a: { text: 'half \ud800' } }],
-  ['data', { a: [{ ['\udfff']: 1 }] }],
+  ['data', { a: [{ '\udfff': 1 }] }],
   ['data', { constructor: 1 }],
   ['data', { a: [{ prototype: 1 }] }],
   ['data', nested(11)],
@@ -153,11 +158,43 @@ describe('intake: the body', () => {
     const depth = 500_000
     const text = `{"batch":[{}],"x":${'['.repeat(depth)}${']'.repeat(depth)}}`
     expect(readClientRequest(text).ok).toBe(true)
-    expect(readClientRequest(text.slice(0, -2) + '}').ok).toBe(false)
+    expect(readClientRequest(`${text.slice(0, -2)}}`).ok).toBe(false)
   })
 
   it('accepts exactly what JSON.parse accepts, and judges the body as the schema does (random texts, property)', () => {
-    const alphabet = fc.constantFrom('{', '}', '[', ']', ',', ':', '"', '\\', 'u', '0', '1', '9', 'e', 'E', '+', '-', '.', 't', 'r', 'n', 'l', 'f', 'a', 's', ' ', '\n', 'batch', 'identity', '"batch":', '\u0000', '\ud800')
+    const alphabet = fc.constantFrom(
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      '"',
+      '\\',
+      'u',
+      '0',
+      '1',
+      '9',
+      'e',
+      'E',
+      '+',
+      '-',
+      '.',
+      't',
+      'r',
+      'n',
+      'l',
+      'f',
+      'a',
+      's',
+      ' ',
+      '\n',
+      'batch',
+      'identity',
+      '"batch":',
+      '\u0000',
+      '\ud800',
+    )
     fc.assert(
       fc.property(fc.string({ unit: alphabet, maxLength: 40 }), (text) => expectSameBodyVerdict(text)),
       { numRuns: 3000 },
@@ -165,9 +202,23 @@ describe('intake: the body', () => {
   })
 
   it('judges bodies of any shape as the schema does, repeated keys included (property)', () => {
-    const signature = fc.oneof(fc.string({ maxLength: 3 }), fc.constant('s'.repeat(129)), fc.constant('1.abc'), fc.jsonValue({ maxDepth: 1 }))
-    const identity = fc.oneof(fc.dictionary(fc.oneof(fc.constantFrom('a@x.co', '1', '0', '__proto__', '4294967295'), fc.string({ maxLength: 3 })), signature, { maxKeys: 4 }), fc.jsonValue({ maxDepth: 1 }))
-    const batch = fc.oneof(fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }), fc.constant(Array(201).fill({})), fc.jsonValue({ maxDepth: 1 }))
+    const signature = fc.oneof(
+      fc.string({ maxLength: 3 }),
+      fc.constant('s'.repeat(129)),
+      fc.constant('1.abc'),
+      fc.jsonValue({ maxDepth: 1 }),
+    )
+    const identity = fc.oneof(
+      fc.dictionary(fc.oneof(fc.constantFrom('a@x.co', '1', '0', '__proto__', '4294967295'), fc.string({ maxLength: 3 })), signature, {
+        maxKeys: 4,
+      }),
+      fc.jsonValue({ maxDepth: 1 }),
+    )
+    const batch = fc.oneof(
+      fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }),
+      fc.constant(Array(201).fill({})),
+      fc.jsonValue({ maxDepth: 1 }),
+    )
     const member = fc.oneof(
       batch.map((value) => ['batch', value] as const),
       identity.map((value) => ['identity', value] as const),
@@ -179,7 +230,8 @@ describe('intake: the body', () => {
     )
     fc.assert(
       fc.property(body, tape, (shape, choices) => {
-        const text = 'members' in shape ? objectText(shape.members.map(([key, value]) => [key, spell(value, choices)])) : spell(shape.value, choices)
+        const text =
+          'members' in shape ? objectText(shape.members.map(([key, value]) => [key, spell(value, choices)])) : spell(shape.value, choices)
         expectSameBodyVerdict(text)
       }),
       { numRuns: 1500 },
@@ -199,11 +251,24 @@ describe('intake: the body', () => {
 
 describe('intake: each engagement', () => {
   it('forwards a valid engagement as one JSON text, fields in contract order, deep-equal to what was sent', () => {
-    const sent = { data: { b: [1.50, 'x\\/'], a: 1e2 }, createdAt: VALID.createdAt, type: VALID.type, contactEmail: VALID.contactEmail, id: VALID.id, name: 'n' }
-    const body = `{"batch":[ {"data": {"b": [1.50, "x\\\\\\/"], "a": 1E2}, ${objectText(Object.entries(sent).slice(1).map(([k, v]) => [k, JSON.stringify(v)])).slice(1, -1)}} ]}`
+    const sent = {
+      data: { b: [1.5, 'x\\/'], a: 1e2 },
+      createdAt: VALID.createdAt,
+      type: VALID.type,
+      contactEmail: VALID.contactEmail,
+      id: VALID.id,
+      name: 'n',
+    }
+    const body = `{"batch":[ {"data": {"b": [1.50, "x\\\\\\/"], "a": 1E2}, ${objectText(
+      Object.entries(sent)
+        .slice(1)
+        .map(([k, v]) => [k, JSON.stringify(v)]),
+    ).slice(1, -1)}} ]}`
     const { json, violation } = intakeVerdict(body)
     expect(violation).toBeUndefined()
-    expect(json).toBe('{"id":"e-1","contactEmail":"john@example.com","type":"PRODUCT_ACTIVITY","name":"n","createdAt":"2025-08-12T09:21:45Z","data":{"b":[1.5,"x\\\\/"],"a":100}}')
+    expect(json).toBe(
+      '{"id":"e-1","contactEmail":"john@example.com","type":"PRODUCT_ACTIVITY","name":"n","createdAt":"2025-08-12T09:21:45Z","data":{"b":[1.5,"x\\\\/"],"a":100}}',
+    )
     expect(JSON.parse(json as string)).toEqual(JSON.parse(body).batch[0])
   })
 
@@ -247,16 +312,21 @@ describe('intake: each engagement', () => {
   it('gives the same verdict for items breaking several rules, none, or missing fields (property)', () => {
     const required = Object.keys(VALID)
     fc.assert(
-      fc.property(tape, fc.array(fc.constantFrom(...ONE_RULE_BROKEN), { maxLength: 3 }), fc.subarray(required, { maxLength: 2 }), (choices, broken, missing) => {
-        let members = validMembers(choices).filter(([key]) => !missing.includes(key))
-        for (const member of broken) members = withMember(members, member, choices)
-        const text = itemText(members, choices)
-        const expected = checkEngagement(JSON.parse(text))
-        const { violation, json } = intakeVerdict(bodyOf([text], choices))
-        expect(violation === undefined).toBe(expected === undefined)
-        if (broken.length + missing.length <= 1) expect(violation).toEqual(expected)
-        if (json !== undefined) expect(JSON.parse(json)).toEqual(JSON.parse(text))
-      }),
+      fc.property(
+        tape,
+        fc.array(fc.constantFrom(...ONE_RULE_BROKEN), { maxLength: 3 }),
+        fc.subarray(required, { maxLength: 2 }),
+        (choices, broken, missing) => {
+          let members = validMembers(choices).filter(([key]) => !missing.includes(key))
+          for (const member of broken) members = withMember(members, member, choices)
+          const text = itemText(members, choices)
+          const expected = checkEngagement(JSON.parse(text))
+          const { violation, json } = intakeVerdict(bodyOf([text], choices))
+          expect(violation === undefined).toBe(expected === undefined)
+          if (broken.length + missing.length <= 1) expect(violation).toEqual(expected)
+          if (json !== undefined) expect(JSON.parse(json)).toEqual(JSON.parse(text))
+        },
+      ),
       { numRuns: 1500 },
     )
   })
@@ -264,7 +334,9 @@ describe('intake: each engagement', () => {
     const maybeBroken = fc.option(fc.constantFrom(...ONE_RULE_BROKEN), { nil: undefined })
     fc.assert(
       fc.property(tape, fc.array(maybeBroken, { minLength: 2, maxLength: 6 }), (choices, brokenPerItem) => {
-        const items = brokenPerItem.map((broken) => itemText(broken ? withMember(validMembers(choices), broken, choices) : validMembers(choices), choices))
+        const items = brokenPerItem.map((broken) =>
+          itemText(broken ? withMember(validMembers(choices), broken, choices) : validMembers(choices), choices),
+        )
         const body = bodyOf(items, choices)
         const read = readClientRequest(body)
         if (!read.ok) throw new Error(`the body was refused: ${read.message}`)
@@ -304,9 +376,36 @@ describe('intake: data', () => {
   })
 
   it('gives the verdict checkEngagement gives, and compact JSON equal to the parsed data (property)', () => {
-    const special = fc.constantFrom(2 ** 53 - 1, 2 ** 53, -(2 ** 53), 1e15, 9007199254740993, 1e300, 5e-324, 0.1, '\ud800', 'a\udfffb', '\ud83d\ude00', '/', '\u0000\u001f', '"\\', 'é')
+    const special = fc.constantFrom(
+      2 ** 53 - 1,
+      2 ** 53,
+      -(2 ** 53),
+      1e15,
+      // biome-ignore lint/correctness/noPrecisionLoss: a number beyond 2^53, which must be refused
+      9007199254740993,
+      1e300,
+      5e-324,
+      0.1,
+      '\ud800',
+      'a\udfffb',
+      '\ud83d\ude00',
+      '/',
+      '\u0000\u001f',
+      '"\\',
+      'é',
+    )
     const value = fc.letrec((tie) => ({
-      any: fc.oneof({ depthSize: 'small', maxDepth: 12 }, fc.jsonValue({ maxDepth: 0 }), special, fc.array(tie('any'), { maxLength: 3 }), fc.dictionary(fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('__proto__', 'constructor', 'prototype', '\ud800')), tie('any'), { maxKeys: 3 })),
+      any: fc.oneof(
+        { depthSize: 'small', maxDepth: 12 },
+        fc.jsonValue({ maxDepth: 0 }),
+        special,
+        fc.array(tie('any'), { maxLength: 3 }),
+        fc.dictionary(
+          fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('__proto__', 'constructor', 'prototype', '\ud800')),
+          tie('any'),
+          { maxKeys: 3 },
+        ),
+      ),
     })).any
     fc.assert(
       fc.property(fc.dictionary(fc.string({ maxLength: 4 }), value, { maxKeys: 4 }), tape, (data, choices) => {
@@ -325,6 +424,7 @@ describe('intake: data', () => {
 
   it('names the same field, rule and message as checkEngagement when the data breaks one rule (property)', () => {
     const breaking: [string, unknown][] = [
+      // biome-ignore lint/correctness/noPrecisionLoss: a number beyond 2^53, which must be refused
       ['n', 12345678901234567890],
       ['n', new RawJson('-1e400')],
       ['n', new RawJson('1e309')],
@@ -335,17 +435,26 @@ describe('intake: data', () => {
       ['deep', nested(9)],
       ['big', 'x'.repeat(16_384)],
     ]
-    const clean = fc.dictionary(fc.string({ minLength: 1, maxLength: 4 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }).filter((data) => treeVerdict(data) === undefined)
+    const clean = fc
+      .dictionary(fc.string({ minLength: 1, maxLength: 4 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 })
+      .filter((data) => treeVerdict(data) === undefined)
     fc.assert(
-      fc.property(clean, fc.constantFrom(...breaking), fc.array(fc.constantFrom('a', 'b', 0, 1), { maxLength: 3 }), tape, (data, [key, bad], path, choices) => {
-        // Put the broken member at `path` inside otherwise clean data.
-        let holder: Record<string, unknown> = { [key]: bad }
-        for (const step of path) holder = typeof step === 'number' ? ({ list: [...Array(step).fill(0), holder] } as never) : { [step]: holder }
-        const text = spell({ ...data, inner: holder }, choices)
-        const expected = treeVerdict(JSON.parse(text))
-        if (JSON.parse(text).inner === undefined) return // the key "inner" was in data already
-        expect(check(text)).toEqual(expected === undefined ? expect.objectContaining({ ok: true }) : { ok: false, violation: expected })
-      }),
+      fc.property(
+        clean,
+        fc.constantFrom(...breaking),
+        fc.array(fc.constantFrom('a', 'b', 0, 1), { maxLength: 3 }),
+        tape,
+        (data, [key, bad], path, choices) => {
+          // Put the broken member at `path` inside otherwise clean data.
+          let holder: Record<string, unknown> = { [key]: bad }
+          for (const step of path)
+            holder = typeof step === 'number' ? ({ list: [...Array(step).fill(0), holder] } as never) : { [step]: holder }
+          const text = spell({ ...data, inner: holder }, choices)
+          const expected = treeVerdict(JSON.parse(text))
+          if (JSON.parse(text).inner === undefined) return // the key "inner" was in data already
+          expect(check(text)).toEqual(expected === undefined ? expect.objectContaining({ ok: true }) : { ok: false, violation: expected })
+        },
+      ),
       { numRuns: 1500 },
     )
   })
@@ -367,8 +476,16 @@ describe('intake: the JSON it writes', () => {
   it('spells numbers as stringify does, for any spelling JSON allows (property)', () => {
     const digits = fc.string({ unit: fc.constantFrom('0', '1', '5', '9'), minLength: 1, maxLength: 20 })
     const token = fc
-      .tuple(fc.boolean(), digits, fc.option(digits), fc.option(fc.tuple(fc.constantFrom('e', 'E'), fc.constantFrom('', '+', '-'), fc.integer({ min: 0, max: 400 }))))
-      .map(([negative, whole, fraction, exponent]) => `${negative ? '-' : ''}${whole.replace(/^0+(?=.)/, '')}${fraction === null ? '' : `.${fraction}`}${exponent === null ? '' : exponent.join('')}`)
+      .tuple(
+        fc.boolean(),
+        digits,
+        fc.option(digits),
+        fc.option(fc.tuple(fc.constantFrom('e', 'E'), fc.constantFrom('', '+', '-'), fc.integer({ min: 0, max: 400 }))),
+      )
+      .map(
+        ([negative, whole, fraction, exponent]) =>
+          `${negative ? '-' : ''}${whole.replace(/^0+(?=.)/, '')}${fraction === null ? '' : `.${fraction}`}${exponent === null ? '' : exponent.join('')}`,
+      )
     fc.assert(
       fc.property(fc.oneof(token, fc.double({ noNaN: true, noDefaultInfinity: true }).map(String)), (number) => {
         const value = Number(number)

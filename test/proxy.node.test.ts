@@ -92,7 +92,11 @@ describe('proxy on Node, with the emulator as Conversion, over real sockets', ()
     const responses = await Promise.all([
       postIds(proxy, ['k-1']),
       fetch(proxy.url, { method: 'POST', headers: { origin: 'http://evil.localhost' }, body: '{}' }),
-      fetch(proxy.url, { method: 'POST', headers: { origin: APP, 'content-type': 'application/json' }, body: `{"batch":[{"id":"${KEY}"}]}` }),
+      fetch(proxy.url, {
+        method: 'POST',
+        headers: { origin: APP, 'content-type': 'application/json' },
+        body: `{"batch":[{"id":"${KEY}"}]}`,
+      }),
       fetch(`${proxy.origin}/elsewhere`),
     ])
     for (const response of responses) {

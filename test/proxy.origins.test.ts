@@ -15,7 +15,13 @@ describe('parseAllowedOrigins: entries in the form browsers send', () => {
       'http://127.0.0.1:3000',
       'http://[::1]:3000',
     ])
-    expect([...exact]).toEqual(['https://app.example.com', 'http://localhost', 'https://xn--bcher-kva.example', 'http://127.0.0.1:3000', 'http://[::1]:3000'])
+    expect([...exact]).toEqual([
+      'https://app.example.com',
+      'http://localhost',
+      'https://xn--bcher-kva.example',
+      'http://127.0.0.1:3000',
+      'http://[::1]:3000',
+    ])
   })
 
   it('keeps wildcards over domains of one owner, with their scheme and port', () => {
@@ -49,7 +55,9 @@ describe('parseAllowedOrigins: entries in the form browsers send', () => {
     ['https://app..example.com', 'has a host no browser sends'],
   ])('refuses %s, naming it and the rule', (entry, rule) => {
     expect(() => parseAllowedOrigins(['https://fine.example.com', entry])).toThrow(TypeError)
-    expect(() => parseAllowedOrigins([entry])).toThrow(`conversion-engagements proxy: \`allowedOrigins\` entry ${JSON.stringify(entry)} ${rule}`)
+    expect(() => parseAllowedOrigins([entry])).toThrow(
+      `conversion-engagements proxy: \`allowedOrigins\` entry ${JSON.stringify(entry)} ${rule}`,
+    )
   })
 
   it('refuses an empty list and entries that are not strings', () => {
@@ -59,12 +67,20 @@ describe('parseAllowedOrigins: entries in the form browsers send', () => {
 })
 
 describe('matchOrigin: only a well-formed serialized origin, echoed as sent', () => {
-  const allowed = parseAllowedOrigins(['https://app.example.com', 'https://*.example.org', 'http://localhost:3000', 'https://*.amazonaws.com'])
+  const allowed = parseAllowedOrigins([
+    'https://app.example.com',
+    'https://*.example.org',
+    'http://localhost:3000',
+    'https://*.amazonaws.com',
+  ])
 
-  it.each(['https://app.example.com', 'https://a.example.org', 'https://pr-1.preview.example.org', 'http://localhost:3000', 'https://x.amazonaws.com'])(
-    'echoes %s',
-    (origin) => expect(matchOrigin(allowed, origin)).toBe(origin),
-  )
+  it.each([
+    'https://app.example.com',
+    'https://a.example.org',
+    'https://pr-1.preview.example.org',
+    'http://localhost:3000',
+    'https://x.amazonaws.com',
+  ])('echoes %s', (origin) => expect(matchOrigin(allowed, origin)).toBe(origin))
 
   it.each([
     'https://example.org',
@@ -121,16 +137,32 @@ describe('CORS headers', () => {
 })
 
 describe('createProxy with these rules', () => {
-  const proxy = () => createProxy({ apiKey: KEY, allowedOrigins: ['https://app.example.com', 'https://*.preview.example.com'], fetch: () => Promise.reject(new Error('not called')) })
+  const proxy = () =>
+    createProxy({
+      apiKey: KEY,
+      allowedOrigins: ['https://app.example.com', 'https://*.preview.example.com'],
+      fetch: () => Promise.reject(new Error('not called')),
+    })
   const post = (origin: string) =>
-    proxy().fetch(new Request('https://proxy.example.com/api/relay', { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: '{}' }))
+    proxy().fetch(
+      new Request('https://proxy.example.com/api/relay', {
+        method: 'POST',
+        headers: { origin, 'content-type': 'application/json' },
+        body: '{}',
+      }),
+    )
 
   it('refuses an allowedOrigins entry over a public suffix when it is created', () => {
     expect(() => createProxy({ apiKey: KEY, allowedOrigins: ['https://*.vercel.app'] })).toThrow(/allowedOrigins.*public suffix/)
   })
 
   it('refuses origins no browser sends, even when they end like an allowed one', async () => {
-    for (const origin of ['https://evil.com?.preview.example.com', 'https://.preview.example.com', 'https://x@pr-1.preview.example.com', 'https://app.example.com, https://evil.com']) {
+    for (const origin of [
+      'https://evil.com?.preview.example.com',
+      'https://.preview.example.com',
+      'https://x@pr-1.preview.example.com',
+      'https://app.example.com, https://evil.com',
+    ]) {
       const response = await post(origin)
       expect(response.status, origin).toBe(403)
       expect(response.headers.get('access-control-allow-origin')).toBeNull()

@@ -17,11 +17,14 @@ await import(exampleModule('emulator'))
 describe('README examples', () => {
   it('sends from a backend as shown, against the emulator', async () => {
     const conversion = await startEmulator({ apiKey: 'sk_test_readme_server' })
-    process.env['CONVERSION_API_KEY'] = 'sk_test_readme_server'
-    process.env['CONVERSION_API_URL'] = conversion.url
-    delete process.env['REDIS_URL']
+    process.env.CONVERSION_API_KEY = 'sk_test_readme_server'
+    process.env.CONVERSION_API_URL = conversion.url
+    delete process.env.REDIS_URL
     try {
-      const { result, results } = (await import(exampleModule('server'))) as { result: { status: string }; results: { status: string; field?: string }[] }
+      const { result, results } = (await import(exampleModule('server'))) as {
+        result: { status: string }
+        results: { status: string; field?: string }[]
+      }
       expect(result).toMatchObject({ status: 'accepted' })
       expect(results).toEqual([
         { status: 'accepted', id: 'call-8812' },
@@ -29,13 +32,13 @@ describe('README examples', () => {
       ])
       expect(conversion.ids()).toHaveLength(2)
     } finally {
-      delete process.env['CONVERSION_API_URL']
+      delete process.env.CONVERSION_API_URL
       await conversion.close()
     }
   })
 
   it('serves the proxy on Node as shown (on a free port instead of 8787)', async () => {
-    process.env['CONVERSION_API_KEY'] = 'sk_test_readme_node'
+    process.env.CONVERSION_API_KEY = 'sk_test_readme_node'
     const { server } = (await import(exampleModule('node', [['port: 8787', 'port: 0']]))) as {
       server: { url: string; close(): Promise<void> }
     }
@@ -52,19 +55,23 @@ describe('README examples', () => {
   })
 
   it('answers as a Next.js route handler as shown', async () => {
-    process.env['CONVERSION_API_KEY'] = 'sk_test_readme_next'
+    process.env.CONVERSION_API_KEY = 'sk_test_readme_next'
     const route = (await import(exampleModule('nextjs'))) as { POST: (request: Request) => Promise<Response>; OPTIONS: typeof route.POST }
     const preflight = await route.OPTIONS(new Request('https://app.example.com/api/relay', { method: 'OPTIONS', headers: { origin: APP } }))
     expect(preflight.status).toBe(204)
     const malformed = await route.POST(
-      new Request('https://app.example.com/api/relay', { method: 'POST', headers: { origin: APP, 'content-type': 'application/json' }, body: '{' }),
+      new Request('https://app.example.com/api/relay', {
+        method: 'POST',
+        headers: { origin: APP, 'content-type': 'application/json' },
+        body: '{',
+      }),
     )
     expect(malformed.status).toBe(400)
     expect(await malformed.json()).toEqual({ message: 'request body must be JSON: it could not be parsed' })
   })
 
   it('signs identities as shown, and the proxy accepts the signature', async () => {
-    process.env['IDENTITY_SECRET'] = 'readme-identity-secret'
+    process.env.IDENTITY_SECRET = 'readme-identity-secret'
     const { signature } = (await import(exampleModule('identity'))) as { signature: string }
     expect(await verifyIdentity('john@example.com', signature, 'readme-identity-secret', Date.now())).toBe(true)
     expect(await verifyIdentity('jane@example.com', signature, 'readme-identity-secret', Date.now())).toBe(false)
@@ -103,7 +110,7 @@ describe('README option tables', () => {
    */
   const expectDefaults = (rows: { option: string; fallback: string }[], resolvedOptions: object) => {
     const resolved = resolvedOptions as Record<string, unknown>
-    const retry = resolved['retry'] as { baseMs: number; maxMs: number }
+    const retry = resolved.retry as { baseMs: number; maxMs: number }
     const actual: Record<string, unknown> = { ...resolved, retryBaseDelay: retry.baseMs, retryMaxDelay: retry.maxMs }
     for (const { option, fallback } of rows) {
       const expected = literal(fallback)
@@ -121,7 +128,9 @@ describe('README option tables', () => {
     const rows = optionTable('proxy')
     const injected = ['clientKey', 'guard', 'coalescer', 'memory', 'pacer', 'sha256', 'fetch', 'now', 'random']
     expect(rows.map((row) => row.option).sort()).toEqual(
-      declaredOptions('src/proxy/options.ts', 'ProxyOptions').filter((name) => !injected.includes(name)).sort(),
+      declaredOptions('src/proxy/options.ts', 'ProxyOptions')
+        .filter((name) => !injected.includes(name))
+        .sort(),
     )
     expectDefaults(rows, resolveProxyOptions({ apiKey: 'sk_test_x', allowedOrigins: [APP] }))
   })
@@ -130,14 +139,24 @@ describe('README option tables', () => {
 describe('README exports table', () => {
   it('lists exactly what each entry exports at run time (the Worker entry, which needs workerd, by its source)', async () => {
     const rows = exportTable()
-    const entries = ['conversion-engagements', 'conversion-engagements/proxy', 'conversion-engagements/node', 'conversion-engagements/redis', 'conversion-engagements/server', 'conversion-engagements/worker', 'conversion-engagements/emulator']
+    const entries = [
+      'conversion-engagements',
+      'conversion-engagements/proxy',
+      'conversion-engagements/node',
+      'conversion-engagements/redis',
+      'conversion-engagements/server',
+      'conversion-engagements/worker',
+      'conversion-engagements/emulator',
+    ]
     expect(rows.map((row) => row.entry)).toEqual(expect.arrayContaining(entries))
     for (const { entry, names } of rows) {
       const source = entrySource(entry)
       if (!source) continue
       if (entry.endsWith('/worker')) {
         const text = readFileSync(source, 'utf8')
-        const exported = [...text.matchAll(/^export (?:async )?(?:function|const|class) (\w+)|^export \{ (\w+) \}/gm)].map((match) => match[1] ?? match[2])
+        const exported = [...text.matchAll(/^export (?:async )?(?:function|const|class) (\w+)|^export \{ (\w+) \}/gm)].map(
+          (match) => match[1] ?? match[2],
+        )
         expect(names.sort(), entry).toEqual(exported.sort())
         continue
       }

@@ -107,7 +107,11 @@ describe('redis memory: Redis restarted empty', () => {
     await redis.start()
     await until(() => a.reachable && b.reachable)
     // b asks about what only a knows: a has put it back by the time b is answered.
-    expect(await b.memory.recall([key('claimed'), key('delivered'), key('delivered', 'other')], Date.now())).toEqual(['pending', 'known', 'conflict'])
+    expect(await b.memory.recall([key('claimed'), key('delivered'), key('delivered', 'other')], Date.now())).toEqual([
+      'pending',
+      'known',
+      'conflict',
+    ])
   })
 })
 

@@ -47,16 +47,26 @@ describe('the backend client', () => {
   it('fixes id and createdAt at call time, and answers bad input per engagement without affecting the others', async () => {
     const time = Date.parse('2025-08-12T09:21:45.123Z')
     let uuids = 0
-    const clock = { now: () => time, setTimeout: (f: () => void, ms: number) => setTimeout(f, ms), clearTimeout: (h: unknown) => clearTimeout(h as never) }
+    const clock = {
+      now: () => time,
+      setTimeout: (f: () => void, ms: number) => setTimeout(f, ms),
+      clearTimeout: (h: unknown) => clearTimeout(h as never),
+    }
     const { client, emulator } = setup({ clock, randomUUID: () => `uuid-${++uuids}` })
     const results = await client.trackMany([
       { contactEmail: 'john@example.com', type: 'MEETING' },
       { contactEmail: 'not an email', type: 'MEETING' },
+      // biome-ignore lint/correctness/noPrecisionLoss: a number beyond 2^53, which must be refused
       { contactEmail: 'john@example.com', type: 'CALL', data: { big: 12345678901234567890 } },
       null as never,
     ])
     expect(results[0]).toEqual({ status: 'accepted', id: expect.stringMatching(/^uuid-/) })
-    expect(results[1]).toMatchObject({ status: 'rejected', field: 'contactEmail', rule: 'format', reason: expect.stringContaining('contactEmail') })
+    expect(results[1]).toMatchObject({
+      status: 'rejected',
+      field: 'contactEmail',
+      rule: 'format',
+      reason: expect.stringContaining('contactEmail'),
+    })
     expect(results[2]).toMatchObject({ status: 'rejected', field: 'data.big' })
     expect(results[3]).toMatchObject({ status: 'rejected', field: 'engagement' })
     expect(emulator.engagements().map((item) => item.engagement.createdAt)).toEqual(['2025-08-12T09:21:45.123Z'])
@@ -91,7 +101,9 @@ describe('the backend client', () => {
     const { client, emulator } = setup({ maxPending: 200 }, { faults: { latencyMs: 100 } })
     let most = 0
     const watch = setInterval(() => (most = Math.max(most, client.stats().pending)), 5)
-    const results = await Promise.all(Array.from({ length: 5 }, (_, call) => client.trackMany(Array.from({ length: 200 }, (_, n) => meeting(call * 1_000 + n)))))
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, call) => client.trackMany(Array.from({ length: 200 }, (_, n) => meeting(call * 1_000 + n)))),
+    )
     clearInterval(watch)
     expect(results.flat().every((result) => result.status === 'accepted')).toBe(true)
     expect(most).toBeLessThanOrEqual(200)
@@ -101,7 +113,11 @@ describe('the backend client', () => {
   it('answers busy once its deadline passes, and sends what was handed over before close() returns', async () => {
     const { client, emulator } = setup({ deadline: 200 }, { faults: { latencyMs: 1_000 } })
     expect(await client.track(meeting(1))).toMatchObject({ status: 'busy', id: 'm-1' })
-    const later = createClient({ apiKey: KEY, upstreamUrl: 'https://conversion.test/api', fetch: (input, init) => emulator.fetch(new Request(input, init)) })
+    const later = createClient({
+      apiKey: KEY,
+      upstreamUrl: 'https://conversion.test/api',
+      fetch: (input, init) => emulator.fetch(new Request(input, init)),
+    })
     void later.track(meeting(2))
     void later.trackMany([meeting(3), meeting(4)])
     await later.close()

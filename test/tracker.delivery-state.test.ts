@@ -25,7 +25,7 @@ const LIMITS: DeliveryLimits = {
  * and its answer: a set of requests can all arrive within one second exactly when the latest
  * start is less than a second after the earliest answer.
  */
-export function worstSecond(requests: readonly { start: number; answer: number }[]): number {
+function worstSecond(requests: readonly { start: number; answer: number }[]): number {
   return Math.max(
     0,
     ...requests.map(({ answer }) => requests.filter((other) => other.answer >= answer && other.start < answer + 1_000).length),
@@ -35,7 +35,12 @@ export function worstSecond(requests: readonly { start: number; answer: number }
 /** `count` sendable entries tracked at `time`, ids `e<first>`, `e<first+1>`… */
 function entries(count: number, first = 0, time = T0): OutboxEntry[] {
   return Array.from({ length: count }, (_, i) =>
-    createEntry({ id: `e${first + i}`, type: 'T', createdAt: '2025-08-12T09:00:00Z', contactEmail: 'john@example.com' }, undefined, time, first + i),
+    createEntry(
+      { id: `e${first + i}`, type: 'T', createdAt: '2025-08-12T09:00:00Z', contactEmail: 'john@example.com' },
+      undefined,
+      time,
+      first + i,
+    ),
   )
 }
 
@@ -127,15 +132,15 @@ describe('delivery decisions: what goes next', () => {
     let read = 0
     for (let guard = 0; done.length < 40 && guard < 1_000; guard++) {
       const step = state.next(now, true)
-      if (step.kind == 'read') {
+      if (step.kind === 'read') {
         state.read(rows.slice(read, read + step.limit), now)
         read += step.limit
-      } else if (step.kind == 'send') {
+      } else if (step.kind === 'send') {
         out.push({ outgoing: step.outgoing, start: now, answer: now + latencies[out.length % latencies.length]! })
       } else {
         // Time moves to the next answer, or to when the pacer said to ask again.
         const nextAnswer = Math.min(...out.map((request) => request.answer))
-        now = step.kind == 'wait' ? Math.min(now + step.ms, nextAnswer) : nextAnswer
+        now = step.kind === 'wait' ? Math.min(now + step.ms, nextAnswer) : nextAnswer
         for (const request of out.filter((request) => request.answer <= now)) {
           out.splice(out.indexOf(request), 1)
           state.answer(request.outgoing, ok(settlement(1)), request.answer, true)
@@ -291,7 +296,10 @@ describe('delivery decisions: what an answer does', () => {
 
   it('obeys Retry-After, and spends no attempt while offline', () => {
     const { state, outgoing } = started(LIMITS, entries(1))
-    expect(state.answer(outgoing, answerOf(429, '60'), T0, true)).toMatchObject({ saveRetry: { failures: 1, until: T0 + 60_000 }, wakeInMs: 60_000 })
+    expect(state.answer(outgoing, answerOf(429, '60'), T0, true)).toMatchObject({
+      saveRetry: { failures: 1, until: T0 + 60_000 },
+      wakeInMs: 60_000,
+    })
     expect(state.answer(outgoing, unanswered('network error'), T0, false)).toEqual({
       events: [{ type: 'retried', ids: ['e0'], failures: 1, delayMs: 0, reason: 'offline (network error)' }],
     })
@@ -316,7 +324,8 @@ describe('delivery decisions: what an answer does', () => {
 
   it('sends smaller bodies after a 413: at most half the refused one', () => {
     /** Entries of about 20,000 bytes each. */
-    const sized = (list: OutboxEntry[]) => list.map((entry) => ({ ...entry, engagement: { ...entry.engagement, data: { blob: 'x'.repeat(19_890) } } }))
+    const sized = (list: OutboxEntry[]) =>
+      list.map((entry) => ({ ...entry, engagement: { ...entry.engagement, data: { blob: 'x'.repeat(19_890) } } }))
     const { state, outgoing } = started({ ...LIMITS, maxBatchBytes: 100_000, maxConcurrentRequests: 5 }, sized(entries(3)))
     expect(outgoing.entries).toHaveLength(3)
     state.answer({ ...outgoing, body: 'x'.repeat(60_000) }, answerOf(413), T0, true)
@@ -357,13 +366,7 @@ describe('delivery decisions: flushAt and beacons', () => {
     expect(carriedBytes(rows[0]!)).toBe(20_000)
     rows[0]!.beaconAt = T0 - 1_000
     const chunks = [...createDeliveryState({ ...LIMITS, maxBatchSize: 200 }, () => 0.5).beacons(rows, T0)]
-    expect(chunks.map(ids)).toEqual([
-      ['e1', 'e2'],
-      ['e3', 'e4'],
-      ['e5', 'e6'],
-      ['e7', 'e8'],
-      ['e9'],
-    ])
+    expect(chunks.map(ids)).toEqual([['e1', 'e2'], ['e3', 'e4'], ['e5', 'e6'], ['e7', 'e8'], ['e9']])
     // Each beacon takes a pacer slot: with two, two beacons leave, and none is drawn without a slot.
     const state = createDeliveryState({ ...LIMITS, maxBatchSize: 200, maxRequestsPerSecond: 2 }, () => 0.5)
     expect([...state.beacons(rows, T0)].map(ids)).toEqual([

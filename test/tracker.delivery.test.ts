@@ -21,9 +21,9 @@ describe('tracker delivery', () => {
       createdAt: new Date(world.clock.now).toISOString(),
       contactEmail: 'john@example.com',
     })
-    expect(sent!['id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(sent!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(await tab.tracker.stats()).toMatchObject({ queued: 0, sent: 1, leader: true, storage: 'indexeddb' })
-    expect(tab.of('sent')).toEqual([{ type: 'sent', ids: [sent!['id']], accepted: 1, duplicates: 0 }])
+    expect(tab.of('sent')).toEqual([{ type: 'sent', ids: [sent!.id], accepted: 1, duplicates: 0 }])
   })
 
   it('writes the track calls of one tick together: one IndexedDB transaction for a few hundred', async () => {

@@ -16,17 +16,24 @@ function withOwn(target: Record<string, unknown>, key: string, value: unknown): 
 
 /** The draft the contract is asked about: the input's own fields, with the tracker's defaults, as `track()` completes it. */
 function contractDraft(input: unknown, contact: Contact | undefined): unknown {
-  if (!input || typeof input != 'object' || Array.isArray(input)) return input
+  if (!input || typeof input !== 'object' || Array.isArray(input)) return input
   const given = input as Record<string, unknown>
-  const draft: Record<string, unknown> = { ...given, id: given['id'] ?? UUID, createdAt: given['createdAt'] ?? NOW, contactEmail: given['contactEmail'] ?? contact?.email }
-  const createdAt = draft['createdAt']
+  const draft: Record<string, unknown> = {
+    ...given,
+    id: given.id ?? UUID,
+    createdAt: given.createdAt ?? NOW,
+    contactEmail: given.contactEmail ?? contact?.email,
+  }
+  const createdAt = draft.createdAt
   if (
     createdAt instanceof Date ||
-    typeof createdAt == 'number' ||
-    (typeof createdAt == 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(createdAt) && isRealDate(createdAt))
+    typeof createdAt === 'number' ||
+    (typeof createdAt === 'string' &&
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(createdAt) &&
+      isRealDate(createdAt))
   ) {
     const date = new Date(createdAt)
-    draft['createdAt'] = isNaN(date.getTime()) ? String(date) : date.toISOString()
+    draft.createdAt = Number.isNaN(date.getTime()) ? String(date) : date.toISOString()
   }
   for (const key of Object.keys(draft)) if (draft[key] === undefined) delete draft[key]
   return draft
@@ -74,30 +81,55 @@ describe('tracker: what track() refuses is what the contract refuses', () => {
     expect(built).toEqual({ engagement: draft, signature: contact.signature })
     expect(draft).toEqual({ type: 'A', id: UUID, createdAt: '2025-08-12T09:21:45.000Z', contactEmail: 'jane@example.com', data: { n: 1 } })
     // Another contact given in the engagement: the session's signature is not its own.
-    expect(buildEngagement({ type: 'A', contactEmail: 'john@example.com' }, contact, NOW, () => UUID)).toMatchObject({ signature: undefined })
+    expect(buildEngagement({ type: 'A', contactEmail: 'john@example.com' }, contact, NOW, () => UUID)).toMatchObject({
+      signature: undefined,
+    })
   })
 
   it('gives the verdict of the contract for hostile keys and values (property)', () => {
     const hostileValue = fc.oneof(
       fc.constant(undefined),
       fc.constant(null),
-      fc.constantFrom('PRODUCT_ACTIVITY', 'john@example.com', '2025-08-12T09:21:45Z', '2025-02-30T10:00:00+01:00', 'e-1', '', 'x'.repeat(300)),
+      fc.constantFrom(
+        'PRODUCT_ACTIVITY',
+        'john@example.com',
+        '2025-08-12T09:21:45Z',
+        '2025-02-30T10:00:00+01:00',
+        'e-1',
+        '',
+        'x'.repeat(300),
+      ),
       fc.constantFrom(0, -1, NOW, 4_102_444_800_000, 1e20, NaN, new Date(NaN), new Date(NOW)),
-      fc.anything({ maxDepth: 2, withBigInt: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withBoxedValues: true }),
+      fc.anything({
+        maxDepth: 2,
+        withBigInt: true,
+        withDate: true,
+        withMap: true,
+        withSet: true,
+        withNullPrototype: true,
+        withBoxedValues: true,
+      }),
     )
-    const key = fc.oneof(fc.constantFrom('id', 'contactEmail', 'type', 'name', 'description', 'createdAt', 'data', ...INHERITED), fc.string({ maxLength: 8 }))
+    const key = fc.oneof(
+      fc.constantFrom('id', 'contactEmail', 'type', 'name', 'description', 'createdAt', 'data', ...INHERITED),
+      fc.string({ maxLength: 8 }),
+    )
     const candidate = fc
       .tuple(
         fc.record({ id: hostileValue, contactEmail: hostileValue, type: hostileValue, createdAt: hostileValue }, { requiredKeys: [] }),
         fc.array(fc.tuple(key, hostileValue), { maxLength: 4 }),
       )
-      .map(([base, extras]) => extras.reduce((target, [name, value]) => withOwn(target, name, value), { ...base } as Record<string, unknown>))
-    const contact = fc.option(fc.constantFrom<Contact>({ email: 'jane@example.com' }, { email: 'jane@example.com', signature: 'sig' }), { nil: undefined })
+      .map(([base, extras]) =>
+        extras.reduce((target, [name, value]) => withOwn(target, name, value), { ...base } as Record<string, unknown>),
+      )
+    const contact = fc.option(fc.constantFrom<Contact>({ email: 'jane@example.com' }, { email: 'jane@example.com', signature: 'sig' }), {
+      nil: undefined,
+    })
     fc.assert(
       fc.property(candidate, contact, (input, who) => {
         const { tracker, contract, built, draft } = verdicts(input, who)
         expect(tracker).toEqual(contract)
-        if (tracker == 'ok') expect(built).toMatchObject({ engagement: draft })
+        if (tracker === 'ok') expect(built).toMatchObject({ engagement: draft })
       }),
       { numRuns: 3000 },
     )
@@ -116,27 +148,48 @@ describe('tracker: what track() refuses is what the contract refuses', () => {
         type: text,
         name: text,
         description: text,
-        createdAt: fc.constantFrom('1969-12-31T23:59:59Z', '1970-01-01T00:00:00Z', '2099-12-31T23:59:59Z', '2100-01-01T00:00:00Z', -1, 4_102_444_800_000),
+        createdAt: fc.constantFrom(
+          '1969-12-31T23:59:59Z',
+          '1970-01-01T00:00:00Z',
+          '2099-12-31T23:59:59Z',
+          '2100-01-01T00:00:00Z',
+          -1,
+          4_102_444_800_000,
+        ),
         data: fc.dictionary(text, value, { maxKeys: 3 }),
       },
       { requiredKeys: ['type'] },
     )
     fc.assert(
-      fc.property(fc.oneof(candidate, fc.anything({ withBigInt: true, withDate: true, withMap: true, withNullPrototype: true, withSparseArray: true })), (input) => {
-        const { tracker, contract } = verdicts(input)
-        expect(tracker).toEqual(contract)
-      }),
+      fc.property(
+        fc.oneof(
+          candidate,
+          fc.anything({ withBigInt: true, withDate: true, withMap: true, withNullPrototype: true, withSparseArray: true }),
+        ),
+        (input) => {
+          const { tracker, contract } = verdicts(input)
+          expect(tracker).toEqual(contract)
+        },
+      ),
       { numRuns: 3000 },
     )
   })
 
   it('checks an email for identify() as the contract does', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }).map((local) => `${local}@example.com`), fc.anything()), (email) => {
-        const ours = checkEmail(email)
-        const theirs = contractEmail(email)
-        expect(ours && { field: ours.field, rule: ours.rule, message: ours.message }).toEqual(theirs && { field: theirs.field, rule: theirs.rule, message: theirs.message })
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 12 }).map((local) => `${local}@example.com`),
+          fc.anything(),
+        ),
+        (email) => {
+          const ours = checkEmail(email)
+          const theirs = contractEmail(email)
+          expect(ours && { field: ours.field, rule: ours.rule, message: ours.message }).toEqual(
+            theirs && { field: theirs.field, rule: theirs.rule, message: theirs.message },
+          )
+        },
+      ),
       { numRuns: 2000 },
     )
   })

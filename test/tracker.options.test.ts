@@ -22,9 +22,24 @@ describe('tracker options: one policy for what is invalid', () => {
       maxBatchBytes: TRACKER_DEFAULTS.maxBatchBytes,
     })
     expect(reported).toEqual([
-      { code: 'invalid', field: 'flushAt', rule: 'range', message: 'option flushAt must be a whole number from 1 to Infinity, not 0: the default is used' },
-      { code: 'invalid', field: 'maxBatchSize', rule: 'range', message: 'option maxBatchSize must be a whole number from 1 to 200, not 500: the default is used' },
-      { code: 'invalid', field: 'maxBatchBytes', rule: 'range', message: 'option maxBatchBytes must be a number from 1024 to 1048576, not 10: the default is used' },
+      {
+        code: 'invalid',
+        field: 'flushAt',
+        rule: 'range',
+        message: 'option flushAt must be a whole number from 1 to Infinity, not 0: the default is used',
+      },
+      {
+        code: 'invalid',
+        field: 'maxBatchSize',
+        rule: 'range',
+        message: 'option maxBatchSize must be a whole number from 1 to 200, not 500: the default is used',
+      },
+      {
+        code: 'invalid',
+        field: 'maxBatchBytes',
+        rule: 'range',
+        message: 'option maxBatchBytes must be a number from 1024 to 1048576, not 10: the default is used',
+      },
     ])
   })
 

@@ -8,7 +8,12 @@ const nextTask = () => new Promise((resolve) => setImmediate(resolve))
 /** Entries of one tick; `held` ones have no contact yet. */
 function entries(tick: number, count: number, held = false): OutboxEntry[] {
   return Array.from({ length: count }, (_, i) => {
-    const engagement = { id: `t${tick}-${i}`, type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z', ...(!held && { contactEmail: 'john@example.com' }) }
+    const engagement = {
+      id: `t${tick}-${i}`,
+      type: 'PRODUCT_ACTIVITY',
+      createdAt: '2025-08-12T09:21:45Z',
+      ...(!held && { contactEmail: 'john@example.com' }),
+    }
     return createEntry(engagement, undefined, 1_000 + tick, i)
   })
 }

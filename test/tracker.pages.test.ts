@@ -11,8 +11,9 @@ describe('tracker: leaving the page', () => {
     world.proxy.down = true
     const tab = await world.open({ flushAt: 100_000 })
     tab.tracker.identify('john@example.com')
-    const ids = Array.from({ length: 300 }, (_, i) =>
-      (tab.tracker.track({ ...demo(i), description: 'd'.repeat(200) }) as { id: string }).id,
+    const ids = Array.from(
+      { length: 300 },
+      (_, i) => (tab.tracker.track({ ...demo(i), description: 'd'.repeat(200) }) as { id: string }).id,
     )
     await settle()
     tab.page.hide()
@@ -55,13 +56,16 @@ describe('tracker: leaving the page', () => {
   it('falls back to a keepalive fetch where sendBeacon is missing', async () => {
     const world = new World()
     const calls: RequestInit[] = []
-    const tab = await world.open({ flushAt: 100 }, {
-      sendBeacon: undefined,
-      fetch: async (input, init) => {
-        calls.push(init!)
-        return world.proxy.fetch(input, init)
+    const tab = await world.open(
+      { flushAt: 100 },
+      {
+        sendBeacon: undefined,
+        fetch: async (input, init) => {
+          calls.push(init!)
+          return world.proxy.fetch(input, init)
+        },
       },
-    })
+    )
     tab.tracker.identify('john@example.com')
     tab.tracker.track(demo(1))
     await settle()
@@ -190,13 +194,16 @@ describe('tracker: storage trouble', () => {
   it('switches to memory when IndexedDB fails mid-way (quota, blocked), losing nothing it was given', async () => {
     const world = new World()
     let failing = false
-    const tab = await world.open({ flushAt: 100 }, {
-      createStore: (database, store) => {
-        const real = world.origin.createStore(database, store)
-        return (mode, callback) =>
-          failing ? Promise.reject(new DOMException('quota exceeded', 'QuotaExceededError')) : real(mode, callback)
+    const tab = await world.open(
+      { flushAt: 100 },
+      {
+        createStore: (database, store) => {
+          const real = world.origin.createStore(database, store)
+          return (mode, callback) =>
+            failing ? Promise.reject(new DOMException('quota exceeded', 'QuotaExceededError')) : real(mode, callback)
+        },
       },
-    })
+    )
     tab.tracker.identify('john@example.com')
     await settle()
     failing = true
@@ -235,8 +242,6 @@ describe('tracker: outside a browser', () => {
   it('refuses to start without an endpoint', () => {
     const world = new World()
     expect(() => createTracker({} as never)).not.toThrow() // on the server it is a no-op
-    expect(() =>
-      createTracker({ platform: { window: new EventTarget(), document: world.origin as never } } as never),
-    ).toThrow(/endpoint/)
+    expect(() => createTracker({ platform: { window: new EventTarget(), document: world.origin as never } } as never)).toThrow(/endpoint/)
   })
 })

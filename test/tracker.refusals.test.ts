@@ -101,7 +101,7 @@ describe('tracker: bad input', () => {
     const tab = await world.open({ onError: (error) => errors.push(error) })
     tab.tracker.identify('john@example.com')
     const cyclic: Record<string, unknown> = { a: 1 }
-    cyclic['self'] = cyclic
+    cyclic.self = cyclic
     const cases: [unknown, string, string][] = [
       [undefined, 'engagement', 'required'],
       ['PRODUCT_ACTIVITY', 'engagement', 'type'],
@@ -144,9 +144,7 @@ describe('tracker: bad input', () => {
     tab.tracker.track({ type: 'A', createdAt: Date.parse('2025-08-12T09:21:45Z') })
     tab.tracker.track({ type: 'A', createdAt: '2025-08-12T11:21:45+02:00' })
     await tab.tracker.flush()
-    expect(world.proxy.requests[0]!.body.batch.map((item) => item['createdAt'])).toEqual(
-      Array(3).fill('2025-08-12T09:21:45.000Z'),
-    )
+    expect(world.proxy.requests[0]!.body.batch.map((item) => item.createdAt)).toEqual(Array(3).fill('2025-08-12T09:21:45.000Z'))
   })
 
   it('refuses a bad email or signature in identify()', async () => {
@@ -174,8 +172,8 @@ describe('tracker: contact, opt-out and caps', () => {
     await tab.tracker.flush()
     await until(() => world.proxy.delivered.size === 2)
     const body = world.proxy.requests[0]!.body
-    expect(body.batch.map((item) => item['contactEmail'])).toEqual(['jane@example.com', 'jane@example.com'])
-    expect(body.batch.map((item) => item['name'])).toEqual(['Step 1', 'Step 2'])
+    expect(body.batch.map((item) => item.contactEmail)).toEqual(['jane@example.com', 'jane@example.com'])
+    expect(body.batch.map((item) => item.name)).toEqual(['Step 1', 'Step 2'])
     expect(body.identity).toEqual({ 'jane@example.com': 'a'.repeat(64) })
   })
 
@@ -189,7 +187,7 @@ describe('tracker: contact, opt-out and caps', () => {
     second.tracker.track(demo(1))
     await second.tracker.flush()
     await until(() => world.proxy.delivered.size === 1)
-    expect(world.proxy.requests[0]!.body.batch[0]!['contactEmail']).toBe('jane@example.com')
+    expect(world.proxy.requests[0]!.body.batch[0]!.contactEmail).toBe('jane@example.com')
 
     second.tracker.reset()
     second.tracker.track(demo(2))

@@ -56,7 +56,12 @@ describe('session: contact and opt-out across visits and tabs', () => {
 })
 
 describe('outbox entries: the key keeps the order, and nobody else reads it', () => {
-  const engagement = (id: string, contactEmail?: string) => ({ id, type: 'T', createdAt: '2025-08-12T09:00:00Z', ...(contactEmail && { contactEmail }) })
+  const engagement = (id: string, contactEmail?: string) => ({
+    id,
+    type: 'T',
+    createdAt: '2025-08-12T09:00:00Z',
+    ...(contactEmail && { contactEmail }),
+  })
 
   it('orders by time, then by call, whatever the ids; says when and whether it is held', () => {
     const later = createEntry(engagement('a', 'jane@example.com'), undefined, 2_000, 0)

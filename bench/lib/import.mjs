@@ -21,7 +21,14 @@ const SAMPLE_MS = 100
 function writeRows(path, rows) {
   const lines = new Array(rows)
   for (let n = 0; n < rows; n++) {
-    const row = { id: `import-${n}`, contactEmail: `person${n % 997}@example.com`, type: 'MEETING', name: `Meeting ${n}`, createdAt: '2024-05-01T10:00:00Z', data: { minutes: 30 + (n % 60), source: 'calendar' } }
+    const row = {
+      id: `import-${n}`,
+      contactEmail: `person${n % 997}@example.com`,
+      type: 'MEETING',
+      name: `Meeting ${n}`,
+      createdAt: '2024-05-01T10:00:00Z',
+      data: { minutes: 30 + (n % 60), source: 'calendar' },
+    }
     if (n % 100 === 99) delete row.contactEmail
     lines[n] = JSON.stringify(row)
   }
@@ -104,14 +111,29 @@ export function importRows(measured) {
     ...extra,
   })
   return [
-    figure(`import, ${rows.toLocaleString('en-US')} rows: accepted/s`, share * CEILINGS.upstreamPerSecond, `${Math.round(measured.rate).toLocaleString('en-US')}/s`, CEILINGS.upstreamPerSecond * CEILINGS.importShare, `>= ${CEILINGS.importShare.toFixed(2)} of 2,000/s`, 'min', {
-      p99: `${share.toFixed(3)} of 2,000/s in ${seconds.toFixed(1)} s`,
-      note:
-        `Import: the built command (node dist/cli.js import FILE --no-progress) as an operator runs it, a JSON Lines file of ${rows.toLocaleString('en-US')} meetings (one row in 100 without a contact, refused by the contract) into the emulator over loopback; ` +
-        `${accepted.toLocaleString('en-US')} accepted, ${rejected.toLocaleString('en-US')} rejected rows in the side file, exit code ${exitCode} (1: not every row accepted). ` +
-        'Memory: the import process\'s resident set read from /proc every 100 ms; flat = the peak of the whole run against the peak of its first quarter.',
-    }),
-    figure('  import: peak RSS, whole run vs first quarter', growth, `${mb(peakRssBytes)} vs ${mb(firstQuarterPeakRssBytes)}`, CEILINGS.importMemoryGrowth, `<= ${CEILINGS.importMemoryGrowth.toFixed(2)}x`, 'max'),
+    figure(
+      `import, ${rows.toLocaleString('en-US')} rows: accepted/s`,
+      share * CEILINGS.upstreamPerSecond,
+      `${Math.round(measured.rate).toLocaleString('en-US')}/s`,
+      CEILINGS.upstreamPerSecond * CEILINGS.importShare,
+      `>= ${CEILINGS.importShare.toFixed(2)} of 2,000/s`,
+      'min',
+      {
+        p99: `${share.toFixed(3)} of 2,000/s in ${seconds.toFixed(1)} s`,
+        note:
+          `Import: the built command (node dist/cli.js import FILE --no-progress) as an operator runs it, a JSON Lines file of ${rows.toLocaleString('en-US')} meetings (one row in 100 without a contact, refused by the contract) into the emulator over loopback; ` +
+          `${accepted.toLocaleString('en-US')} accepted, ${rejected.toLocaleString('en-US')} rejected rows in the side file, exit code ${exitCode} (1: not every row accepted). ` +
+          "Memory: the import process's resident set read from /proc every 100 ms; flat = the peak of the whole run against the peak of its first quarter.",
+      },
+    ),
+    figure(
+      '  import: peak RSS, whole run vs first quarter',
+      growth,
+      `${mb(peakRssBytes)} vs ${mb(firstQuarterPeakRssBytes)}`,
+      CEILINGS.importMemoryGrowth,
+      `<= ${CEILINGS.importMemoryGrowth.toFixed(2)}x`,
+      'max',
+    ),
     figure('  import: engagements Conversion took twice', duplicates, String(duplicates), 0, '0', 'zero'),
   ]
 }

@@ -60,9 +60,7 @@ export function bytesBySource(code, map) {
     const modules = path.lastIndexOf('node_modules/')
     return modules >= 0 ? path.slice(modules) : path
   }
-  return [...totals]
-    .map(([source, bytes]) => ({ file: name(source), bytes }))
-    .sort((a, b) => b.bytes - a.bytes)
+  return [...totals].map(([source, bytes]) => ({ file: name(source), bytes })).sort((a, b) => b.bytes - a.bytes)
 }
 
 /** The script tag rebuilt with `rollup.config.mjs`'s own plugins and a source map; its bytes by source file. */

@@ -33,7 +33,11 @@ async function fill(page, count, perTask, timeoutMs) {
 async function probe(page, cdp, samples) {
   const inPage = await page.evaluate(
     async ({ database, store, samples }) => {
-      const request = (r) => new Promise((resolve, reject) => ((r.onsuccess = () => resolve(r.result)), (r.onerror = () => reject(r.error))))
+      const request = (r) =>
+        new Promise((resolve, reject) => {
+          r.onsuccess = () => resolve(r.result)
+          r.onerror = () => reject(r.error)
+        })
       const db = await request(indexedDB.open(database))
       const sendable = IDBKeyRange.bound('s', 't', false, true)
       const time = async (work) => {
@@ -44,7 +48,8 @@ async function probe(page, cdp, samples) {
       // The outbox's head read, exactly as the tracker issues it: the oldest 200 sendable entries.
       window.__bench.paused = true
       const headReads = []
-      for (let i = 0; i < samples; i++) headReads.push(await time(() => request(db.transaction(store).objectStore(store).getAll(sendable, 200))))
+      for (let i = 0; i < samples; i++)
+        headReads.push(await time(() => request(db.transaction(store).objectStore(store).getAll(sendable, 200))))
       const counts = []
       for (let i = 0; i < samples; i++) counts.push(await time(() => request(db.transaction(store).objectStore(store).count(sendable))))
       window.__bench.paused = false
@@ -120,7 +125,10 @@ export async function measureOutboxScale(browser, plan) {
     const { page } = opened
     const cdp = await context.newCDPSession(page)
     await cdp.send('HeapProfiler.collectGarbage')
-    const empty = { heapUsedBytes: (await cdp.send('Runtime.getHeapUsage')).usedSize, usageBytes: await page.evaluate(async () => (await navigator.storage.estimate()).usageDetails?.indexedDB ?? 0) }
+    const empty = {
+      heapUsedBytes: (await cdp.send('Runtime.getHeapUsage')).usedSize,
+      usageBytes: await page.evaluate(async () => (await navigator.storage.estimate()).usageDetails?.indexedDB ?? 0),
+    }
 
     const smallFill = await fill(page, plan.small, plan.small, 60_000)
     const small = summary(await probe(page, cdp, plan.samples))

@@ -94,7 +94,12 @@ function floorHandler(request, response) {
   const chunks = []
   request.on('data', (chunk) => chunks.push(chunk))
   request.on('end', () => {
-    response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'access-control-allow-origin': ORIGIN, vary: 'Origin' })
+    response.writeHead(200, {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'access-control-allow-origin': ORIGIN,
+      vary: 'Origin',
+    })
     response.end('{"accepted":0,"duplicates":1,"rejected":[]}')
   })
 }
@@ -167,12 +172,23 @@ export async function measureProxyCost(plan) {
       for (const target of Object.keys(targets)) runs[target] = { latency: [], load: [] }
       // Unmeasured first: every server's code is compiled and warm before any round counts.
       for (const target of Object.keys(targets)) {
-        await runLoad({ url: targets[target], headers: HEADERS, body: bodies[size], concurrency: plan.concurrency, warmupMs: 0, durationMs: 600, forwardedFor: CLIENTS })
+        await runLoad({
+          url: targets[target],
+          headers: HEADERS,
+          body: bodies[size],
+          concurrency: plan.concurrency,
+          warmupMs: 0,
+          durationMs: 600,
+          forwardedFor: CLIENTS,
+        })
       }
       // Rounds interleave the three servers, so a noisy moment of a shared machine hits them alike.
       for (let round = 0; round < plan.rounds; round++) {
         for (const target of Object.keys(targets)) {
-          for (const [kind, concurrency] of [['latency', 1], ['load', plan.concurrency]]) {
+          for (const [kind, concurrency] of [
+            ['latency', 1],
+            ['load', plan.concurrency],
+          ]) {
             // CPU time of this process (every thread: GC and crypto included) per request answered:
             // what a request costs, whatever else the machine is doing meanwhile.
             const answered = () => (target === 'proxy' ? proxy.proxy.stats().totals.submits : served[target])
@@ -225,7 +241,10 @@ export async function measureProxyCost(plan) {
 
     // The paced case: fresh ids, so every engagement goes upstream, at Conversion's ceiling.
     const paced = {}
-    for (const [size, concurrency] of [[200, 10], [1, 200]]) {
+    for (const [size, concurrency] of [
+      [200, 10],
+      [1, 200],
+    ]) {
       emulator.reset()
       upstreamMs.length = 0
       const run = await runLoad({

@@ -15,7 +15,8 @@ const PAGE_HEADERS = {
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-embedder-policy': 'require-corp',
 }
-const PAGE = '<!doctype html><html lang="en"><meta charset="utf-8"><title>benchmark</title><script type="module" src="/tracker.js"></script><h1>benchmark</h1></html>'
+const PAGE =
+  '<!doctype html><html lang="en"><meta charset="utf-8"><title>benchmark</title><script type="module" src="/tracker.js"></script><h1>benchmark</h1></html>'
 
 /**
  * Starts `origins` servers that share one handler.
@@ -92,7 +93,10 @@ export function instrumentPage({ perId }) {
     const started = performance.now()
     const answer = fetch.call(this, input, init)
     if (init?.method === 'POST' && bench.fetches.length < 100_000) {
-      answer.then(() => bench.fetches.push(performance.now() - started), () => {})
+      answer.then(
+        () => bench.fetches.push(performance.now() - started),
+        () => {},
+      )
     }
     return answer
   }
@@ -122,7 +126,7 @@ export function instrumentPage({ perId }) {
   const put = IDBObjectStore.prototype.put
   IDBObjectStore.prototype.put = function (value, key) {
     const request = put.call(this, value, key)
-    const id = value && value.engagement && value.engagement.id
+    const id = value?.engagement?.id
     if (typeof id === 'string') {
       const transaction = this.transaction
       let ids = entriesOf.get(transaction)

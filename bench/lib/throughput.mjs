@@ -105,15 +105,19 @@ export async function measureThroughput(browser, plan) {
     const timeoutMs = (total / UPSTREAM.ceilingPerSecond) * 3_000 + 30_000
     let lastProgress = Date.now()
     let lastCount = 0
-    const finished = await waitFor(() => {
-      const now = accepted(emulator.requests())
-      if (now !== lastCount) {
-        lastCount = now
-        lastProgress = Date.now()
-      }
-      // Bounded twice: the whole budget, and 20 s without any progress.
-      return now >= total || Date.now() - lastProgress > 20_000
-    }, timeoutMs, 100)
+    const finished = await waitFor(
+      () => {
+        const now = accepted(emulator.requests())
+        if (now !== lastCount) {
+          lastCount = now
+          lastProgress = Date.now()
+        }
+        // Bounded twice: the whole budget, and 20 s without any progress.
+        return now >= total || Date.now() - lastProgress > 20_000
+      },
+      timeoutMs,
+      100,
+    )
     sampling = false
     await sampler
     const log = emulator.requests()
@@ -125,9 +129,15 @@ export async function measureThroughput(browser, plan) {
     const latencyMs = mean(upstreamCalls.map((call) => call.ms))
     const steady = steadyRate(okArrivals)
     // The steady rate's ceiling: a slot round in the middle of a run, at the median latency.
-    const practicalCeiling = (UPSTREAM.requestsPerSecond * UPSTREAM.batchSize) / ((UPSTREAM.proxyWindowMs + median(upstreamCalls.map((call) => call.ms))) / 1000)
+    const practicalCeiling =
+      (UPSTREAM.requestsPerSecond * UPSTREAM.batchSize) / ((UPSTREAM.proxyWindowMs + median(upstreamCalls.map((call) => call.ms))) / 1000)
     // The last answers' events reach the page a moment after Conversion's answers.
-    await waitFor(async () => (await Promise.all(pages.map((page) => page.evaluate(() => window.trackerEvents.sent)))).every((sent) => sent >= plan.perPage), 3_000, 50)
+    await waitFor(
+      async () =>
+        (await Promise.all(pages.map((page) => page.evaluate(() => window.trackerEvents.sent)))).every((sent) => sent >= plan.perPage),
+      3_000,
+      50,
+    )
     // The page's own pacer lets 10 of its batches start per round of (window + the latency it
     // sees): a slot's rounds add up, so the mean latency counts, from the fetch to its answer.
     const events = await Promise.all(pages.map((page) => page.evaluate(() => window.trackerEvents)))
@@ -139,7 +149,9 @@ export async function measureThroughput(browser, plan) {
     const seconds = (lastAnswer - firstTracked) / 1000
     // The tracker's first head reads (outbox, 200 at a time): when they started after tracking began, and how long each took.
     const headReads = await pages[0].evaluate(() =>
-      window.__bench.reads.slice(0, 8).map((read) => ({ at: Math.round(read.at - window.trackingStartedAt), ms: Math.round(read.ms), rows: read.rows })),
+      window.__bench.reads
+        .slice(0, 8)
+        .map((read) => ({ at: Math.round(read.at - window.trackingStartedAt), ms: Math.round(read.ms), rows: read.rows })),
     )
     const totals = proxy.proxy.stats()?.totals
     const firstArrival = Math.min(...log.map((entry) => entry.at))
@@ -158,7 +170,14 @@ export async function measureThroughput(browser, plan) {
       busiestSecond: emulator.maxStartsInAnyWindow(),
       steadyPerSecond: steady.perSecond,
       slotRoundMs: steady.roundMs,
-      upstreamLatencyMs: { mean: latencyMs, median: median(upstreamCalls.map((call) => call.ms)), p99: quantile(upstreamCalls.map((call) => call.ms), 0.99) },
+      upstreamLatencyMs: {
+        mean: latencyMs,
+        median: median(upstreamCalls.map((call) => call.ms)),
+        p99: quantile(
+          upstreamCalls.map((call) => call.ms),
+          0.99,
+        ),
+      },
       pageLatencyP99Ms: quantile(fetches, 0.99),
       practicalCeilingPerSecond: practicalCeiling,
       ratioToCeiling: steady.perSecond / UPSTREAM.ceilingPerSecond,
@@ -167,7 +186,10 @@ export async function measureThroughput(browser, plan) {
       idealSeconds: ideal,
       idealBy: pageIdeal > proxyIdeal ? 'page' : 'proxy',
       /** The same ideal with median latencies: what the run would have taken without its slow answers (the first round's, mostly). */
-      idealAtMedianSeconds: Math.max(idealSeconds(total, median(upstreamCalls.map((call) => call.ms))), idealSeconds(plan.perPage, median(fetches))),
+      idealAtMedianSeconds: Math.max(
+        idealSeconds(total, median(upstreamCalls.map((call) => call.ms))),
+        idealSeconds(plan.perPage, median(fetches)),
+      ),
       pageLatencyMs,
       endToEndRatio: ideal / seconds,
       endToEndPerSecond: total / seconds,

@@ -52,13 +52,23 @@ const mb = (bytes: number) => `${Math.round(bytes / MIB)} MB`
  * answers came or not), `count` times, signed when `identity` is given. Books each id under
  * `prefix`, so the row counts it.
  */
-async function steadyClient(stack: Stack, client: LoopbackClient, prefix: string, count: number, everyMs: number, identity?: { email: string; signature: string }): Promise<Answer[]> {
+async function steadyClient(
+  stack: Stack,
+  client: LoopbackClient,
+  prefix: string,
+  count: number,
+  everyMs: number,
+  identity?: { email: string; signature: string },
+): Promise<Answer[]> {
   const sending: Promise<Answer>[] = []
   for (let i = 0; i < count; i++) {
     const id = `${prefix}-${i}`
     stack.book([id], prefix)
     const email = identity?.email ?? 'steady@example.com'
-    const body = bodyText([engagementText(id, 'PRODUCT_ACTIVITY', email, '{"step":1}')], identity ? { [email]: identity.signature } : undefined)
+    const body = bodyText(
+      [engagementText(id, 'PRODUCT_ACTIVITY', email, '{"step":1}')],
+      identity ? { [email]: identity.signature } : undefined,
+    )
     sending.push(client.post(stack.proxy.url, stack.site.origin, body))
     await sleep(everyMs)
   }
@@ -82,14 +92,18 @@ test.describe('memory', () => {
   // A small heap: the proxy must live within it by its bounds on what it holds, not by luck.
   test.use({ proxyArgs: ['--max-old-space-size=256'] })
 
-  test('260 bodies of 1 MiB of empty objects from two addresses: the proxy holds a bounded number of bytes, stays up, and a page is served', async ({ stack, page }) => {
+  test('260 bodies of 1 MiB of empty objects from two addresses: the proxy holds a bounded number of bytes, stays up, and a page is served', async ({
+    stack,
+    page,
+  }) => {
     test.setTimeout(120_000)
     // Conversion refuses these: they stay held while the proxy isolates them, the worst case for
     // its memory, and the suite's in-process emulator never records 21× their size as objects.
     stack.emulator.setFaults({ rejectTypes: [POISON_TYPE] })
     const data = emptyObjects(5_400)
     expect(data.length).toBe(16_207)
-    const body = (prefix: string) => bodyText(Array.from({ length: 64 }, (_, i) => engagementText(`${prefix}-${i}`, POISON_TYPE, 'attacker@evil.test', data)))
+    const body = (prefix: string) =>
+      bodyText(Array.from({ length: 64 }, (_, i) => engagementText(`${prefix}-${i}`, POISON_TYPE, 'attacker@evil.test', data)))
     expect(body('hostile-a-000').length).toBeGreaterThan(LIMITS.requestBytes - 10_000)
     expect(body('hostile-a-000').length).toBeLessThanOrEqual(LIMITS.requestBytes)
 
@@ -127,7 +141,8 @@ test.describe('memory', () => {
     await sampler
     const usage = await stack.proxy.usage()
     const stats = await stack.proxy.stats()
-    const statuses = (from: number, to: number) => tally(answers.slice(from, to).map((answer) => answer.status)).replace(/^0×(\d+)/, 'closed by the connection cap ×$1')
+    const statuses = (from: number, to: number) =>
+      tally(answers.slice(from, to).map((answer) => answer.status)).replace(/^0×(\d+)/, 'closed by the connection cap ×$1')
     for (const answer of answers) stack.capture.add('answers to hostile requests', answer.body)
     // Every request answered: settled, or told when to come back. Except, for the client at the
     // cap, a new connection opened while the proxy still counted the ones it had just closed
@@ -135,8 +150,17 @@ test.describe('memory', () => {
     // closes that one at once, as it should.
     const unanswered = (answer: Answer) => ![200, 429, 503].includes(answer.status)
     const cut = answers.slice(0, 200).filter(unanswered)
-    expect(cut.filter((answer) => !/ECONNRESET|socket hang up/.test(answer.error ?? '')).map((answer) => `${answer.status} ${answer.error ?? answer.body.slice(0, 200)}`)).toEqual([])
-    expect(answers.slice(200).filter(unanswered).map((answer) => `${answer.status} ${answer.error ?? answer.body.slice(0, 200)}`)).toEqual([])
+    expect(
+      cut
+        .filter((answer) => !/ECONNRESET|socket hang up/.test(answer.error ?? ''))
+        .map((answer) => `${answer.status} ${answer.error ?? answer.body.slice(0, 200)}`),
+    ).toEqual([])
+    expect(
+      answers
+        .slice(200)
+        .filter(unanswered)
+        .map((answer) => `${answer.status} ${answer.error ?? answer.body.slice(0, 200)}`),
+    ).toEqual([])
     expect(answers.filter((answer) => !unanswered(answer) && answer.status !== 200 && answer.retryAfter === undefined)).toEqual([])
     expect(peakHeld).toBeLessThanOrEqual(stats.maxHeldBytes)
     expect(usage.peakRssBytes).toBeLessThan(512 * MIB)
@@ -152,7 +176,9 @@ test.describe('memory', () => {
 })
 
 test.describe('refusals', () => {
-  test('one request of 200 engagements Conversion refuses: at most its isolation budget upstream, and a client sending every 250 ms is served throughout', async ({ stack }) => {
+  test('one request of 200 engagements Conversion refuses: at most its isolation budget upstream, and a client sending every 250 ms is served throughout', async ({
+    stack,
+  }) => {
     test.setTimeout(120_000)
     stack.emulator.setFaults({ rejectTypes: [POISON_TYPE] })
     const hostile = clientAt('127.0.0.2')
@@ -177,7 +203,11 @@ test.describe('refusals', () => {
     const { answer, attempt, seconds } = await flood
     const { rejected } = JSON.parse(answer.body) as { rejected: { id: string; reason: string }[] }
     for (const { id, reason } of rejected) stack.ledger.rejected.set(id, reason)
-    await eventually(() => stack.counts().delivered + stack.counts().rejected === stack.ledger.tracked.size, 'every engagement settled', 30_000)
+    await eventually(
+      () => stack.counts().delivered + stack.counts().rejected === stack.ledger.tracked.size,
+      'every engagement settled',
+      30_000,
+    )
 
     // Each refused upstream request carried some of the 200: the batches they first left in (at
     // most two), then at most the isolation budget of their request (50, the default).
@@ -203,12 +233,20 @@ test.describe('refusals', () => {
         ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'].map((address, c) => {
           const ids = Array.from({ length: 50 }, (_, i) => `large-${c}-${i}`)
           stack.book(ids, `Large, client ${c}`)
-          return clientAt(address).post(stack.proxy.url, stack.site.origin, bodyText(ids.map((id) => engagementText(id, 'PRODUCT_ACTIVITY', 'john@example.com', data))))
+          return clientAt(address).post(
+            stack.proxy.url,
+            stack.site.origin,
+            bodyText(ids.map((id) => engagementText(id, 'PRODUCT_ACTIVITY', 'john@example.com', data))),
+          )
         }),
       )
-      expect(answers.map((answer) => [answer.status, answer.body])).toEqual(Array.from({ length: 4 }, () => [200, JSON.stringify({ accepted: 50, duplicates: 0, rejected: [] })]))
+      expect(answers.map((answer) => [answer.status, answer.body])).toEqual(
+        Array.from({ length: 4 }, () => [200, JSON.stringify({ accepted: 50, duplicates: 0, rejected: [] })]),
+      )
       const upstream = stack.emulator.requests()
-      expect(upstream.filter((request) => request.status !== 200).map((request) => `${request.status} (${request.bytes} bytes)`)).toEqual([])
+      expect(upstream.filter((request) => request.status !== 200).map((request) => `${request.status} (${request.bytes} bytes)`)).toEqual(
+        [],
+      )
       const largest = Math.max(...upstream.map((request) => request.bytes))
       expect(largest).toBeLessThanOrEqual(1_000_000)
       stack.conclude({
@@ -223,7 +261,9 @@ test.describe('forged signatures', () => {
   const EMAIL = 'victim@shop.test'
   test.use({ proxyOptions: { identitySecret: SECRET } })
 
-  test('costly bodies with forged signatures: refused before their data is examined, CPU per body reported, a signed client served', async ({ stack }) => {
+  test('costly bodies with forged signatures: refused before their data is examined, CPU per body reported, a signed client served', async ({
+    stack,
+  }) => {
     test.setTimeout(120_000)
     const signature = await signIdentity(EMAIL, SECRET)
     const forged = { [EMAIL]: `${signature.split('.')[0]}.${'0'.repeat(64)}` }
@@ -258,20 +298,38 @@ test.describe('forged signatures', () => {
     // other ten show what each body costs once it has (both reported).
     const forwarded = Array.from({ length: 15 }, (_, n) => {
       const body = bodyText(many(`forwarded-${n}`, 64, nestedArrays(16_000, LIMITS.dataDepth - 2)), signed)
-      stack.book(Array.from({ length: 64 }, (_, i) => `forwarded-${n}-${i}`), 'Signed, forwarded')
+      stack.book(
+        Array.from({ length: 64 }, (_, i) => `forwarded-${n}-${i}`),
+        'Signed, forwarded',
+      )
       return body
     })
     expect((forwarded[0] as string).length).toBeGreaterThan(LIMITS.requestBytes - 20_000)
 
     const baseline = served(await steadyClient(stack, steadyAt, 'baseline', 20, 250, { email: EMAIL, signature }))
     const cpu = {
-      forgedArrays: await cpuPerBody(Array.from({ length: 20 }, (_, n) => costly(n)), refusedFor(SIGNATURE)),
-      forgedObjects: await cpuPerBody(Array.from({ length: 20 }, (_, n) => bodyText(many(`forged-objects-${n}`, 64, emptyObjects(5_400)), forged)), refusedFor(SIGNATURE)),
-      signedRefused: await cpuPerBody(Array.from({ length: 20 }, (_, n) => bodyText(many(`walked-${n}`, 64, walkedThenRefused), signed)), refusedFor(/must be a finite number/)),
-      signedForwardedFirst: await cpuPerBody(forwarded.slice(0, 5), (answer) => expect(JSON.parse(answer.body)).toEqual({ accepted: 64, duplicates: 0, rejected: [] })),
-      signedForwarded: await cpuPerBody(forwarded.slice(5), (answer) => expect(JSON.parse(answer.body)).toEqual({ accepted: 64, duplicates: 0, rejected: [] })),
+      forgedArrays: await cpuPerBody(
+        Array.from({ length: 20 }, (_, n) => costly(n)),
+        refusedFor(SIGNATURE),
+      ),
+      forgedObjects: await cpuPerBody(
+        Array.from({ length: 20 }, (_, n) => bodyText(many(`forged-objects-${n}`, 64, emptyObjects(5_400)), forged)),
+        refusedFor(SIGNATURE),
+      ),
+      signedRefused: await cpuPerBody(
+        Array.from({ length: 20 }, (_, n) => bodyText(many(`walked-${n}`, 64, walkedThenRefused), signed)),
+        refusedFor(/must be a finite number/),
+      ),
+      signedForwardedFirst: await cpuPerBody(forwarded.slice(0, 5), (answer) =>
+        expect(JSON.parse(answer.body)).toEqual({ accepted: 64, duplicates: 0, rejected: [] }),
+      ),
+      signedForwarded: await cpuPerBody(forwarded.slice(5), (answer) =>
+        expect(JSON.parse(answer.body)).toEqual({ accepted: 64, duplicates: 0, rejected: [] }),
+      ),
       // The same bodies again: every check and digest, then answered as duplicates without Conversion.
-      signedAgain: await cpuPerBody(forwarded.slice(5), (answer) => expect(JSON.parse(answer.body)).toEqual({ accepted: 0, duplicates: 64, rejected: [] })),
+      signedAgain: await cpuPerBody(forwarded.slice(5), (answer) =>
+        expect(JSON.parse(answer.body)).toEqual({ accepted: 0, duplicates: 64, rejected: [] }),
+      ),
     }
 
     // About 7 hostile bodies a second, each one's last engagement a level too deep (which only a
@@ -285,7 +343,9 @@ test.describe('forged signatures', () => {
       [0, 1].map(async (lane) => {
         while (flooding) {
           const started = Date.now()
-          refusedFor(SIGNATURE)(await hostile.post(stack.proxy.url, stack.site.origin, bodyText(many(`flood-${lane}-${sent++}`, 60, arrays, tooDeep), forged)))
+          refusedFor(SIGNATURE)(
+            await hostile.post(stack.proxy.url, stack.site.origin, bodyText(many(`flood-${lane}-${sent++}`, 60, arrays, tooDeep), forged)),
+          )
           await sleep(Math.max(0, 285 - (Date.now() - started)))
         }
       }),
@@ -314,7 +374,9 @@ test.describe('sharing', () => {
   // The proxy's own default (the suite's is 3 s): the queue it allows, and one client's share, are 8 s of Conversion's rate.
   test.use({ proxyOptions: { settleTimeout: 8_000 } })
 
-  test('one address with 150 workers filling the queue: a client sending every 250 ms is served within the next upstream requests', async ({ stack }) => {
+  test('one address with 150 workers filling the queue: a client sending every 250 ms is served within the next upstream requests', async ({
+    stack,
+  }) => {
     test.setTimeout(120_000)
     stack.ledger.untracked.push((id) => id.startsWith('greedy-'))
     const steadyAt = clientAt('127.0.0.3')
@@ -325,7 +387,9 @@ test.describe('sharing', () => {
     const statuses: number[] = []
     const workers = Array.from({ length: 150 }, async (_, worker) => {
       for (let round = 0; !stop; round++) {
-        const batch = Array.from({ length: 200 }, (_, i) => engagementText(`greedy-${worker}-${round}-${i}`, 'PRODUCT_ACTIVITY', 'greedy@evil.test'))
+        const batch = Array.from({ length: 200 }, (_, i) =>
+          engagementText(`greedy-${worker}-${round}-${i}`, 'PRODUCT_ACTIVITY', 'greedy@evil.test'),
+        )
         const answer = await greedy.post(stack.proxy.url, stack.site.origin, bodyText(batch))
         statuses.push(answer.status)
         // It ignores Retry-After: back after a quarter of a second.
@@ -340,7 +404,9 @@ test.describe('sharing', () => {
       const id = `steady-${i}`
       stack.book([id], 'steady')
       lastBefore.set(id, stack.emulator.requests().at(-1)?.seq ?? 0)
-      sending.push(steadyAt.post(stack.proxy.url, stack.site.origin, bodyText([engagementText(id, 'PRODUCT_ACTIVITY', 'steady@example.com')])))
+      sending.push(
+        steadyAt.post(stack.proxy.url, stack.site.origin, bodyText([engagementText(id, 'PRODUCT_ACTIVITY', 'steady@example.com')])),
+      )
       await sleep(250)
     }
     const underAttack = served(await Promise.all(sending))
@@ -375,5 +441,8 @@ function lastWords(stack: Stack): string {
 function tally(statuses: readonly number[]): string {
   const counts = new Map<number, number>()
   for (const status of statuses) counts.set(status, (counts.get(status) ?? 0) + 1)
-  return [...counts].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`).join(', ')
+  return [...counts]
+    .sort(([a], [b]) => a - b)
+    .map(([status, count]) => `${status}×${count}`)
+    .join(', ')
 }

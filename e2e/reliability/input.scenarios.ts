@@ -28,14 +28,17 @@ test('85 malformed tracker calls are refused with a field and a rule; the good o
       return target
     }
     const cyclic: Record<string, unknown> = { a: 1 }
-    cyclic['self'] = cyclic
+    cyclic.self = cyclic
     let deep: Record<string, unknown> = { leaf: true }
     for (let i = 0; i < 10; i++) deep = { deep }
     class Point {
       x = 1
     }
     const track = (input: unknown) => () => conversion('track', input)
-    const identify = (...args: unknown[]) => () => conversion('identify', ...args)
+    const identify =
+      (...args: unknown[]) =>
+      () =>
+        conversion('identify', ...args)
     // [label, field, rule, call]
     const cases: [string, string, string, () => unknown][] = [
       // Not an object at all.
@@ -90,7 +93,12 @@ test('85 malformed tracker calls are refused with a field and a rule; the good o
       ['contactEmail empty', 'contactEmail', 'format', track({ ...base, contactEmail: '' })],
       ['contactEmail of 262 characters', 'contactEmail', 'max', track({ ...base, contactEmail: `${'j'.repeat(250)}@example.com` })],
       ['contactEmail a number', 'contactEmail', 'type', track({ ...base, contactEmail: 5 })],
-      ['contactEmail with a header break', 'contactEmail', 'characters', track({ ...base, contactEmail: 'a@example.com\r\nBcc: x@example.com' })],
+      [
+        'contactEmail with a header break',
+        'contactEmail',
+        'characters',
+        track({ ...base, contactEmail: 'a@example.com\r\nBcc: x@example.com' }),
+      ],
       // data
       ['data a string', 'data', 'json', track(withData('text'))],
       ['data an array', 'data', 'json', track(withData([1, 2]))],
@@ -112,7 +120,12 @@ test('85 malformed tracker calls are refused with a field and a rule; the good o
       ['data with __proto__ (as JSON.parse makes it)', 'data', 'json', track(withData(JSON.parse('{"__proto__":{"polluted":true}}')))],
       ['data with constructor', 'data', 'json', track(withData({ constructor: { prototype: { polluted: true } } }))],
       ['data with prototype', 'data', 'json', track(withData({ prototype: 1 }))],
-      ['data with __proto__ deep inside', 'data.nested', 'json', track(withData({ nested: JSON.parse('{"__proto__":{"polluted":true}}') }))],
+      [
+        'data with __proto__ deep inside',
+        'data.nested',
+        'json',
+        track(withData({ nested: JSON.parse('{"__proto__":{"polluted":true}}') })),
+      ],
       ['data a function in a list', 'data.list[2]', 'json', track(withData({ list: [1, 'two', () => 3] }))],
       // Fields that do not exist, or pollute
       ['a misspelt field (createAt)', 'createAt', 'unknown-field', track({ ...base, createAt: '2025-08-12T09:21:45Z' })],
@@ -152,14 +165,20 @@ test('85 malformed tracker calls are refused with a field and a rule; the good o
     ({ field, rule, result, threw }) =>
       threw !== undefined ||
       JSON.stringify(result) !==
-        JSON.stringify({ ok: false, error: { code: 'invalid', field, rule, message: (result as { error?: { message?: string } })?.error?.message } }) ||
+        JSON.stringify({
+          ok: false,
+          error: { code: 'invalid', field, rule, message: (result as { error?: { message?: string } })?.error?.message },
+        }) ||
       !(result as { error: { message: string } }).error.message.startsWith(field),
   )
   expect(wrong.map(({ label, field, rule, result, threw }) => ({ label, expected: `${field} ${rule}`, result, threw }))).toEqual([])
 
   for (const { goodId } of outcomes) expect(goodId).toBeDefined()
-  stack.book(outcomes.map(({ goodId }) => goodId as string), 'Good')
-  expect(await page.evaluate(() => Object.prototype.hasOwnProperty.call({}, 'polluted') || 'polluted' in {} || 'admin' in {})).toBe(false)
+  stack.book(
+    outcomes.map(({ goodId }) => goodId as string),
+    'Good',
+  )
+  expect(await page.evaluate(() => Object.hasOwn({}, 'polluted') || 'polluted' in {} || 'admin' in {})).toBe(false)
   await stack.settle([page])
   stack.conclude({ note: `${outcomes.length} malformed calls refused, each naming its field and rule; none threw` })
   expect(stack.pageErrors).toEqual([])

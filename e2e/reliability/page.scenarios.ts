@@ -17,7 +17,9 @@ async function watchPageShows(page: Page): Promise<() => Promise<boolean[]>> {
 }
 
 function navigationType(page: Page): Promise<string | undefined> {
-  return page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.type).catch(() => undefined)
+  return page
+    .evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.type)
+    .catch(() => undefined)
 }
 
 /** Dispatches the event a browser sends a page it freezes or thaws. */

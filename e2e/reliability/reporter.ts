@@ -36,10 +36,15 @@ export default class ReliabilityReporter implements Reporter {
   }
 
   onTestEnd(test: TestCase, result: TestResult): void {
-    const read = (name: string) => result.attachments.filter((attachment) => attachment.name === name && attachment.body).map((attachment) => JSON.parse(String(attachment.body)))
+    const read = (name: string) =>
+      result.attachments
+        .filter((attachment) => attachment.name === name && attachment.body)
+        .map((attachment) => JSON.parse(String(attachment.body)))
     const rows = read('reliability-row') as Row[]
     const file = test.location.file.split('/').pop() ?? ''
-    for (const row of rows.length > 0 ? rows : [{ scenario: test.title, tracked: 0, delivered: 0, duplicated: 0, rejected: 0, lost: 0, verdict: 'FAIL', note: 'no row' }]) {
+    for (const row of rows.length > 0
+      ? rows
+      : [{ scenario: test.title, tracked: 0, delivered: 0, duplicated: 0, rejected: 0, lost: 0, verdict: 'FAIL', note: 'no row' }]) {
       const failed = result.status !== 'passed' && result.status !== 'skipped'
       this.rows.push({ ...row, verdict: failed ? 'FAIL' : row.verdict, seconds: result.duration / 1000, file })
     }
@@ -76,7 +81,10 @@ export default class ReliabilityReporter implements Reporter {
     console.log(text)
     mkdirSync(this.outputDir, { recursive: true })
     writeFileSync(join(this.outputDir, 'summary.md'), text)
-    writeFileSync(join(this.outputDir, 'summary.json'), `${JSON.stringify({ rows: this.rows, keyCheck: { bytes, leaks }, status: result.status }, null, 2)}\n`)
+    writeFileSync(
+      join(this.outputDir, 'summary.json'),
+      `${JSON.stringify({ rows: this.rows, keyCheck: { bytes, leaks }, status: result.status }, null, 2)}\n`,
+    )
     return leaks > 0 || failed > 0 ? { status: 'failed' } : undefined
   }
 

@@ -21,14 +21,16 @@ const BREAKAGES = {
     })
   },
   'failing to open (the request errors)': () => {
-    IDBFactory.prototype.open = function () {
-      const request = { error: new DOMException('A mutation operation was attempted on a database that did not allow mutations.', 'InvalidStateError') } as unknown as IDBOpenDBRequest
+    IDBFactory.prototype.open = () => {
+      const request = {
+        error: new DOMException('A mutation operation was attempted on a database that did not allow mutations.', 'InvalidStateError'),
+      } as unknown as IDBOpenDBRequest
       setTimeout(() => (request as unknown as { onerror?: (event: Event) => void }).onerror?.(new Event('error')), 0)
       return request
     }
   },
   'quota exceeded on every write (QuotaExceededError)': () => {
-    IDBObjectStore.prototype.put = function () {
+    IDBObjectStore.prototype.put = () => {
       throw new DOMException('The quota has been exceeded.', 'QuotaExceededError')
     }
   },
@@ -85,7 +87,10 @@ test('memory fallback, then a crash: only what was not sent yet is lost, and the
   const again = await stack.open(await context.newPage())
   await stack.track(again, 30, { name: 'After' })
   await stack.settle([again], { lost: 40 })
-  const row = stack.conclude({ bounded: 40, note: 'the 40 unsent in memory when the renderer crashed; the page had an error event with code storage' })
+  const row = stack.conclude({
+    bounded: 40,
+    note: 'the 40 unsent in memory when the renderer crashed; the page had an error event with code storage',
+  })
   expect(row.lost).toBe(40)
   expect(storageErrors(stack).length).toBeGreaterThanOrEqual(1)
 })

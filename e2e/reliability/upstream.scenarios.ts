@@ -61,7 +61,9 @@ test(`Conversion refuses some engagements (400 for type ${POISON_TYPE}): the res
   await stack.open(page)
   await stack.track(page, 300, { poisonEvery: 25 })
   await stack.settle([page])
-  const row = stack.conclude({ note: `${stack.ledger.expectRejected.size} of type ${POISON_TYPE} refused by Conversion, isolated by bisection` })
+  const row = stack.conclude({
+    note: `${stack.ledger.expectRejected.size} of type ${POISON_TYPE} refused by Conversion, isolated by bisection`,
+  })
   expect(row.rejected).toBe(12)
   for (const id of stack.ledger.expectRejected) expect(stack.ledger.rejected.get(id)).toMatch(/is refused \(emulated fault\)/)
 })

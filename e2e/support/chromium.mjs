@@ -18,5 +18,5 @@ export const CHROMIUM_ARGS = [
  * browser (a developer laptop after `npx playwright install chromium`).
  */
 export function chromiumPath() {
-  return process.env['CHROMIUM_PATH'] ?? (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined)
+  return process.env.CHROMIUM_PATH ?? (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined)
 }

@@ -3,6 +3,7 @@ import { ContractServer } from './server.js'
 
 /** Each test gets its own server, hence its own origin: storage never leaks between tests. */
 export const test = base.extend<{ server: ContractServer }>({
+  // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern
   server: async ({}, use) => {
     const server = await new ContractServer().start()
     try {

@@ -54,7 +54,7 @@ export class ContractServer extends PageServer {
     const arrival: Arrival = {
       at,
       transport,
-      ids: body.batch.map((item) => String(item['id'])),
+      ids: body.batch.map((item) => String(item.id)),
       batch: body.batch,
       identity: body.identity,
       status: 200,

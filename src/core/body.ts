@@ -5,9 +5,7 @@
  */
 
 /** A request body read as text, or why it could not be (408: a host's deadline for the body passed). */
-export type BodyText =
-  | { ok: true; text: string; bytes: number }
-  | { ok: false; status: 400 | 408 | 413; message: string; bytes: number }
+export type BodyText = { ok: true; text: string; bytes: number } | { ok: false; status: 400 | 408 | 413; message: string; bytes: number }
 
 /**
  * Reads the body as UTF-8 text, refusing more than `maxBytes`. A declared `Content-Length`

@@ -57,7 +57,10 @@ export function createPacer({ limit, windowMs }: PacerOptions): Pacer {
     const held = active(now)
     if (held.length < limit) return 0
     // Room comes when enough answered slots leave the window; awaited ones never leave by themselves.
-    const answered = held.filter((slot) => !slot.awaited).map((slot) => slot.at).sort((a, b) => a - b)
+    const answered = held
+      .filter((slot) => !slot.awaited)
+      .map((slot) => slot.at)
+      .sort((a, b) => a - b)
     const mustLeave = held.length - limit + 1
     if (answered.length < mustLeave) return Infinity
     return Math.max(0, (answered[mustLeave - 1] as number) + windowMs - now)
@@ -84,6 +87,9 @@ export function createPacer({ limit, windowMs }: PacerOptions): Pacer {
         }
       )
     },
-    recent: (now) => active(now).map((slot) => (slot.awaited ? now : slot.at)).sort((a, b) => a - b),
+    recent: (now) =>
+      active(now)
+        .map((slot) => (slot.awaited ? now : slot.at))
+        .sort((a, b) => a - b),
   }
 }

@@ -10,9 +10,9 @@ import { utf8Length } from './json.js'
 const BOOKKEEPING_BYTES = 400
 
 /** Characters beyond Latin-1 make a JavaScript engine store the whole string at two bytes per character. */
-const WIDE = /[^\u0000-\u00ff]/
+const WIDE = /[\u0100-\uffff]/
 
-const BEYOND_ASCII = /[^\u0000-\u007f]/
+const BEYOND_ASCII = /[\u0080-\uffff]/
 
 /** Bytes a string costs in memory. */
 function stringBytes(text: string): number {

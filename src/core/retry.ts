@@ -20,13 +20,6 @@ export function backoffDelay(failures: number, policy: BackoffPolicy, random: ()
 export const MAX_RETRY_AFTER_MS = 3_600_000
 
 /** The delay before the next attempt: `Retry-After` when the receiver gave one, else backoff. */
-export function retryDelay(
-  outcome: { afterMs?: number },
-  failures: number,
-  policy: BackoffPolicy,
-  random: () => number,
-): number {
-  return outcome.afterMs === undefined
-    ? backoffDelay(failures, policy, random)
-    : Math.min(outcome.afterMs, MAX_RETRY_AFTER_MS)
+export function retryDelay(outcome: { afterMs?: number }, failures: number, policy: BackoffPolicy, random: () => number): number {
+  return outcome.afterMs === undefined ? backoffDelay(failures, policy, random) : Math.min(outcome.afterMs, MAX_RETRY_AFTER_MS)
 }

@@ -8,9 +8,11 @@
 export const UNPAIRED_SURROGATE = /[\ud800-\udfff]/u
 
 /** Control characters (C0, DEL, C1) and unpaired surrogates. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
 export const CONTROL = /[\0-\x1f\x7f-\x9f\ud800-\udfff]/u
 
 /** The same, but tab, line feed and carriage return, which text of several lines needs. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
 export const CONTROL_IN_TEXT = /[\0-\b\v\f\x0e-\x1f\x7f-\x9f\ud800-\udfff]/u
 
 /**
@@ -18,6 +20,7 @@ export const CONTROL_IN_TEXT = /[\0-\b\v\f\x0e-\x1f\x7f-\x9f\ud800-\udfff]/u
  * bidirectional controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) and invisible
  * characters (soft hyphen, zero-width space and joiners, word joiner, byte order mark).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
 export const HIDDEN_IN_EMAIL = /[\0-\x1f\x7f-\x9f\xad\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\ud800-\udfff]/u
 
 /** `must not contain U+202E`: the first character of `value` that `pattern` refuses, named; undefined when none. */

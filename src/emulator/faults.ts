@@ -13,21 +13,15 @@ export const NO_FAULTS: Faults = Object.freeze({
 
 const nonNegative = z.gte(0, { error: 'must be at least 0' })
 
-const share = z.optional(
-  z.number({ error: 'must be a number from 0 to 1' }).check(nonNegative, z.lte(1, { error: 'must be at most 1' })),
-)
+const share = z.optional(z.number({ error: 'must be a number from 0 to 1' }).check(nonNegative, z.lte(1, { error: 'must be at most 1' })))
 
 // Strict, so a typo such as `errorrate` is refused instead of silently doing nothing.
 const faultSettingsSchema = z.strictObject(
   {
     latencyMs: z.optional(z.number({ error: 'must be a number of milliseconds' }).check(nonNegative)),
     errorRate: share,
-    rateLimitStorm: z.optional(
-      z.union([z.boolean(), z.number()], { error: 'must be true, false or a time in epoch ms' }),
-    ),
-    retryAfterSeconds: z.optional(
-      z.nullable(z.int({ error: 'must be a whole number of seconds or null' }).check(nonNegative)),
-    ),
+    rateLimitStorm: z.optional(z.union([z.boolean(), z.number()], { error: 'must be true, false or a time in epoch ms' })),
+    retryAfterSeconds: z.optional(z.nullable(z.int({ error: 'must be a whole number of seconds or null' }).check(nonNegative))),
     hangRate: share,
     rejectTypes: z.optional(
       z.array(z.string({ error: 'must be a list of engagement types' }), { error: 'must be a list of engagement types' }),
@@ -46,8 +40,7 @@ export function applyFaultSettings(current: Faults, input: unknown): { faults: F
     errorRate: settings.errorRate ?? current.errorRate,
     rateLimitStorm: settings.rateLimitStorm ?? current.rateLimitStorm,
     // `null` is a value here (it turns the header off), so only a missing key keeps the current one.
-    retryAfterSeconds:
-      settings.retryAfterSeconds === undefined ? current.retryAfterSeconds : settings.retryAfterSeconds,
+    retryAfterSeconds: settings.retryAfterSeconds === undefined ? current.retryAfterSeconds : settings.retryAfterSeconds,
     hangRate: settings.hangRate ?? current.hangRate,
   }
   // Present only while some type is refused, so the faults of a healthy upstream keep their shape.
@@ -57,10 +50,7 @@ export function applyFaultSettings(current: Faults, input: unknown): { faults: F
 }
 
 /** The first engagement of `batch` whose type the faults refuse, with its position. */
-export function refusedEngagement(
-  faults: Faults,
-  batch: readonly { type: string }[],
-): { index: number; type: string } | undefined {
+export function refusedEngagement(faults: Faults, batch: readonly { type: string }[]): { index: number; type: string } | undefined {
   const refused = faults.rejectTypes
   if (!refused || refused.length === 0) return undefined
   const index = batch.findIndex((engagement) => refused.includes(engagement.type))

@@ -33,37 +33,39 @@ export function createInspectionRoute(settings: Settings, state: EmulatorState) 
     limits,
   })
 
-  const routes = new Map<string, Partial<Record<'GET' | 'POST', Handler>>>(Object.entries({
-    engagements: { GET: (_, url) => page(url, state.recordedAfter, (record) => record.position) },
-    requests: { GET: (_, url) => page(url, state.requestsAfter, (entry) => entry.seq) },
-    summary: { GET: () => jsonResponse(200, summary(), CORS) },
-    faults: {
-      GET: () => jsonResponse(200, state.faults(), CORS),
-      POST: async (request) => {
-        const body = await readBodyText(request, FAULTS_BODY_MAX)
-        if (!body.ok) return errorResponse(body.status, body.message, CORS)
-        let settingsToApply: unknown
-        try {
-          settingsToApply = JSON.parse(body.text)
-        } catch {
-          return errorResponse(400, 'request body must be JSON fault settings, such as {"errorRate": 0.1}', CORS)
-        }
-        try {
-          // `setFaults` checks every field at run time; the cast only names what it expects.
-          return jsonResponse(200, state.setFaults(settingsToApply as FaultSettings), CORS)
-        } catch (error) {
-          if (error instanceof TypeError) return errorResponse(400, error.message, CORS)
-          throw error
-        }
+  const routes = new Map<string, Partial<Record<'GET' | 'POST', Handler>>>(
+    Object.entries({
+      engagements: { GET: (_, url) => page(url, state.recordedAfter, (record) => record.position) },
+      requests: { GET: (_, url) => page(url, state.requestsAfter, (entry) => entry.seq) },
+      summary: { GET: () => jsonResponse(200, summary(), CORS) },
+      faults: {
+        GET: () => jsonResponse(200, state.faults(), CORS),
+        POST: async (request) => {
+          const body = await readBodyText(request, FAULTS_BODY_MAX)
+          if (!body.ok) return errorResponse(body.status, body.message, CORS)
+          let settingsToApply: unknown
+          try {
+            settingsToApply = JSON.parse(body.text)
+          } catch {
+            return errorResponse(400, 'request body must be JSON fault settings, such as {"errorRate": 0.1}', CORS)
+          }
+          try {
+            // `setFaults` checks every field at run time; the cast only names what it expects.
+            return jsonResponse(200, state.setFaults(settingsToApply as FaultSettings), CORS)
+          } catch (error) {
+            if (error instanceof TypeError) return errorResponse(400, error.message, CORS)
+            throw error
+          }
+        },
       },
-    },
-    reset: {
-      POST: () => {
-        state.reset()
-        return jsonResponse(200, summary(), CORS)
+      reset: {
+        POST: () => {
+          state.reset()
+          return jsonResponse(200, summary(), CORS)
+        },
       },
-    },
-  }))
+    }),
+  )
 
   return async function answer(request: Request, url: URL): Promise<Response> {
     // A Map, so a path such as `/__emulator/constructor` finds nothing instead of a prototype member.

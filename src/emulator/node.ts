@@ -31,7 +31,10 @@ export interface RunningEmulator extends EmulatorInspection {
 export async function startEmulator(options: StartEmulatorOptions): Promise<RunningEmulator> {
   const { port, host, ...emulatorOptions } = options
   const emulator = createEmulator(emulatorOptions)
-  const server = await serve((request) => emulator.fetch(request), { ...(port === undefined ? {} : { port }), ...(host === undefined ? {} : { host }) })
+  const server = await serve((request) => emulator.fetch(request), {
+    ...(port === undefined ? {} : { port }),
+    ...(host === undefined ? {} : { host }),
+  })
   return {
     url: `${server.origin}${API_BASE_PATH}`,
     origin: server.origin,

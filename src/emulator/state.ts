@@ -69,9 +69,7 @@ export function createEmulatorState(settings: Settings): EmulatorState {
     },
     accept(entry, batch) {
       for (const engagement of batch) {
-        records.push(
-          Object.freeze({ position: nextPosition++, requestSeq: entry.seq, receivedAt: entry.at, engagement }),
-        )
+        records.push(Object.freeze({ position: nextPosition++, requestSeq: entry.seq, receivedAt: entry.at, engagement }))
         idCounts.set(engagement.id, (idCounts.get(engagement.id) ?? 0) + 1)
       }
     },

@@ -42,12 +42,15 @@ export async function signIdentity(email: string, secret: string, options: SignI
   const violation = checkEmail(email)
   if (violation) throw new TypeError(`signIdentity: ${violation.message} (rule: ${violation.rule})`)
   const now = options.now ?? Date.now()
-  if (!Number.isFinite(now) || now < 0) throw new TypeError(`signIdentity: now must be epoch milliseconds, 0 or more (it is ${String(now)})`)
+  if (!Number.isFinite(now) || now < 0)
+    throw new TypeError(`signIdentity: now must be epoch milliseconds, 0 or more (it is ${String(now)})`)
   const nowS = Math.floor(now / 1000)
   const lifetime = options.expiresIn ?? DEFAULT_LIFETIME_S
   // An expiry must fit the signature's 12 digits.
   if (!Number.isInteger(lifetime) || lifetime < 1 || nowS + lifetime > LATEST_EXPIRY_S) {
-    throw new TypeError(`signIdentity: expiresIn must be a whole number of seconds from 1 to ${LATEST_EXPIRY_S - nowS} (it is ${String(lifetime)})`)
+    throw new TypeError(
+      `signIdentity: expiresIn must be a whole number of seconds from 1 to ${LATEST_EXPIRY_S - nowS} (it is ${String(lifetime)})`,
+    )
   }
   const expiry = nowS + lifetime
   const mac = await crypto.subtle.sign('HMAC', await hmacKey(secret), signedText(email, expiry))

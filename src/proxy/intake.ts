@@ -29,9 +29,7 @@ export interface IntakeRules {
 }
 
 /** A body sorted out: what goes on to the Coalescer, and what was refused (each with its reason). */
-export type Intake =
-  | { ok: true; count: number; parcels: Parcel[]; rejected: Settlement['rejected'] }
-  | { ok: false; message: string }
+export type Intake = { ok: true; count: number; parcels: Parcel[]; rejected: Settlement['rejected'] } | { ok: false; message: string }
 
 /** Reads, checks and digests the engagements of one client request body. */
 export async function takeIn(text: string, rules: IntakeRules): Promise<Intake> {

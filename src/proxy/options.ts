@@ -111,7 +111,21 @@ export interface ProxyOptions {
 
 /** Options after normalization: every value present and checked. */
 export interface ProxySettings
-  extends Required<Omit<ProxyOptions, 'allowedOrigins' | 'clientRateLimit' | 'identitySecret' | 'allowedTypes' | 'guard' | 'coalescer' | 'memory' | 'pacer' | 'retryBaseDelay' | 'retryMaxDelay'>> {
+  extends Required<
+    Omit<
+      ProxyOptions,
+      | 'allowedOrigins'
+      | 'clientRateLimit'
+      | 'identitySecret'
+      | 'allowedTypes'
+      | 'guard'
+      | 'coalescer'
+      | 'memory'
+      | 'pacer'
+      | 'retryBaseDelay'
+      | 'retryMaxDelay'
+    >
+  > {
   allowedOrigins: AllowedOrigins
   clientRateLimit: Required<ClientRateLimit> | false
   identitySecret: string | undefined
@@ -171,7 +185,11 @@ export function resolveProxyOptions(options: ProxyOptions): ProxySettings {
       engagements: read.number('clientRateLimit.engagements', limit.engagements, D.clientRateLimit.engagements, { min: LIMITS.batchSize }),
       windowMs: read.number('clientRateLimit.windowMs', limit.windowMs, D.clientRateLimit.windowMs, { min: 1 }),
     },
-    maxRequestsPerSecond: read.number('maxRequestsPerSecond', options.maxRequestsPerSecond, D.maxRequestsPerSecond, { min: 1, max: LIMITS.requestsPerSecond, integer: true }),
+    maxRequestsPerSecond: read.number('maxRequestsPerSecond', options.maxRequestsPerSecond, D.maxRequestsPerSecond, {
+      min: 1,
+      max: LIMITS.requestsPerSecond,
+      integer: true,
+    }),
     maxBatchBytes: read.number('maxBatchBytes', options.maxBatchBytes, D.maxBatchBytes, { min: 1_024, integer: true }),
     maxHeldBytes: read.number('maxHeldBytes', options.maxHeldBytes, D.maxHeldBytes, { min: 1_048_576 }),
     maxIntakeBytes: read.number('maxIntakeBytes', options.maxIntakeBytes, D.maxIntakeBytes, { min: 1_048_576 }),

@@ -54,7 +54,8 @@ export function parseAllowedOrigins(entries: readonly string[]): AllowedOrigins 
   const exact = new Set<string>()
   const wildcards: OriginWildcard[] = []
   for (const [index, entry] of entries.entries()) {
-    if (typeof entry !== 'string') throw new TypeError(`conversion-engagements proxy: \`allowedOrigins[${index}]\` must be a string such as https://app.example.com`)
+    if (typeof entry !== 'string')
+      throw new TypeError(`conversion-engagements proxy: \`allowedOrigins[${index}]\` must be a string such as https://app.example.com`)
     const parsed = parseEntry(entry)
     if (parsed.kind === 'exact') exact.add(parsed.origin)
     else wildcards.push(parsed.wildcard)
@@ -101,12 +102,15 @@ function parseEntry(entry: string): ParsedEntry {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') refuse('must start with http:// or https://')
   if (/^[a-z]+:\/\/[^/?#]*@/i.test(entry)) refuse('must not hold a user name or password: browsers never send one in Origin')
   if (/[?#]/.test(entry)) refuse('must not hold a query or a fragment: Origin names the site only, such as https://app.example.com')
-  if (url.pathname !== '/') refuse('must not hold a path: Origin names the site only (the page\'s path is never in it), such as https://app.example.com')
-  if (url.hostname.endsWith('.')) refuse('must not end with a dot: browsers send the host as the page\'s address has it, and a trailing dot makes another origin')
+  if (url.pathname !== '/')
+    refuse("must not hold a path: Origin names the site only (the page's path is never in it), such as https://app.example.com")
+  if (url.hostname.endsWith('.'))
+    refuse("must not end with a dot: browsers send the host as the page's address has it, and a trailing dot makes another origin")
   const scheme = url.protocol.slice(0, -1) as 'http' | 'https'
   const origin = `${scheme}://${url.host}`
   if (!url.hostname.includes('*')) {
-    if (!SERIALIZED_ORIGIN.test(origin)) refuse('has a host no browser sends (an empty label, or characters other than letters, digits, - and _)')
+    if (!SERIALIZED_ORIGIN.test(origin))
+      refuse('has a host no browser sends (an empty label, or characters other than letters, digits, - and _)')
     return { kind: 'exact', origin }
   }
 
@@ -114,7 +118,8 @@ function parseEntry(entry: string): ParsedEntry {
     refuse('may hold `*` only as the first label of its host, such as https://*.example.com')
   }
   const domain = url.hostname.slice(2)
-  if (!SERIALIZED_ORIGIN.test(`${scheme}://${domain}`)) refuse('has a host no browser sends (an empty label, or characters other than letters, digits, - and _)')
+  if (!SERIALIZED_ORIGIN.test(`${scheme}://${domain}`))
+    refuse('has a host no browser sends (an empty label, or characters other than letters, digits, - and _)')
   const { domain: registrable, publicSuffix } = parse(domain, PSL)
   if (registrable === null || publicSuffix === null) {
     refuse(

@@ -62,7 +62,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     const reserved = Math.min(lengthOf(exchange.header('content-length')) ?? settings.maxBodyBytes, settings.maxBodyBytes)
     const over = intake.take(client, reserved)
     if (over) {
-      const message = over === 'client' ? 'too many request bodies from this client at once' : 'the proxy is reading too many request bodies at once'
+      const message =
+        over === 'client' ? 'too many request bodies from this client at once' : 'the proxy is reading too many request bodies at once'
       return retryLater(over === 'client' ? 429 : 503, message, INTAKE_RETRY_MS, cors)
     }
     try {
@@ -162,6 +163,8 @@ function throttledWarning(settings: ProxySettings): (reason: string) => void {
     const now = settings.now()
     if (now - (lastLogged.get(reason) ?? -Infinity) < 60_000) return
     lastLogged.set(reason, now)
-    settings.logger.error(`[conversion-engagements] Conversion refuses this proxy: ${scrub(reason, settings.apiKey)}. Engagements stay in the browsers and are re-sent.`)
+    settings.logger.error(
+      `[conversion-engagements] Conversion refuses this proxy: ${scrub(reason, settings.apiKey)}. Engagements stay in the browsers and are re-sent.`,
+    )
   }
 }

@@ -55,7 +55,10 @@ export function createClient(options: ClientOptions): Client {
   const settle = async (parcels: Parcel[], deadline: number): Promise<TrackResult[]> => {
     for (;;) {
       const left = deadline - clock.now()
-      const result: SubmitResult = await coalescer.submit(parcels, { listDuplicates: true, deadlineMs: Math.max(1, Math.min(left, SUBMIT_WAIT_MS)) })
+      const result: SubmitResult = await coalescer.submit(parcels, {
+        listDuplicates: true,
+        deadlineMs: Math.max(1, Math.min(left, SUBMIT_WAIT_MS)),
+      })
       if (result.kind === 'settled') return sendUncheckedAlone(parcels, result, (parcel) => settle([parcel], deadline))
       const late = clock.now() + result.retryAfterMs >= deadline
       if (result.kind === 'unavailable' || late) return parcels.map(({ id }) => ({ status: 'busy', id, reason: result.reason }))
@@ -78,7 +81,11 @@ export function createClient(options: ClientOptions): Client {
       const parcels = chunk.map((item) => item.parcel)
       let answers: TrackResult[]
       if (!(await room.take(parcels.length, deadline))) {
-        answers = parcels.map(({ id }) => ({ status: 'busy', id, reason: `no room within the deadline: the client holds ${room.used} engagements` }))
+        answers = parcels.map(({ id }) => ({
+          status: 'busy',
+          id,
+          reason: `no room within the deadline: the client holds ${room.used} engagements`,
+        }))
       } else {
         try {
           answers = await settle(parcels, deadline)
@@ -92,7 +99,8 @@ export function createClient(options: ClientOptions): Client {
   }
 
   const trackMany = (inputs: readonly ServerTrackInput[]): Promise<TrackResult[]> => {
-    if (closed) return Promise.resolve(inputs.map((input) => ({ status: 'busy' as const, id: idOf(input), reason: 'the client is closed' })))
+    if (closed)
+      return Promise.resolve(inputs.map((input) => ({ status: 'busy' as const, id: idOf(input), reason: 'the client is closed' })))
     const call = send(inputs).catch((error: unknown) =>
       inputs.map((input) => ({ status: 'busy' as const, id: idOf(input), reason: `the client failed: ${String(error)}` })),
     )

@@ -89,7 +89,11 @@ export function resolveClientOptions(options: ClientOptions): ClientSettings {
   return {
     apiKey: options.apiKey,
     upstreamUrl: options.upstreamUrl ?? DEFAULT_UPSTREAM_URL,
-    maxRequestsPerSecond: read.number('maxRequestsPerSecond', options.maxRequestsPerSecond, LIMITS.requestsPerSecond, { min: 1, max: LIMITS.requestsPerSecond, integer: true }),
+    maxRequestsPerSecond: read.number('maxRequestsPerSecond', options.maxRequestsPerSecond, LIMITS.requestsPerSecond, {
+      min: 1,
+      max: LIMITS.requestsPerSecond,
+      integer: true,
+    }),
     maxPending: read.number('maxPending', options.maxPending, CLIENT_DEFAULTS.maxPending, { min: LIMITS.batchSize, integer: true }),
     deadline: positive('deadline', options.deadline, Infinity),
     upstreamTimeout: positive('upstreamTimeout', options.upstreamTimeout, PROXY_DEFAULTS.upstreamTimeout),

@@ -55,10 +55,10 @@ function isoOf(value: unknown): unknown {
 /** The engagement to send, or why it cannot be sent. Never throws. */
 export async function prepare(input: unknown, tools: PrepareTools): Promise<{ parcel: Parcel } | { problem: InputProblem }> {
   const given = (input ?? {}) as Record<string, unknown>
-  const id = typeof given['id'] === 'string' ? given['id'] : tools.randomUUID()
+  const id = typeof given.id === 'string' ? given.id : tools.randomUUID()
   const draft: Record<string, unknown> =
     typeof input === 'object' && input !== null && !Array.isArray(input)
-      ? { ...given, id, createdAt: isoOf(given['createdAt'] ?? tools.now()) }
+      ? { ...given, id, createdAt: isoOf(given.createdAt ?? tools.now()) }
       : (input as Record<string, unknown>)
   for (const key of Object.keys(draft ?? {})) if (draft[key] === undefined) delete draft[key]
   const violation = firstViolation(engagementSchema, draft)

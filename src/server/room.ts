@@ -51,12 +51,15 @@ export function createRoom(capacity: number, clock: RoomClock): Room {
       return new Promise((resolve) => {
         const waiter: Waiter = { count: fits, resolve, timer: undefined }
         if (deadline !== Infinity) {
-          waiter.timer = clock.setTimeout(() => {
-            waiting.splice(waiting.indexOf(waiter), 1)
-            resolve(false)
-            // The first in line may have been this one: the next may fit now.
-            admit()
-          }, Math.max(0, deadline - clock.now()))
+          waiter.timer = clock.setTimeout(
+            () => {
+              waiting.splice(waiting.indexOf(waiter), 1)
+              resolve(false)
+              // The first in line may have been this one: the next may fit now.
+              admit()
+            },
+            Math.max(0, deadline - clock.now()),
+          )
         }
         waiting.push(waiter)
       })

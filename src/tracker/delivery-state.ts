@@ -155,14 +155,14 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
       const { entries } = outgoing
       const ids = idsOf(entries)
       const { kind } = result
-      if (kind == 'ok') {
+      if (kind === 'ok') {
         const effects = settled(outgoing, result.settlement, halves)
         // Every failure sets a time, so a time says whether there is a backoff to forget.
         effects.saveRetry = retry.until ? (retry = { failures: 0, until: 0 }) : undefined
         return effects
       }
       const { reason } = result
-      if (kind == 'retry') {
+      if (kind === 'retry') {
         // Nothing was taken: read again from the oldest on, after the backoff.
         startOver()
         if (!online) {
@@ -174,7 +174,7 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
         retry = { failures, until: Math.max(retry.until, now + delayMs) }
         return { saveRetry: retry, events: [{ type: 'retried', ids, failures, delayMs, reason }], wakeInMs: retry.until - now }
       }
-      if (kind == 'halt') {
+      if (kind === 'halt') {
         halted = reason
         const message = `the proxy refused (${reason}): sending stopped, engagements kept; check endpoint and allowedOrigins`
         return { events: [{ type: 'error', error: { code: 'halted', message } }] }
@@ -182,7 +182,7 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
       // Too large or refused: one alone is rejected for good, more are split to find the culprits.
       if (entries.length < 2) return { remove: entries, events: ids.map((id) => ({ type: 'rejected', id, reason })) }
       // The proxy takes less than we thought: send smaller bodies from now on.
-      if (kind == 'too-large') batchLimits.maxBytes = Math.max(LIMITS.beaconBytes / 4, outgoing.body.length >> 1)
+      if (kind === 'too-large') batchLimits.maxBytes = Math.max(LIMITS.beaconBytes / 4, outgoing.body.length >> 1)
       halves.unshift(...halve(entries))
       // The halves keep its entries reserved: the request hands them over.
       outgoing.entries = []
@@ -229,7 +229,12 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
 
     /** What `stats()` reports of delivery at `now`. */
     stats(now: number): DeliveryStats {
-      const stats: DeliveryStats = { inFlight: reserved.size, recentRequests: shared().filter((free) => free > now).sort((a, b) => a - b) }
+      const stats: DeliveryStats = {
+        inFlight: reserved.size,
+        recentRequests: shared()
+          .filter((free) => free > now)
+          .sort((a, b) => a - b),
+      }
       if (retry.until > now) stats.retryAt = retry.until
       if (halted) stats.halted = halted
       return stats

@@ -51,4 +51,3 @@ export type DeliveryStats = Pick<TrackerStats, 'inFlight' | 'retryAt' | 'halted'
 
 /** The engagement ids of entries, as events name them. */
 export const idsOf = (entries: readonly OutboxEntry[]): string[] => entries.map((entry) => entry.engagement.id)
-

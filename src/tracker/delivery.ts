@@ -117,9 +117,9 @@ export function createDelivery(context: DeliveryContext): Delivery {
     state.begin()
     for (;;) {
       const step = state.next(platform.now(), tabs.isLeader && !session.optedOut && platform.isOnline())
-      if (step.kind == 'done') break
-      if (step.kind == 'wait') await wait(step.ms)
-      else if (step.kind == 'read') await apply(state.read(await outbox.head(step.after, step.limit), platform.now()))
+      if (step.kind === 'done') break
+      if (step.kind === 'wait') await wait(step.ms)
+      else if (step.kind === 'read') await apply(state.read(await outbox.head(step.after, step.limit), platform.now()))
       else send(step.outgoing)
     }
     await Promise.all(requests)

@@ -23,7 +23,13 @@ const FIELDS: Record<string, [optional: boolean, max: number, refused?: RegExp |
   type: [false, LIMITS.typeLength, CONTROL],
   name: [true, LIMITS.nameLength, CONTROL],
   description: [true, LIMITS.descriptionLength, CONTROL_IN_TEXT],
-  createdAt: [false, Infinity, undefined, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/, 'an ISO 8601 UTC date-time such as 2025-08-12T09:21:45Z'],
+  createdAt: [
+    false,
+    Infinity,
+    undefined,
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/,
+    'an ISO 8601 UTC date-time such as 2025-08-12T09:21:45Z',
+  ],
   data: [true, 0],
   contactEmail: [true, LIMITS.emailLength, HIDDEN_IN_EMAIL, /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/, 'an email address such as john@example.com'],
 }
@@ -44,21 +50,23 @@ let made = ''
 function checkField(name: string, value: unknown, field = name): TrackerError | undefined {
   const [optional, max, refused, format, expected] = FIELDS[name]!
   if (value === undefined) return optional ? undefined : invalid(field, 'required', 'is required')
-  if (name == 'data') {
+  if (name === 'data') {
     const problem = findJsonProblem(value, LIMITS.dataDepth)
     if (problem) return invalid(formatPath([field, ...problem.path]), 'json', problem.message)
-    return byteLength(JSON.stringify(value)) > LIMITS.dataBytes ? invalid(field, 'max', `must be at most ${LIMITS.dataBytes} bytes as JSON`) : undefined
+    return byteLength(JSON.stringify(value)) > LIMITS.dataBytes
+      ? invalid(field, 'max', `must be at most ${LIMITS.dataBytes} bytes as JSON`)
+      : undefined
   }
-  if (typeof value != 'string') {
-    return invalid(field, 'type', name == 'createdAt' ? 'must be a Date, epoch ms or an ISO 8601 string' : 'must be a string')
+  if (typeof value !== 'string') {
+    return invalid(field, 'type', name === 'createdAt' ? 'must be a Date, epoch ms or an ISO 8601 string' : 'must be a string')
   }
-  if (!value && name == 'type') return invalid(field, 'min', 'must not be empty')
+  if (!value && name === 'type') return invalid(field, 'min', 'must not be empty')
   if (value.length > max) return invalid(field, 'max', `must be at most ${max} characters`)
   const character = refused && refusedCharacter(value, refused)
   if (character) return invalid(field, 'characters', character)
   if (format && !format.test(value)) return invalid(field, 'format', `must be ${expected}`)
-  if (format && name == 'createdAt') {
-    if (value != made && !isRealDate(value)) return invalid(field, 'format', 'must be a real calendar date and time')
+  if (format && name === 'createdAt') {
+    if (value !== made && !isRealDate(value)) return invalid(field, 'format', 'must be a real calendar date and time')
     // Plain string order is time order, once the format is right.
     if (value < '1970' || value >= '2100') return invalid(field, 'range', 'must be in the years 1970 to 2099')
   }
@@ -82,7 +90,7 @@ export function buildEngagement(
   randomUUID: () => string,
 ): { engagement: DraftEngagement; signature: string | undefined } | TrackerError {
   if (input === undefined) return invalid('engagement', 'required', 'is required')
-  if (typeof input != 'object' || !input || Array.isArray(input)) return invalid('engagement', 'type', 'must be an object')
+  if (typeof input !== 'object' || !input || Array.isArray(input)) return invalid('engagement', 'type', 'must be an object')
   const draft: Record<string, unknown> = {}
   let unknown: string | undefined
   for (const key of Object.keys(input)) {
@@ -92,9 +100,9 @@ export function buildEngagement(
     if (NAMES.includes(key)) draft[key] = value
     else unknown ??= key
   }
-  draft['id'] ??= randomUUID()
-  draft['createdAt'] = toIsoDate(draft['createdAt'] ?? now)
-  draft['contactEmail'] ??= contact?.email
+  draft.id ??= randomUUID()
+  draft.createdAt = toIsoDate(draft.createdAt ?? now)
+  draft.contactEmail ??= contact?.email
   for (const name of NAMES) {
     const error = checkField(name, draft[name])
     if (error) return error
@@ -102,12 +110,12 @@ export function buildEngagement(
   // An empty key names no field: the engagement itself, as the contract says it.
   if (unknown !== undefined) return invalid(unknown || 'engagement', 'unknown-field', 'is not a known field')
   const engagement = draft as unknown as DraftEngagement
-  return { engagement, signature: contact && engagement.contactEmail == contact.email ? contact.signature : undefined }
+  return { engagement, signature: contact && engagement.contactEmail === contact.email ? contact.signature : undefined }
 }
 
 /** Dates, epoch ms and ISO strings with any offset become ISO 8601 UTC; anything else is left for the checks to refuse. */
 function toIsoDate(value: unknown): unknown {
-  if (value instanceof Date || typeof value == 'number' || (typeof value == 'string' && ISO_WITH_ZONE.test(value) && isRealDate(value))) {
+  if (value instanceof Date || typeof value === 'number' || (typeof value === 'string' && ISO_WITH_ZONE.test(value) && isRealDate(value))) {
     const time = +new Date(value)
     // An invalid date has no JSON form: it becomes "Invalid Date", which the format refuses.
     if (time !== madeFrom) made = new Date((madeFrom = time)).toJSON() ?? 'Invalid Date'

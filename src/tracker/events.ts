@@ -26,11 +26,11 @@ export function createEmitter({ debug, onError, platform: { console } }: Resolve
     emit(event, loud) {
       const { type } = event
       if (type in counters) counters[type as keyof typeof counters] += 'ids' in event ? event.ids.length : 1
-      if (type == 'error') {
+      if (type === 'error') {
         const { code, message } = event.error
         // These need a person's attention even without debug mode.
-        if (code == 'halted') console.error(LOG_PREFIX, message)
-        else if (loud || debug || code == 'storage') console.warn(LOG_PREFIX, message)
+        if (code === 'halted') console.error(LOG_PREFIX, message)
+        else if (loud || debug || code === 'storage') console.warn(LOG_PREFIX, message)
         guard(onError, event.error)
       } else if (debug) console.debug(LOG_PREFIX, type, event)
       listeners.forEach((listener) => guard(listener, event))

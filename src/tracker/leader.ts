@@ -63,7 +63,7 @@ function byLease(name: string, platform: Platform, set: (value: boolean) => void
     try {
       const [owner, expires] = lease()
       const now = platform.now()
-      const free = !owner || owner == me || +expires! < now
+      const free = !owner || owner === me || +expires! < now
       // Two tabs may claim a free lease at the same moment and only one write survives, so a
       // tab leads only once it reads its own claim back on the next round.
       set(free && claimed)
@@ -86,7 +86,7 @@ function byLease(name: string, platform: Platform, set: (value: boolean) => void
       timer = undefined
       claimed = false
       try {
-        if (lease()[0] == me) storage!.removeItem(name)
+        if (lease()[0] === me) storage!.removeItem(name)
       } catch {
         // Storage went away; the lease expires by itself.
       }

@@ -18,7 +18,7 @@ export interface LifecycleHandlers {
  */
 export function watchLifecycle({ window, document }: Platform, handlers: LifecycleHandlers): () => void {
   const listeners: [EventTarget, string, (event: Event) => unknown][] = [
-    [document, 'visibilitychange', () => document.visibilityState == 'hidden' && handlers.hide()],
+    [document, 'visibilitychange', () => document.visibilityState === 'hidden' && handlers.hide()],
     [
       window,
       'pagehide',

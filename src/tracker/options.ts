@@ -146,7 +146,7 @@ export function resolveOptions(
   platform: Platform,
   reportInvalid: (error: TrackerError) => void = () => undefined,
 ): ResolvedOptions {
-  if (typeof options?.endpoint != 'string' || !options.endpoint) {
+  if (typeof options?.endpoint !== 'string' || !options.endpoint) {
     throw new TypeError("createTracker needs an endpoint, your proxy's URL")
   }
   const given = options as unknown as Record<string, unknown>
@@ -157,7 +157,7 @@ export function resolveOptions(
     if (value === undefined || fits(value as never)) return
     let shown: string
     try {
-      shown = typeof value == 'string' ? JSON.stringify(value) : String(value)
+      shown = typeof value === 'string' ? JSON.stringify(value) : String(value)
     } catch {
       // An object without a prototype has no toString.
       shown = typeof value
@@ -165,24 +165,24 @@ export function resolveOptions(
     reportInvalid({
       code: 'invalid',
       field: name,
-      rule: typeof value == typeof fallback ? 'range' : 'type',
+      rule: typeof value === typeof fallback ? 'range' : 'type',
       message: `option ${name} must be ${expected}, not ${shown}: the default is used`,
     })
     resolved[name] = fallback
   }
-  check('name', 'default', (value: unknown) => typeof value == 'string' && value, 'a non-empty string')
-  check('debug', false, (value: unknown) => typeof value == 'boolean', 'true or false')
-  check('onError', undefined, (value: unknown) => typeof value == 'function', 'a function')
+  check('name', 'default', (value: unknown) => typeof value === 'string' && value, 'a non-empty string')
+  check('debug', false, (value: unknown) => typeof value === 'boolean', 'true or false')
+  check('onError', undefined, (value: unknown) => typeof value === 'function', 'a function')
   for (const name in NUMBERS) {
     const [fallback, least, most, whole] = NUMBERS[name]!
     check(
       name,
       fallback,
-      (value: number) => typeof value == 'number' && value >= least && value <= most && (!whole || Number.isInteger(value)),
+      (value: number) => typeof value === 'number' && value >= least && value <= most && (!whole || Number.isInteger(value)),
       `a ${whole ? 'whole ' : ''}number from ${least} to ${most}`,
     )
   }
-  resolved['retry'] = { baseMs: resolved['retryBaseDelay'], maxMs: resolved['retryMaxDelay'] }
-  resolved['namespace'] = `conversion-engagements:${resolved['name']}`
+  resolved.retry = { baseMs: resolved.retryBaseDelay, maxMs: resolved.retryMaxDelay }
+  resolved.namespace = `conversion-engagements:${resolved.name}`
   return resolved as unknown as ResolvedOptions
 }

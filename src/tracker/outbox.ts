@@ -71,9 +71,9 @@ export interface Outbox {
   /** Makes every held entry sendable, in order, with the contact `contactNow()` gives when it runs. */
   release(contactNow: () => Contact | undefined): void
   /** Deletes every entry; resolves with their ids. */
-  clear(): Promise<string[] | void>
+  clear(): Promise<string[] | undefined>
   /** Another tab cleared the outbox: deletes what its clear could not reach (this page's later writes, its memory store). */
-  clearedElsewhere(): Promise<string[] | void>
+  clearedElsewhere(): Promise<string[] | undefined>
   /** Another tab removed the entries of these keys (from memory storage too: it is this page's own). */
   removedElsewhere(keys: readonly string[]): void
   /** How many entries wait, held ones included, and how many are held. */
@@ -101,7 +101,8 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
   let countedAt = -Infinity
 
   /** Runs `job` after every job queued before it, however that one ended. */
-  const queue = <T>(job: () => Promise<T>): Promise<T | void> => (lastJob = lastJob.then(job, job).catch(onFault))
+  const queue = <T>(job: () => Promise<T>): Promise<T | undefined> =>
+    (lastJob = lastJob.then(job, job).catch((error) => void onFault(error)))
 
   /** Keeps a sendable entry in the mirror (a held one cannot be sent on page hide). */
   const remember = (entry: OutboxEntry) => !isHeld(entry) && mirror.size < MIRROR_LIMIT && mirror.set(entry.key, entry)
@@ -187,9 +188,7 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
   return {
     add(engagement, signature, time) {
       const entry = createEntry(engagement, signature, time, sequence++)
-      remember(entry)
-      if (!pending.length) void queue(write)
-      pending.push(entry)
+      append([entry])
       return entry
     },
     append,
@@ -197,7 +196,8 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
     unsaved: () => [...writing, ...pending],
     async head(after, limit) {
       // `key + '\0'` is the first key above `key`.
-      const entries = await run('readonly', (tx) => tx.read<OutboxEntry>('getAll', after ? { ...SENDABLE, start: `${after.key}\0` } : SENDABLE, limit))
+      const span = after ? { ...SENDABLE, start: `${after.key}\0` } : SENDABLE
+      const entries = await run('readonly', (tx) => tx.read<OutboxEntry>('getAll', span, limit))
       entries.forEach(remember)
       return entries
     },
@@ -228,7 +228,7 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
       }),
     clear,
     clearedElsewhere() {
-      if (store.storage == 'memory') return clear()
+      if (store.storage === 'memory') return clear()
       mirror.clear()
       const late = [...writing, ...pending]
       return queue(async () => {
@@ -238,7 +238,7 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
     },
     removedElsewhere(keys) {
       keys.forEach(forget)
-      if (store.storage == 'memory') void deleteKeys(keys)
+      if (store.storage === 'memory') void deleteKeys(keys)
     },
     count: () =>
       run('readonly', async (tx) => {

@@ -35,10 +35,10 @@ export function createSender({ endpoint, requestTimeout: timeoutMs, platform }: 
         const outcome = classify({
           status: response.status,
           retryAfter: response.headers.get('retry-after'),
-          message: typeof json?.message == 'string' ? json.message : undefined,
+          message: typeof json?.message === 'string' ? json.message : undefined,
           now: platform.now(),
         })
-        if (outcome.kind != 'ok') return outcome
+        if (outcome.kind !== 'ok') return outcome
         return isSettlement(json) ? { kind: 'ok', settlement: json } : unanswered(`HTTP ${response.status} without a settlement body`)
       } catch {
         return unanswered(controller.signal.aborted ? `no answer within ${timeoutMs} ms` : 'network error')

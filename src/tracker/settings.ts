@@ -33,7 +33,6 @@ export function createSettings(run: Store): SettingsStore {
   return {
     // The one record whose key is exactly the name: `key + '\0'` is the first key above `key`.
     read: (name) => run('readonly', async (tx) => (await tx.read<never>('getAll', { start: PREFIX + name, end: `${PREFIX}${name}\0` }))[0]),
-    write: (name, value) =>
-      run('readwrite', async (tx) => (value === undefined ? tx.delete(PREFIX + name) : tx.put(PREFIX + name, value))),
+    write: (name, value) => run('readwrite', async (tx) => (value === undefined ? tx.delete(PREFIX + name) : tx.put(PREFIX + name, value))),
   }
 }

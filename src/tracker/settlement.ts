@@ -18,7 +18,7 @@ export function settled(outgoing: Outgoing, { accepted, duplicates, rejected }: 
   return {
     remove: outgoing.entries,
     events: [
-      { type: 'sent', ids: idsOf(outgoing.entries).filter((id) => !refused.some((item) => item.id == id)), accepted, duplicates },
+      { type: 'sent', ids: idsOf(outgoing.entries).filter((id) => !refused.some((item) => item.id === id)), accepted, duplicates },
       ...refused.map(({ id, reason }) => ({ type: 'rejected' as const, id, reason })),
     ],
   }

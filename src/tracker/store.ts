@@ -48,8 +48,11 @@ export function memoryStore(): Store {
   const transaction = {
     // Sorted when read: a fallback, read a batch at a time, not on any page's hot path.
     read: async (what: SpanRead, { start, end }: KeySpan, limit?: number) => {
-      const keys = [...values.keys()].filter((key) => key >= start && key < end).sort().slice(0, limit)
-      return what == 'count' ? keys.length : what == 'getAll' ? keys.map((key) => values.get(key)) : keys
+      const keys = [...values.keys()]
+        .filter((key) => key >= start && key < end)
+        .sort()
+        .slice(0, limit)
+      return what === 'count' ? keys.length : what === 'getAll' ? keys.map((key) => values.get(key)) : keys
     },
     put: (key: string, value: unknown) => values.set(key, value),
     delete: (key: string) => values.delete(key),

@@ -67,7 +67,7 @@ export function createTabs(namespace: string, platform: Platform, context: TabsC
     `${namespace}:leader`,
     platform,
     (value) => {
-      if (value == isLeader) return
+      if (value === isLeader) return
       isLeader = value
       const waiting = [...flushWaiters.values()]
       if (value) {

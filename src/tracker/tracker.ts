@@ -40,7 +40,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   const report = (error: TrackerError) => emit({ type: 'error', error })
   const fault = (what: string) => (error: unknown) => report({ code: 'internal', message: `${what}: ${error}` })
   /** Tells this page's subscribers which engagements left the outbox undelivered, and why. */
-  const dropped = (ids: string[] | void, reason: DropReason) => ids?.length && emit({ type: 'dropped', ids, reason })
+  const dropped = (ids: string[] | undefined, reason: DropReason) => ids?.length && emit({ type: 'dropped', ids, reason })
 
   /** Says that engagements live in this page's memory only, and why. */
   const memoryOnly = (why: string) => report({ code: 'storage', message: `IndexedDB ${why}: queued in memory only` })
@@ -55,7 +55,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     session,
     onStored(entries) {
       if (tabs.isLeader) delivery.stored(entries.length)
-      else tabs.post({ type: 'appended', entries, durable: store.storage == 'indexeddb' })
+      else tabs.post({ type: 'appended', entries, durable: store.storage === 'indexeddb' })
     },
     onDrop: dropped,
     onFault: fault('storing'),
@@ -120,7 +120,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
         : undefined
   /** `error`, reported if it is the caller's mistake, as what a command returns. */
   const refused = (error: TrackerError) => {
-    if (error.code == 'invalid') report(error)
+    if (error.code === 'invalid') report(error)
     return { ok: false as const, error }
   }
 
@@ -153,9 +153,9 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
         refusal() ??
         checkEmail(email) ??
         // Scripts are not typed: `identify(email, signature)` must not drop the signature silently.
-        (options !== undefined && typeof options != 'object'
+        (options !== undefined && typeof options !== 'object'
           ? invalid('options', 'type', 'must be an object')
-          : signature !== undefined && !(typeof signature == 'string' && signature && signature.length <= LIMITS.signatureLength)
+          : signature !== undefined && !(typeof signature === 'string' && signature && signature.length <= LIMITS.signatureLength)
             ? invalid('signature', 'format', `must be 1 to ${LIMITS.signatureLength} characters`)
             : undefined)
       if (error) return refused(error)

@@ -38,12 +38,16 @@ export async function buildCli(): Promise<void> {
 
 /** Stops every CLI a test left running, by its pid (call it in `afterEach`). */
 export function stopClis(): void {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, 'SIGKILL')
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid as number, 'SIGKILL')
 }
 
 /** A running CLI: its output so far, its exit, and a wait for a line of output. */
 export function cli(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [cliFile, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [cliFile, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   children.push(child)
   const output = { stdout: '', stderr: '' }
   child.stdout?.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()))
@@ -59,7 +63,8 @@ export function cli(args: string[], env: Record<string, string>) {
       for (;;) {
         const found = pattern.exec(output.stdout)
         if (found) return found
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`not printed: ${pattern}\nstdout: ${output.stdout}\nstderr: ${output.stderr}`)
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`not printed: ${pattern}\nstdout: ${output.stdout}\nstderr: ${output.stderr}`)
         await new Promise((resolve) => setTimeout(resolve, 20))
       }
     },

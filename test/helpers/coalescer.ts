@@ -4,7 +4,15 @@
  */
 import { expect } from 'vitest'
 import type { Engagement } from '../../src/contract.js'
-import { createCoalescer, type Coalescer, type CoalescerOptions, type DeliveryMemory, type Parcel, type SubmitOptions, type SubmitResult } from '../../src/core/coalescer/index.js'
+import {
+  createCoalescer,
+  type Coalescer,
+  type CoalescerOptions,
+  type DeliveryMemory,
+  type Parcel,
+  type SubmitOptions,
+  type SubmitResult,
+} from '../../src/core/coalescer/index.js'
 import { createMemory } from '../../src/core/memory.js'
 import { batchBody } from '../../src/core/parcel.js'
 import type { Outcome } from '../../src/core/outcome.js'
@@ -122,7 +130,7 @@ export function scenario(options: ScenarioOptions = {}) {
   const submit = (list: readonly Engagement[] | readonly Parcel[], deadlineMs?: number, client?: string): Watched => {
     const watch: Watched = { result: undefined, at: undefined }
     watched.push(watch)
-    const parcels = list.map((item) => ('json' in item ? item : parcelsOf([item])[0] as Parcel))
+    const parcels = list.map((item) => ('json' in item ? item : (parcelsOf([item])[0] as Parcel)))
     const options: SubmitOptions = client === undefined ? { deadlineMs } : { deadlineMs, client }
     void coalescer.submit(parcels, options).then((result) => {
       watch.result = result
@@ -223,4 +231,3 @@ export const refusing =
     const reason = 'HTTP 400: contactEmail is invalid'
     return { kind: 'refused', status: 400, reason }
   }
-

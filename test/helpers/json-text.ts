@@ -80,7 +80,9 @@ export function spell(value: unknown, choices: Tape): string {
   if (typeof value === 'string') return around(spellString(value, choices))
   if (Array.isArray(value)) return around(`[${value.length === 0 ? space(choices) : value.map((item) => spell(item, choices)).join(',')}]`)
   const entries = Object.entries(value as Record<string, unknown>)
-  return around(`{${entries.length === 0 ? space(choices) : entries.map(([key, item]) => `${around(spellString(key, choices))}:${spell(item, choices)}`).join(',')}}`)
+  return around(
+    `{${entries.length === 0 ? space(choices) : entries.map(([key, item]) => `${around(spellString(key, choices))}:${spell(item, choices)}`).join(',')}}`,
+  )
 }
 
 /** An object's text from members written as given: keys may repeat, values are texts already. */
@@ -91,7 +93,11 @@ export function objectText(members: readonly (readonly [string, string])[]): str
 /** Edits of a text: most break it, some keep it JSON. */
 export const mutation = fc.oneof(
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 3 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.constantFrom(',', '}', ']', '"', '\\', ' ', '0', '-', 'e', '.', '[', '{', ':', 'null', '\u0000', '\u2028', '\ud800') }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.constantFrom(',', '}', ']', '"', '\\', ' ', '0', '-', 'e', '.', '[', '{', ':', 'null', '\u0000', '\u2028', '\ud800'),
+  }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
 )
 

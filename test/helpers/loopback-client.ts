@@ -29,7 +29,10 @@ export interface LoopbackClient {
  * A client sending from `address` (in 127.0.0.0/8), over at most `connections` connections at once
  * (keep it under the proxy's `maxConnectionsPerClient`, 64 by default); more requests queue here.
  */
-export function loopbackClient(address: string, { connections = 8, timeoutMs = 60_000 }: { connections?: number; timeoutMs?: number } = {}): LoopbackClient {
+export function loopbackClient(
+  address: string,
+  { connections = 8, timeoutMs = 60_000 }: { connections?: number; timeoutMs?: number } = {},
+): LoopbackClient {
   const agent = new Agent({ keepAlive: true, maxSockets: connections })
   return {
     address,
@@ -52,7 +55,11 @@ export function loopbackClient(address: string, { connections = 8, timeoutMs = 6
             incoming.on('error', (error) => done({ status: 0, retryAfter: undefined, body: '', error: String(error) }))
             incoming.on('end', () => {
               const retryAfter = incoming.headers['retry-after']
-              done({ status: incoming.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined, body: Buffer.concat(chunks).toString('utf8') })
+              done({
+                status: incoming.statusCode ?? 0,
+                retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
+                body: Buffer.concat(chunks).toString('utf8'),
+              })
             })
           },
         )

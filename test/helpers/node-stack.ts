@@ -4,7 +4,12 @@ import { serveProxy, type RunningProxy, type ServeProxyOptions } from '../../src
 /** The page origin the proxies of a stack allow. */
 export const APP = 'http://app.localhost:3000'
 
-export const engagement = (id: string) => ({ id, contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' })
+export const engagement = (id: string) => ({
+  id,
+  contactEmail: 'john@example.com',
+  type: 'PRODUCT_ACTIVITY',
+  createdAt: '2025-08-12T09:21:45Z',
+})
 
 /**
  * Emulators and proxies on loopback, over real sockets, all knowing one key. Whatever it started,

@@ -37,9 +37,7 @@ export class ManualClock {
     const target = this.now + ms
     await settle()
     for (;;) {
-      const due = this.timers
-        .filter((timer) => timer.at <= target)
-        .sort((a, b) => a.at - b.at || a.seq - b.seq)[0]
+      const due = this.timers.filter((timer) => timer.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0]
       if (!due) break
       this.timers = this.timers.filter((timer) => timer !== due)
       this.now = Math.max(this.now, due.at)
@@ -133,7 +131,10 @@ export class FakePage {
   ) {}
 
   platform(overrides: Partial<Platform> = {}): Partial<Platform> {
-    const log = (level: string) => (...args: unknown[]) => void this.logs.push({ level, args })
+    const log =
+      (level: string) =>
+      (...args: unknown[]) =>
+        void this.logs.push({ level, args })
     let random = 0.5
     return {
       fetch: this.fetch,

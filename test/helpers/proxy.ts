@@ -43,17 +43,15 @@ export class FakeProxy {
 
   constructor(private clock: ManualClock) {}
 
-  fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  fetch = async (_input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     if (this.down) throw new TypeError('Failed to fetch')
     const text = String(init?.body ?? '')
     const body = JSON.parse(text) as Received['body']
-    const ids = body.batch.map((item) => String(item['id']))
+    const ids = body.batch.map((item) => String(item.id))
     this.requests.push({ at: this.clock.now, ids, body, bytes: new TextEncoder().encode(text).length })
     for (const id of ids) this.arrivals.set(id, (this.arrivals.get(id) ?? 0) + 1)
     if (this.hang) {
-      return new Promise((_, reject) =>
-        init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))),
-      )
+      return new Promise((_, reject) => init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))))
     }
     const failure = this.failures.shift()
     if (failure) {

@@ -34,7 +34,7 @@ const ENTRIES: Record<string, string> = {
  */
 export function exampleModule(name: string, substitutions: [string, string][] = []): string {
   const { language, code } = example(name)
-  let source = code.replace(/from '(conversion-engagements(?:\/\w+)?)'/g, (match, entry: string) => {
+  let source = code.replace(/from '(conversion-engagements(?:\/\w+)?)'/g, (_match, entry: string) => {
     const target = ENTRIES[entry]
     if (!target) throw new Error(`example ${name} imports ${entry}, which has no source mapping`)
     return `from ${JSON.stringify(join(ROOT, target))}`
@@ -57,7 +57,10 @@ export function optionTable(name: string): { option: string; fallback: string }[
   const rows: { option: string; fallback: string }[] = []
   for (const line of README.slice(start).split('\n').slice(3)) {
     if (!line.startsWith('|')) break
-    const [option, fallback] = line.split('|').slice(1, 3).map((cell) => cell.trim())
+    const [option, fallback] = line
+      .split('|')
+      .slice(1, 3)
+      .map((cell) => cell.trim())
     rows.push({ option: (option as string).replace(/`/g, ''), fallback: fallback as string })
   }
   return rows
@@ -79,7 +82,10 @@ export function exportTable(): { entry: string; names: string[] }[] {
     .split('\n')
     .filter((line) => line.startsWith('| `'))
     .map((line) => {
-      const [entry, exports] = line.split('|').slice(1, 3).map((cell) => cell.trim()) as [string, string]
+      const [entry, exports] = line
+        .split('|')
+        .slice(1, 3)
+        .map((cell) => cell.trim()) as [string, string]
       const names = [...exports.replace(/\([^)]*\)/g, '').matchAll(/`([A-Za-z_]\w*)`/g)].map((match) => match[1] as string)
       return { entry: entry.replace(/`/g, ''), names }
     })

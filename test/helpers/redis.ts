@@ -8,9 +8,8 @@ import { once } from 'node:events'
 import { connect } from 'node:net'
 import { freePort } from './ports.js'
 
-const BINARY = process.env['REDIS_SERVER'] ?? 'redis-server'
+const BINARY = process.env.REDIS_SERVER ?? 'redis-server'
 const START_TIMEOUT_MS = 10_000
-
 
 /** Resolves once something accepts connections on the port, or rejects after the timeout. */
 async function listening(port: number, timeoutMs: number): Promise<void> {
@@ -42,7 +41,9 @@ export async function startRedis(): Promise<RedisServer> {
   const port = await freePort()
   let child: ChildProcess | undefined
   const start = async () => {
-    child = spawn(BINARY, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
+    child = spawn(BINARY, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
+      stdio: 'ignore',
+    })
     child.once('error', () => {})
     await listening(port, START_TIMEOUT_MS)
   }

@@ -34,12 +34,12 @@ async function main(): Promise<void> {
   const runMs = numberFrom('RUN_MS')
   const workers = numberFrom('WORKERS')
   const limit = numberFrom('MAX_REQUESTS_PER_SECOND')
-  const pattern = (process.env['FLIGHT_MS'] ?? '0').split(',').map(Number)
-  const redisUrl = process.env['REDIS_URL']
+  const pattern = (process.env.FLIGHT_MS ?? '0').split(',').map(Number)
+  const redisUrl = process.env.REDIS_URL
   let redis: RedisCoordination | undefined
   let pacer: SharedPacer
   if (redisUrl) {
-    redis = createRedisCoordination({ url: redisUrl, apiKey: process.env['API_KEY'] ?? '', maxRequestsPerSecond: limit })
+    redis = createRedisCoordination({ url: redisUrl, apiKey: process.env.API_KEY ?? '', maxRequestsPerSecond: limit })
     while (!redis.reachable) await sleep(10)
     pacer = redis.pacer
   } else {

@@ -5,4 +5,4 @@
  */
 import fc from 'fast-check'
 
-fc.configureGlobal({ seed: Number(process.env['FAST_CHECK_SEED'] ?? 20_261_203) })
+fc.configureGlobal({ seed: Number(process.env.FAST_CHECK_SEED ?? 20_261_203) })

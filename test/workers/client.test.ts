@@ -15,7 +15,9 @@ beforeEach(resetEmulator)
 
 describe('the backend client on Workers', () => {
   it('records a meeting through the key object, as the README shows', async () => {
-    const example = (await import(/* @vite-ignore */ inject('workerClientExample'))) as { recordMeeting(env: WorkerEnv, email: string): Promise<{ status: string; id: string }> }
+    const example = (await import(/* @vite-ignore */ inject('workerClientExample'))) as {
+      recordMeeting(env: WorkerEnv, email: string): Promise<{ status: string; id: string }>
+    }
     const before = (await (await keyObject()).stats()).totals.submits
     const result = await example.recordMeeting(objectMode(), 'ada@example.com')
     expect(result).toMatchObject({ status: 'accepted' })

@@ -121,7 +121,12 @@ describe('the memory of delivered engagements in Durable Object storage', () => 
 
       const restarted = createSqlMemory({ sql, now: () => T0 + 10, schedule: () => {} })
       const verdicts = restarted.recall(probe, T0 + 10) as string[]
-      expect(probe.filter((_, i) => verdicts[i] === 'known').map((key) => key.id).sort()).toEqual(['Ab-1', 'ab-2', 'odd id "quoted"', 'x.y:z'])
+      expect(
+        probe
+          .filter((_, i) => verdicts[i] === 'known')
+          .map((key) => key.id)
+          .sort(),
+      ).toEqual(['Ab-1', 'ab-2', 'odd id "quoted"', 'x.y:z'])
     })
   })
 
@@ -138,7 +143,9 @@ describe('the memory of delivered engagements in Durable Object storage', () => 
   it('still finds what an earlier version stored (ids, any content) until it expires, then drops its table', async () => {
     const keys = await keysOf(['Legacy-1', 'legacy-2'])
     await withStorage((sql) => {
-      sql.exec(`CREATE VIRTUAL TABLE acknowledged_batches USING fts5(ids, content='', contentless_delete=1, detail=none, tokenize="unicode61 tokenchars '-_.:^'")`)
+      sql.exec(
+        `CREATE VIRTUAL TABLE acknowledged_batches USING fts5(ids, content='', contentless_delete=1, detail=none, tokenize="unicode61 tokenchars '-_.:^'")`,
+      )
       sql.exec('INSERT INTO acknowledged_batches(rowid, ids) VALUES (?, ?)', T0 * 1_000, legacyTokenOf('Legacy-1'))
       let time = T0 + 1_000
       const memory = createSqlMemory({ sql, now: () => time, schedule: () => {} })

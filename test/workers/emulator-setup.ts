@@ -12,7 +12,10 @@ declare module 'vitest' {
 
 /** Runs in Node, beside workerd: the emulator the Worker under test talks to over loopback, and the README's Worker example. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const emulator = await startEmulator({ apiKey: 'sk_test_workers_0123456789abcdefghij', port: Number(process.env['WORKERS_EMULATOR_PORT']) })
+  const emulator = await startEmulator({
+    apiKey: 'sk_test_workers_0123456789abcdefghij',
+    port: Number(process.env.WORKERS_EMULATOR_PORT),
+  })
   project.provide('emulatorOrigin', emulator.origin)
   project.provide('workerClientExample', exampleModule('worker-client'))
   return () => emulator.close()

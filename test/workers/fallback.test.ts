@@ -52,7 +52,9 @@ describe('bindings', () => {
 describe('when the Durable Object cannot be reached', () => {
   it('asks the client to retry, and says why once, without the key', async () => {
     const errors: string[] = []
-    const worker = createWorker({ logger: { info: () => {}, warn: () => {}, error: (...parts: unknown[]) => void errors.push(parts.join(' ')) } })
+    const worker = createWorker({
+      logger: { info: () => {}, warn: () => {}, error: (...parts: unknown[]) => void errors.push(parts.join(' ')) },
+    })
     const broken: WorkerEnv = {
       ...objectMode(),
       COALESCER: {

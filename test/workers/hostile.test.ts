@@ -25,7 +25,11 @@ function post(address: string, body: string): Promise<Response> {
 
 /** About 1 MiB: 64 engagements of a type Conversion refuses, each with 16,207 bytes of empty objects. */
 function costly(prefix: string): string {
-  const items = Array.from({ length: 64 }, (_, i) => `{"id":"${prefix}-${i}","contactEmail":"attacker@evil.test","type":"${REFUSED}","createdAt":"2025-08-12T09:21:45Z","data":${EMPTY_OBJECTS}}`)
+  const items = Array.from(
+    { length: 64 },
+    (_, i) =>
+      `{"id":"${prefix}-${i}","contactEmail":"attacker@evil.test","type":"${REFUSED}","createdAt":"2025-08-12T09:21:45Z","data":${EMPTY_OBJECTS}}`,
+  )
   return `{"batch":[${items.join(',')}]}`
 }
 
@@ -69,7 +73,11 @@ describe('Durable Object mode, against bodies that cost memory', () => {
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
     })()
-    const read = async (response: Response) => ({ status: response.status, retryAfter: response.headers.get('retry-after'), body: await response.text() })
+    const read = async (response: Response) => ({
+      status: response.status,
+      retryAfter: response.headers.get('retry-after'),
+      body: await response.text(),
+    })
     const attack = Promise.all([
       pool(200, 16, (n) => post('192.0.2.1', costly(`first-${n}`)).then(read)),
       pool(60, 8, (n) => post('192.0.2.2', costly(`second-${n}`)).then(read)),
@@ -77,7 +85,9 @@ describe('Durable Object mode, against bodies that cost memory', () => {
     const steady: { status: number; body: string }[] = []
     for (let i = 0; i < 20; i++) {
       const sent = Date.now()
-      const body = JSON.stringify({ batch: [{ id: `steady-${i}`, contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' }] })
+      const body = JSON.stringify({
+        batch: [{ id: `steady-${i}`, contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' }],
+      })
       steady.push(await post('198.51.100.7', body).then(read))
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 250 - (Date.now() - sent))))
     }

@@ -52,7 +52,9 @@ describe('queue mode (the configured mode: SELF has the queue)', () => {
     // Past the ingress's checks only by a bug or an older version (whose messages hold
     // engagements, not parcels: they are still read): the emulator refuses it.
     const refused = { ...engagement('q-refused'), createdAt: 'yesterday' }
-    await env.ENGAGEMENTS_QUEUE.send({ engagements: [engagement('q-ok'), refused] } as unknown as QueuedEngagements, { contentType: 'json' })
+    await env.ENGAGEMENTS_QUEUE.send({ engagements: [engagement('q-ok'), refused] } as unknown as QueuedEngagements, {
+      contentType: 'json',
+    })
     const [letter] = (await eventually(async () => {
       const letters = await deadLetters()
       return letters.length > 0 ? letters : undefined
@@ -123,7 +125,9 @@ describe('the queue consumer', () => {
       now: () => Date.parse('2025-08-12T09:00:00Z'),
     })
     expect(batch.verdicts).toEqual([{ retry: 3 }, { retry: 60 }, 'ack'])
-    expect(written).toEqual([{ kind: 'rejected', engagement: engagement('qd-mixed'), reason: 'HTTP 400: no', at: '2025-08-12T09:00:00.000Z' }])
+    expect(written).toEqual([
+      { kind: 'rejected', engagement: engagement('qd-mixed'), reason: 'HTTP 400: no', at: '2025-08-12T09:00:00.000Z' },
+    ])
   })
 
   it('retries a message whose dead letters could not be written', async () => {
@@ -141,17 +145,34 @@ describe('the queue consumer', () => {
     const unchecked = { reason: 'the isolation budget of its request was spent', unchecked: true as const }
     const requeued: QueuedEngagements[] = []
     const written: DeadLetter[] = []
-    const batch = fakeBatch([{ parcels: await parcelsOf([engagement('qu-1'), engagement('qu-2'), engagement('qu-3')]) }, { parcels: await parcelsOf([engagement('qu-4')]) }])
+    const batch = fakeBatch([
+      { parcels: await parcelsOf([engagement('qu-1'), engagement('qu-2'), engagement('qu-3')]) },
+      { parcels: await parcelsOf([engagement('qu-4')]) },
+    ])
     await drainQueue(batch, {
       coalescer: {
         submit: async (parcels) =>
           parcels.length > 1
-            ? { kind: 'settled', accepted: 1, duplicates: 0, rejected: [{ id: 'qu-1', reason: 'HTTP 400: no' }, { id: 'qu-3', ...unchecked }] }
+            ? {
+                kind: 'settled',
+                accepted: 1,
+                duplicates: 0,
+                rejected: [
+                  { id: 'qu-1', reason: 'HTTP 400: no' },
+                  { id: 'qu-3', ...unchecked },
+                ],
+              }
             : // Alone, an unchecked verdict is final: it was checked.
               { kind: 'settled', accepted: 0, duplicates: 0, rejected: [{ id: 'qu-4', ...unchecked }] },
       },
-      deadLetters: { send: async (body) => void written.push(body), sendBatch: async (messages) => void written.push(...[...messages].map((item) => item.body)) },
-      requeue: { send: async (body) => void requeued.push(body), sendBatch: async (messages) => void requeued.push(...[...messages].map((item) => item.body)) },
+      deadLetters: {
+        send: async (body) => void written.push(body),
+        sendBatch: async (messages) => void written.push(...[...messages].map((item) => item.body)),
+      },
+      requeue: {
+        send: async (body) => void requeued.push(body),
+        sendBatch: async (messages) => void requeued.push(...[...messages].map((item) => item.body)),
+      },
       logger: console,
       now: () => Date.parse('2025-08-12T09:00:00Z'),
     })
@@ -162,7 +183,9 @@ describe('the queue consumer', () => {
 
   it('waits longer from the fourth attempt on, up to an hour', () => {
     const busy = { retryAfterMs: 1_200 }
-    expect([1, 2, 3, 4, 5, 10, 14, 15, 100].map((attempts) => retryDelaySeconds(busy, attempts))).toEqual([2, 2, 2, 2, 4, 128, 2048, 3600, 3600])
+    expect([1, 2, 3, 4, 5, 10, 14, 15, 100].map((attempts) => retryDelaySeconds(busy, attempts))).toEqual([
+      2, 2, 2, 2, 4, 128, 2048, 3600, 3600,
+    ])
     expect(retryDelaySeconds({ retryAfterMs: 0 }, 1)).toBe(1)
   })
 })
@@ -177,14 +200,22 @@ describe('the queue producer', () => {
     const big = Array.from({ length: 200 }, (_, i) => ({ ...engagement(`big-${i}`), description: 'x'.repeat(4_000) }))
     const reused = { ...(big[1] as Engagement), type: 'OTHER' }
     const result = await queueSubmitter(queue).submit(await parcelsOf([...big, big[0] as Engagement, reused]))
-    expect(result).toEqual({ kind: 'settled', accepted: 200, duplicates: 1, rejected: [{ id: 'big-1', reason: expect.stringContaining('different content') }] })
+    expect(result).toEqual({
+      kind: 'settled',
+      accepted: 200,
+      duplicates: 1,
+      rejected: [{ id: 'big-1', reason: expect.stringContaining('different content') }],
+    })
     expect(sent.length).toBeGreaterThan(1)
     for (const body of sent) expect(new TextEncoder().encode(JSON.stringify(body)).length).toBeLessThanOrEqual(120_000)
     expect(sent.flatMap((body) => body.parcels.map((item) => item.id))).toEqual(big.map((item) => item.id))
   })
 
   it('answers busy when the queue refuses, so the client keeps its engagements', async () => {
-    const queue: QueueProducer<QueuedEngagements> = { send: () => Promise.reject(new Error('full')), sendBatch: () => Promise.reject(new Error('full')) }
+    const queue: QueueProducer<QueuedEngagements> = {
+      send: () => Promise.reject(new Error('full')),
+      sendBatch: () => Promise.reject(new Error('full')),
+    }
     expect(await queueSubmitter(queue).submit(await parcelsOf([engagement('qp-1')]))).toMatchObject({ kind: 'busy' })
   })
 })

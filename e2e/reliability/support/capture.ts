@@ -60,7 +60,13 @@ export class Capture {
       const text = source.chunks.join('')
       for (const form of forms) {
         for (let at = text.indexOf(form); at >= 0; at = text.indexOf(form, at + 1)) {
-          leaks.push({ source: name, context: text.slice(Math.max(0, at - 60), at + form.length + 60).split(form).join('<KEY>') })
+          leaks.push({
+            source: name,
+            context: text
+              .slice(Math.max(0, at - 60), at + form.length + 60)
+              .split(form)
+              .join('<KEY>'),
+          })
         }
       }
     }

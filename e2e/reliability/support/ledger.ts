@@ -101,6 +101,16 @@ export class Ledger {
       const label = this.labels.get(id) ?? '?'
       lostByLabel[label] = (lostByLabel[label] ?? 0) + 1
     }
-    return { tracked: this.tracked.size, delivered, duplicated, rejected, lost: lostIds.length, foreign, wrongfulRejections, lostIds, lostByLabel }
+    return {
+      tracked: this.tracked.size,
+      delivered,
+      duplicated,
+      rejected,
+      lost: lostIds.length,
+      foreign,
+      wrongfulRejections,
+      lostIds,
+      lostByLabel,
+    }
   }
 }

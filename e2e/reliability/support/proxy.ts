@@ -15,7 +15,12 @@ const ENTRY = fileURLToPath(new URL('./proxy-process.mjs', import.meta.url))
 const PROCESS_TIMEOUT_MS = 15_000
 
 /** The options a proxy process takes: JSON-serializable, the key excepted (it travels in the environment). */
-export type ProxyProcessOptions = Partial<Omit<ServeProxyOptions, 'apiKey' | 'logger' | 'fetch' | 'now' | 'random' | 'clientKey' | 'guard' | 'coalescer' | 'memory' | 'pacer' | 'sha256'>>
+export type ProxyProcessOptions = Partial<
+  Omit<
+    ServeProxyOptions,
+    'apiKey' | 'logger' | 'fetch' | 'now' | 'random' | 'clientKey' | 'guard' | 'coalescer' | 'memory' | 'pacer' | 'sha256'
+  >
+>
 
 /** What a proxy process reports of its own use of the machine. */
 export interface ProcessUsage {
@@ -45,9 +50,9 @@ export class ProxyProcess {
     child.stdout?.on('data', (chunk: Buffer) => capture.add(`${this.name} stdout`, chunk))
     child.stderr?.on('data', (chunk: Buffer) => capture.add(`${this.name} stderr`, chunk))
     child.on('message', (message: Record<string, unknown>) => {
-      const reply = this.replies.get(message['id'] as number)
+      const reply = this.replies.get(message.id as number)
       if (reply) {
-        this.replies.delete(message['id'] as number)
+        this.replies.delete(message.id as number)
         reply(message)
       }
     })
@@ -57,7 +62,12 @@ export class ProxyProcess {
    * Starts a proxy process and resolves once it listens. `nodeArgs` go to Node before the entry,
    * such as `--max-old-space-size=256` to give the process a smaller heap.
    */
-  static async start(apiKey: string, options: ProxyProcessOptions, capture: Capture, nodeArgs: readonly string[] = []): Promise<ProxyProcess> {
+  static async start(
+    apiKey: string,
+    options: ProxyProcessOptions,
+    capture: Capture,
+    nodeArgs: readonly string[] = [],
+  ): Promise<ProxyProcess> {
     const child = spawn(process.execPath, ['--expose-gc', ...nodeArgs, ENTRY], {
       env: { ...process.env, CONVERSION_API_KEY: apiKey, RELIABILITY_PROXY_OPTIONS: JSON.stringify(options) },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -96,16 +106,16 @@ export class ProxyProcess {
 
   /** Heap and RSS after a full garbage collection in the proxy process. */
   async memory(): Promise<NodeJS.MemoryUsage> {
-    return (await this.ask('memory'))['memory'] as NodeJS.MemoryUsage
+    return (await this.ask('memory')).memory as NodeJS.MemoryUsage
   }
 
   /** CPU time and memory as they are now (no collection first), and the peak RSS since the process started. */
   async usage(): Promise<ProcessUsage> {
-    return (await this.ask('usage'))['usage'] as ProcessUsage
+    return (await this.ask('usage')).usage as ProcessUsage
   }
 
   async stats(): Promise<CoalescerStats> {
-    return (await this.ask('stats'))['stats'] as CoalescerStats
+    return (await this.ask('stats')).stats as CoalescerStats
   }
 
   /** The crash: SIGKILL, no chance to close or flush anything. Resolves once the process is gone. */

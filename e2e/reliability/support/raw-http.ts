@@ -29,10 +29,14 @@ export function request(method: string, path: string, headers: Record<string, st
   const all = {
     ...(names.includes('host') ? {} : { Host: 'proxy.example' }),
     ...(names.includes('connection') ? {} : { Connection: 'close' }),
-    ...(names.includes('content-length') || names.includes('transfer-encoding') || bytes.length === 0 ? {} : { 'Content-Length': String(bytes.length) }),
+    ...(names.includes('content-length') || names.includes('transfer-encoding') || bytes.length === 0
+      ? {}
+      : { 'Content-Length': String(bytes.length) }),
     ...headers,
   }
-  const head = `${method} ${path} HTTP/1.1\r\n${Object.entries(all).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`
+  const head = `${method} ${path} HTTP/1.1\r\n${Object.entries(all)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('')}\r\n`
   return Buffer.concat([Buffer.from(head, 'latin1'), bytes])
 }
 
@@ -71,7 +75,12 @@ export function exchange(port: number, bytes: Buffer | string, capture: Capture,
       const split = text.indexOf('\r\n\r\n')
       const head = split < 0 ? text : text.slice(0, split)
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]
-      resolve({ status: status === undefined ? undefined : Number(status), head, body: split < 0 ? '' : text.slice(split + 4), closedAfterMs: Date.now() - started })
+      resolve({
+        status: status === undefined ? undefined : Number(status),
+        head,
+        body: split < 0 ? '' : text.slice(split + 4),
+        closedAfterMs: Date.now() - started,
+      })
     })
   })
 }

@@ -43,7 +43,10 @@ export class Site extends PageServer {
     this.pages.set('/other.html', html('Another page of the site', ''))
     this.pages.set(
       '/csp.html',
-      html('Strict CSP', `<script src="/dist/conversion-engagements.min.js" data-endpoint="${endpoint}"></script><script src="/csp-app.js"></script>`),
+      html(
+        'Strict CSP',
+        `<script src="/dist/conversion-engagements.min.js" data-endpoint="${endpoint}"></script><script src="/csp-app.js"></script>`,
+      ),
     )
     this.pages.set('/csp-app.js', CSP_APP)
   }

@@ -191,7 +191,8 @@ export class Stack {
       .poll(
         async () => {
           const counts = this.counts()
-          if (counts.delivered + counts.rejected < counts.tracked - lost) return `waiting: ${JSON.stringify({ ...counts, lostIds: counts.lostIds.slice(0, 3) })}`
+          if (counts.delivered + counts.rejected < counts.tracked - lost)
+            return `waiting: ${JSON.stringify({ ...counts, lostIds: counts.lostIds.slice(0, 3) })}`
           for (const page of pages) {
             if (page.isClosed()) continue
             const stats = await this.stats(page)
@@ -220,7 +221,12 @@ export class Stack {
     const verdict = this.verdict(counts, expectation, inFlight)
     const apart = expectation.kills && `${inFlight} duplicated inside an upstream request at the kill`
     this.row = this.toRow(counts, verdict, [apart, expectation.note].filter(Boolean).join('; ') || undefined)
-    const detail = JSON.stringify({ ...counts, lostIds: counts.lostIds.slice(0, 5), pageErrors: this.pageErrors, errors: this.ledger.errors })
+    const detail = JSON.stringify({
+      ...counts,
+      lostIds: counts.lostIds.slice(0, 5),
+      pageErrors: this.pageErrors,
+      errors: this.ledger.errors,
+    })
     expect(verdict, detail).not.toBe('FAIL')
     return this.row
   }

@@ -12,6 +12,7 @@ export interface RateLimitBinding {
  */
 export function bindingGuard(binding: RateLimitBinding, periodMs: number): ClientGuard {
   return {
-    request: async (client) => ((await binding.limit({ key: client })).success ? { allowed: true } : { allowed: false, retryAfterMs: periodMs }),
+    request: async (client) =>
+      (await binding.limit({ key: client })).success ? { allowed: true } : { allowed: false, retryAfterMs: periodMs },
   }
 }

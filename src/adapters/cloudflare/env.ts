@@ -102,7 +102,12 @@ const list = (value: string | undefined): string[] =>
     .filter(Boolean)
 
 /** A number binding: its default when unset, else a TypeError naming it, its value and its range. */
-function numberBinding(env: WorkerEnv, name: 'MAX_REQUESTS_PER_SECOND' | 'CLIENT_RATE_LIMIT_PERIOD', fallback: number, rule: NumberRule): number {
+function numberBinding(
+  env: WorkerEnv,
+  name: 'MAX_REQUESTS_PER_SECOND' | 'CLIENT_RATE_LIMIT_PERIOD',
+  fallback: number,
+  rule: NumberRule,
+): number {
   const raw = env[name]
   if (raw === undefined || raw.trim() === '') return fallback
   const value = Number(raw)
@@ -125,7 +130,11 @@ export function readBindings(env: WorkerEnv): Bindings {
     upstreamUrl: env.CONVERSION_API_URL || DEFAULT_UPSTREAM_URL,
     identitySecret: env.IDENTITY_SECRET || undefined,
     allowedTypes: types.length > 0 ? types : undefined,
-    maxRequestsPerSecond: numberBinding(env, 'MAX_REQUESTS_PER_SECOND', LIMITS.requestsPerSecond, { min: 1, max: LIMITS.requestsPerSecond, integer: true }),
+    maxRequestsPerSecond: numberBinding(env, 'MAX_REQUESTS_PER_SECOND', LIMITS.requestsPerSecond, {
+      min: 1,
+      max: LIMITS.requestsPerSecond,
+      integer: true,
+    }),
     // Cloudflare's rate-limiting binding counts over 10 or 60 seconds.
     clientRateLimitPeriodMs: numberBinding(env, 'CLIENT_RATE_LIMIT_PERIOD', 10, { min: 10, max: 60, integer: true }) * 1000,
   }

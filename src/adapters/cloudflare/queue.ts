@@ -69,12 +69,17 @@ export function queueSubmitter(queue: QueueProducer<QueuedEngagements>): Submitt
         const earlier = first.get(parcel.id)
         if (!earlier) first.set(parcel.id, parcel)
         else if (earlier.digest !== parcel.digest) {
-          rejected.push({ id: parcel.id, reason: `id ${JSON.stringify(parcel.id)} is used twice in this request with different content: give each engagement its own id` })
+          rejected.push({
+            id: parcel.id,
+            reason: `id ${JSON.stringify(parcel.id)} is used twice in this request with different content: give each engagement its own id`,
+          })
         }
       }
       const unique = [...first.values()]
       const limits = { maxCount: LIMITS.batchSize, maxBytes: MESSAGE_BYTES, envelopeBytes: ENVELOPE_BYTES }
-      const messages = splitIntoBatches(unique, limits, (parcel) => parcel.wireBytes + PARCEL_OVERHEAD_BYTES).map((part): QueuedEngagements => ({ parcels: part }))
+      const messages = splitIntoBatches(unique, limits, (parcel) => parcel.wireBytes + PARCEL_OVERHEAD_BYTES).map(
+        (part): QueuedEngagements => ({ parcels: part }),
+      )
       try {
         const [only] = messages
         if (messages.length === 1 && only) await queue.send(only, { contentType: 'json' })
@@ -121,14 +126,21 @@ export async function drainQueue(batch: QueueBatchLike, options: DrainOptions): 
       for (const letter of rejections) letters.push({ message, letter })
       // Left unchecked by the object (the isolation budget of the message spent): each goes back
       // to the queue in a message of its own, where it is checked.
-      if (alone.length > 0 && requeue) await sendAll(requeue, alone.map((parcel) => ({ parcels: [parcel] }))).catch(() => unwritten.add(message))
+      if (alone.length > 0 && requeue)
+        await sendAll(
+          requeue,
+          alone.map((parcel) => ({ parcels: [parcel] })),
+        ).catch(() => unwritten.add(message))
     }
   }
 
   if (letters.length > 0) {
     if (deadLetters) {
       try {
-        await sendAll(deadLetters, letters.map(({ letter }) => letter))
+        await sendAll(
+          deadLetters,
+          letters.map(({ letter }) => letter),
+        )
       } catch {
         // Sent again with the message: the object answers the same refusal without asking upstream.
         for (const { message } of letters) unwritten.add(message)

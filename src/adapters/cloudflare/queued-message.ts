@@ -16,7 +16,9 @@ export async function readMessage(body: unknown): Promise<Parcel[] | undefined> 
   const items = message?.parcels ?? message?.engagements
   if (!Array.isArray(items) || items.length === 0) return undefined
   if (message?.parcels) {
-    const ours = items.every((item: unknown) => Object.entries(PARCEL_KEYS).every(([key, type]) => typeof (item as Record<string, unknown> | null)?.[key] === type))
+    const ours = items.every((item: unknown) =>
+      Object.entries(PARCEL_KEYS).every(([key, type]) => typeof (item as Record<string, unknown> | null)?.[key] === type),
+    )
     return ours ? (items as Parcel[]) : undefined
   }
   // A message an earlier version queued, still in the queue after an upgrade: digested here.
@@ -34,7 +36,12 @@ export async function readMessage(body: unknown): Promise<Parcel[] | undefined> 
  * unchecked (the isolation budget of the message spent) to send again `alone`, when the message
  * held several and they can be sent again (`requeue`); else those are dead letters too.
  */
-export function sortSettled(result: Extract<SubmitResult, { kind: 'settled' }>, parcels: Parcel[], at: string, requeue: boolean): { rejections: DeadLetter[]; alone: Parcel[] } {
+export function sortSettled(
+  result: Extract<SubmitResult, { kind: 'settled' }>,
+  parcels: Parcel[],
+  at: string,
+  requeue: boolean,
+): { rejections: DeadLetter[]; alone: Parcel[] } {
   const byId = new Map(parcels.map((parcel) => [parcel.id, parcel]))
   const rejections: DeadLetter[] = []
   const alone: Parcel[] = []
@@ -51,4 +58,3 @@ export function sortSettled(result: Extract<SubmitResult, { kind: 'settled' }>, 
 export function describeLetter(letter: DeadLetter): string {
   return letter.kind === 'rejected' ? `${letter.engagement.id}: ${letter.reason}` : letter.reason
 }
-

@@ -82,7 +82,7 @@ export function createSqlMemory(options: SqlMemoryOptions): SqlMemory {
   const cache = createMemory({ retentionMs, capacity: options.cacheCapacity ?? DEFAULT_CACHE_CAPACITY })
 
   sql.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${TABLE} USING fts5(tokens, content='', contentless_delete=1, detail=none)`)
-  const newestOf = (table: string) => numberOf(sql.exec(`SELECT max(rowid) AS newest FROM ${table}`).toArray()[0]?.['newest'])
+  const newestOf = (table: string) => numberOf(sql.exec(`SELECT max(rowid) AS newest FROM ${table}`).toArray()[0]?.newest)
   const newest = newestOf(TABLE)
   const legacy = sql.exec(`SELECT name FROM sqlite_master WHERE name = ?`, LEGACY_TABLE).toArray().length > 0
   /** Until when the earlier version's rows may matter. */
@@ -113,7 +113,7 @@ export function createSqlMemory(options: SqlMemoryOptions): SqlMemory {
     const verdicts: Recall[] = keys.map(() => 'new')
     const found: [string, number][] = []
     for (const row of rows) {
-      const index = numberOf(row['key']) ?? -1
+      const index = numberOf(row.key) ?? -1
       const key = keys[index] as MemoryKey
       const live = (column: string) => {
         const rowid = numberOf(row[column]) ?? -Infinity
@@ -165,8 +165,12 @@ export function createSqlMemory(options: SqlMemoryOptions): SqlMemory {
         legacyUntil = -Infinity
       }
       const horizon = (at - retentionMs) * ROWIDS_PER_MS
-      sql.exec(`DELETE FROM ${TABLE} WHERE rowid IN (SELECT rowid FROM ${TABLE} WHERE rowid < ? ORDER BY rowid LIMIT ?)`, horizon, CLEAN_UP_CHUNK)
-      const oldest = numberOf(sql.exec(`SELECT rowid FROM ${TABLE} ORDER BY rowid LIMIT 1`).toArray()[0]?.['rowid'])
+      sql.exec(
+        `DELETE FROM ${TABLE} WHERE rowid IN (SELECT rowid FROM ${TABLE} WHERE rowid < ? ORDER BY rowid LIMIT ?)`,
+        horizon,
+        CLEAN_UP_CHUNK,
+      )
+      const oldest = numberOf(sql.exec(`SELECT rowid FROM ${TABLE} ORDER BY rowid LIMIT 1`).toArray()[0]?.rowid)
       if (oldest === undefined) {
         if (legacyUntil !== -Infinity) return Math.max(at + CLEAN_UP_INTERVAL_MS, Math.ceil(legacyUntil))
         scheduled = false

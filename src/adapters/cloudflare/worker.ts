@@ -129,7 +129,14 @@ export function createWorker(options: WorkerOptions = {}): WorkerHandlers {
 
   return {
     fetch: async (request, env) => proxyFor(env).fetch(request, env),
-    queue: async (batch, env) => drainQueue(batch, { coalescer: coalescerFor(env), deadLetters: env.DEAD_LETTERS, requeue: env.ENGAGEMENTS_QUEUE, logger, now: Date.now }),
+    queue: async (batch, env) =>
+      drainQueue(batch, {
+        coalescer: coalescerFor(env),
+        deadLetters: env.DEAD_LETTERS,
+        requeue: env.ENGAGEMENTS_QUEUE,
+        logger,
+        now: Date.now,
+      }),
   }
 }
 
@@ -141,8 +148,11 @@ export function createWorker(options: WorkerOptions = {}): WorkerHandlers {
  */
 export function keyCoalescer(env: WorkerEnv, logger: ProxyLogger = console): Submitter {
   const { apiKey } = readBindings(env)
-  if (!env.COALESCER) throw new TypeError('conversion-engagements worker: `COALESCER` must be bound to the EngagementCoalescer Durable Object namespace')
-  return objectCoalescer(env.COALESCER, apiKey, (error) => logger.error('[conversion-engagements] the EngagementCoalescer Durable Object could not be reached:', scrub(String(error), apiKey)))
+  if (!env.COALESCER)
+    throw new TypeError('conversion-engagements worker: `COALESCER` must be bound to the EngagementCoalescer Durable Object namespace')
+  return objectCoalescer(env.COALESCER, apiKey, (error) =>
+    logger.error('[conversion-engagements] the EngagementCoalescer Durable Object could not be reached:', scrub(String(error), apiKey)),
+  )
 }
 
 /**

@@ -23,7 +23,9 @@ export function handleClientErrors(headers: Record<string, string>): ClientError
   const pending = new WeakMap<Duplex, Exchange[]>()
   /** Answers after which their connection closes; every later chunk of bytes is a new error. */
   const closing = new WeakSet<ServerResponse>()
-  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+  const lines = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('')
 
   return {
     track(request, response) {

@@ -45,5 +45,8 @@ export function addressGroup(address: string | undefined): string | undefined {
   // An embedded IPv4 address (the last 32 bits) stands for two groups.
   const width = right.reduce((sum, group) => sum + (group.includes('.') ? 2 : 1), left.length)
   const all = [...left, ...Array<string>(tail === undefined ? 0 : 8 - width).fill('0'), ...right]
-  return `${all.slice(0, 4).map((group) => Number.parseInt(group, 16).toString(16)).join(':')}::/64`
+  return `${all
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group, 16).toString(16))
+    .join(':')}::/64`
 }

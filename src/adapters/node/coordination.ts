@@ -41,7 +41,8 @@ export function chooseCoordination({ stateFile, redisUrl, memory, pacer, setting
 
   if (redisUrl !== undefined) {
     // The URL may hold a password: it is never quoted back.
-    if (typeof redisUrl !== 'string' || !/^rediss?:\/\//.test(redisUrl)) throw new TypeError(`${subject}: \`redisUrl\` must be a redis:// or rediss:// URL`)
+    if (typeof redisUrl !== 'string' || !/^rediss?:\/\//.test(redisUrl))
+      throw new TypeError(`${subject}: \`redisUrl\` must be a redis:// or rediss:// URL`)
     const redis = createRedisCoordination({
       url: redisUrl,
       apiKey: settings.apiKey,

@@ -146,7 +146,10 @@ export function createFileMemory(options: FileMemoryOptions): FileMemory {
           // What was just acknowledged is in memory, so the rewrite holds it: nothing to append.
           compact()
         } else {
-          const line = lineOf(at, keys.map((key) => key.digest))
+          const line = lineOf(
+            at,
+            keys.map((key) => key.digest),
+          )
           writeAll(fd, line)
           fileBytes += Buffer.byteLength(line)
           digestsInFile += keys.length
@@ -184,7 +187,8 @@ function parseLine(line: string): { at: number; digests: string[] } | undefined 
   const record = value as { at?: unknown; digests?: unknown } | null
   if (record && typeof record === 'object' && !Array.isArray(record)) {
     const { at, digests } = record
-    if (!isTime(at) || !Array.isArray(digests) || !digests.every((digest) => typeof digest === 'string' && DIGEST.test(digest))) return undefined
+    if (!isTime(at) || !Array.isArray(digests) || !digests.every((digest) => typeof digest === 'string' && DIGEST.test(digest)))
+      return undefined
     return { at, digests }
   }
   // An earlier version's line: ids without their content.

@@ -22,10 +22,16 @@ export function withHealthChecks(handler: ExchangeHandler, readiness: () => Read
     if (path === LIVENESS_PATH) return Promise.resolve(healthAnswer(200, { status: 'ok' }))
     if (path !== READINESS_PATH) return handler(exchange)
     const state = readiness()
-    return Promise.resolve(state.ready ? healthAnswer(200, { status: 'ready' }) : healthAnswer(503, { status: 'unavailable', reason: state.reason }))
+    return Promise.resolve(
+      state.ready ? healthAnswer(200, { status: 'ready' }) : healthAnswer(503, { status: 'unavailable', reason: state.reason }),
+    )
   }
 }
 
 function healthAnswer(status: number, body: object): WireAnswer {
-  return { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...baseHeaders() }, body: JSON.stringify(body) }
+  return {
+    status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...baseHeaders() },
+    body: JSON.stringify(body),
+  }
 }

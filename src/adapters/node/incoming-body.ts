@@ -19,7 +19,12 @@ const EMPTY = new Uint8Array(0)
  * Reads the body of `incoming` as UTF-8 text, refusing more than `maxBytes`, or a body not in by
  * `deadline`; `onWhole` hears, before the answer, that every byte of the body was taken.
  */
-export function readIncomingText(incoming: IncomingMessage, maxBytes: number, deadline: BodyDeadline | undefined, onWhole: () => void): Promise<BodyText> {
+export function readIncomingText(
+  incoming: IncomingMessage,
+  maxBytes: number,
+  deadline: BodyDeadline | undefined,
+  onWhole: () => void,
+): Promise<BodyText> {
   const declared = lengthOf(incoming.headers['content-length'])
   if (declared !== undefined && declared > maxBytes) return Promise.resolve(bodyTooLarge(maxBytes, declared))
   if (isBuffered(incoming, declared)) return Promise.resolve(takeBuffered(incoming, maxBytes, onWhole))
@@ -46,7 +51,12 @@ function takeBuffered(incoming: IncomingMessage, maxBytes: number, onWhole: () =
 }
 
 /** The body read chunk by chunk as it arrives, within `maxBytes` and `deadline`. */
-function readAsItComes(incoming: IncomingMessage, maxBytes: number, deadline: BodyDeadline | undefined, onWhole: () => void): Promise<BodyText> {
+function readAsItComes(
+  incoming: IncomingMessage,
+  maxBytes: number,
+  deadline: BodyDeadline | undefined,
+  onWhole: () => void,
+): Promise<BodyText> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let bytes = 0
@@ -78,10 +88,13 @@ function readAsItComes(incoming: IncomingMessage, maxBytes: number, deadline: Bo
     incoming.on('error', onBroken)
     incoming.on('close', onBroken)
     if (deadline) {
-      timer = setTimeout(() => {
-        incoming.pause()
-        finish(bodyTooSlow(deadline.ms, bytes))
-      }, Math.max(0, deadline.at - Date.now()))
+      timer = setTimeout(
+        () => {
+          incoming.pause()
+          finish(bodyTooSlow(deadline.ms, bytes))
+        },
+        Math.max(0, deadline.at - Date.now()),
+      )
     }
   })
 }

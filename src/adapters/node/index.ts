@@ -89,19 +89,40 @@ const read = optionReader('conversion-engagements proxy')
  * console.log(`tracker endpoint: ${server.url}`)
  */
 export async function serveProxy(options: ServeProxyOptions): Promise<RunningProxy> {
-  const { port, host, trustProxy = false, stateFile, redisUrl, metricsPort, metricsHost = '127.0.0.1', headersTimeout, bodyTimeout, keepAliveTimeout, maxConnectionsPerClient, ...proxyOptions } =
-    options
+  const {
+    port,
+    host,
+    trustProxy = false,
+    stateFile,
+    redisUrl,
+    metricsPort,
+    metricsHost = '127.0.0.1',
+    headersTimeout,
+    bodyTimeout,
+    keepAliveTimeout,
+    maxConnectionsPerClient,
+    ...proxyOptions
+  } = options
   const limits = resolveServerLimits({ headersTimeout, bodyTimeout, keepAliveTimeout, maxConnectionsPerClient }, trustProxy)
   const settings = resolveProxyOptions(proxyOptions)
   const allowed = parseAllowedOrigins(proxyOptions.allowedOrigins)
   if (metricsPort !== undefined) read.number('metricsPort', metricsPort, 0, { min: 0, max: 65_535, integer: true })
-  const coordination = chooseCoordination({ stateFile, redisUrl, memory: proxyOptions.memory, pacer: proxyOptions.pacer, settings, logger: settings.logger })
+  const coordination = chooseCoordination({
+    stateFile,
+    redisUrl,
+    memory: proxyOptions.memory,
+    pacer: proxyOptions.pacer,
+    settings,
+    logger: settings.logger,
+  })
   let proxy: Proxy | undefined
   let metricsServer: MetricsServer | undefined
   try {
     let readiness: () => Readiness = () => ({ ready: false, reason: 'starting' })
     const metrics =
-      metricsPort === undefined ? undefined : createProxyMetrics({ stats: () => proxy?.stats(), ready: () => readiness().ready, redisReachable: coordination.redisReachable })
+      metricsPort === undefined
+        ? undefined
+        : createProxyMetrics({ stats: () => proxy?.stats(), ready: () => readiness().ready, redisReachable: coordination.redisReachable })
     const ports = observePorts(
       { pacer: coordination.pacer, memory: coordination.memory, fetch: settings.fetch },
       // Failures of a local port are the Coalescer's to count (`memoryFailures`); only Redis's are counted here.
@@ -122,18 +143,23 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
       const halted = running.stats()?.halted
       return halted ? { ready: false, reason: `Conversion refuses this proxy: ${halted.reason}` } : { ready: true }
     }
-    const server = await serveExchanges(withHealthChecks(gate.handler, () => readiness()), {
-      ...(port === undefined ? {} : { port }),
-      ...(host === undefined ? {} : { host }),
-      limits,
-      errorHeaders: baseHeaders(),
-      bodyTimeout: limits.bodyTimeout,
-      clientOf: clientOfRequest(proxyOptions.clientKey, trustProxy),
-    })
-    metricsServer = metrics && (await serveMetrics(metrics, metricsPort as number, metricsHost).catch(async (error: unknown) => {
-      await server.close()
-      throw error
-    }))
+    const server = await serveExchanges(
+      withHealthChecks(gate.handler, () => readiness()),
+      {
+        ...(port === undefined ? {} : { port }),
+        ...(host === undefined ? {} : { host }),
+        limits,
+        errorHeaders: baseHeaders(),
+        bodyTimeout: limits.bodyTimeout,
+        clientOf: clientOfRequest(proxyOptions.clientKey, trustProxy),
+      },
+    )
+    metricsServer =
+      metrics &&
+      (await serveMetrics(metrics, metricsPort as number, metricsHost).catch(async (error: unknown) => {
+        await server.close()
+        throw error
+      }))
     const metricsUrl = metricsServer?.url
     const closeAll = async () => {
       running.close()
@@ -149,7 +175,14 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
       metricsUrl,
       readiness: () => readiness(),
       shutdown() {
-        stopping ??= drain({ gate, proxy: running, pending: ports.pending, settleTimeout: settings.settleTimeout, upstreamTimeout: settings.upstreamTimeout, closeAll })
+        stopping ??= drain({
+          gate,
+          proxy: running,
+          pending: ports.pending,
+          settleTimeout: settings.settleTimeout,
+          upstreamTimeout: settings.upstreamTimeout,
+          closeAll,
+        })
         return stopping
       },
       close() {
@@ -173,7 +206,10 @@ interface NodeClient {
  * Who sent a request: its address, or what the `clientKey` given to serveProxy says of it. That
  * one is handed a Web `Request` of the head alone (the proxy reads the body) and `{ address, incoming }`.
  */
-function clientOfRequest(clientKey: ServeProxyOptions['clientKey'], trustProxy: boolean): (incoming: IncomingMessage) => string | undefined {
+function clientOfRequest(
+  clientKey: ServeProxyOptions['clientKey'],
+  trustProxy: boolean,
+): (incoming: IncomingMessage) => string | undefined {
   if (!clientKey) return (incoming) => clientAddress({ address: incoming.socket.remoteAddress, incoming }, trustProxy)
   return (incoming) => clientKey(headOf(incoming), { address: incoming.socket.remoteAddress, incoming })
 }
@@ -181,7 +217,8 @@ function clientOfRequest(clientKey: ServeProxyOptions['clientKey'], trustProxy: 
 /** The head of a Node request as a Web `Request`, without its body (the proxy asks only of a POST's client). */
 function headOf(incoming: IncomingMessage): Request {
   const headers = new Headers()
-  for (let i = 0; i < incoming.rawHeaders.length; i += 2) headers.append(incoming.rawHeaders[i] as string, incoming.rawHeaders[i + 1] as string)
+  for (let i = 0; i < incoming.rawHeaders.length; i += 2)
+    headers.append(incoming.rawHeaders[i] as string, incoming.rawHeaders[i + 1] as string)
   return new Request(`http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`, { method: incoming.method ?? 'POST', headers })
 }
 

@@ -22,7 +22,10 @@ export async function serveMetrics(metrics: ProxyMetrics, port: number, host: st
       return
     }
     metrics.scrape().then(
-      ({ contentType, text }) => response.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(request.method === 'HEAD' ? undefined : text),
+      ({ contentType, text }) =>
+        response
+          .writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' })
+          .end(request.method === 'HEAD' ? undefined : text),
       () => response.writeHead(500, { 'content-type': 'text/plain' }).end('metrics could not be collected\n'),
     )
   })

@@ -110,12 +110,16 @@ const DISCARD_BYTES = 64 * 1_048_576
  * keep-alive connection can carry the next request; after a 408 the connection closes at once:
  * that client is too slow to wait for.
  */
-export function writeAnswer({ incoming, bodyTaken, bodyDeadline }: NodeExchange, outgoing: ServerResponse, { status, headers, body }: WireAnswer): void {
+export function writeAnswer(
+  { incoming, bodyTaken, bodyDeadline }: NodeExchange,
+  outgoing: ServerResponse,
+  { status, headers, body }: WireAnswer,
+): void {
   if (outgoing.headersSent || outgoing.destroyed) return
   const unread = !bodyTaken && !incoming.complete
   const sent: Record<string, string> = { ...headers }
   if (body !== null) sent['content-length'] = String(Buffer.byteLength(body))
-  if (unread && status === 408) sent['connection'] = 'close'
+  if (unread && status === 408) sent.connection = 'close'
   outgoing.writeHead(status, sent)
   outgoing.end(body ?? undefined)
   if (unread) discardRest(incoming, bodyDeadline ?? Date.now() + DISCARD_MAX_MS)

@@ -33,7 +33,10 @@ export interface ObservedPorts {
  * Wraps the ports given (an absent pacer or memory stays absent: the Coalescer then builds its
  * own, which has nothing to observe but waits, and the caller passes a local pacer to see those).
  */
-export function observePorts(ports: { pacer?: SharedPacer | undefined; memory?: DeliveryMemory | undefined; fetch: typeof fetch }, observer: PortObserver): ObservedPorts {
+export function observePorts(
+  ports: { pacer?: SharedPacer | undefined; memory?: DeliveryMemory | undefined; fetch: typeof fetch },
+  observer: PortObserver,
+): ObservedPorts {
   const pending = pendingCalls()
   return {
     pacer: ports.pacer && observePacer(ports.pacer, observer, pending),
@@ -62,7 +65,12 @@ function observePacer(pacer: SharedPacer, observer: PortObserver, pending: Track
     return reservation
   }
   return {
-    reserve: (now) => pending.watch(() => pacer.reserve(now), seen, () => observer.portError?.('pacer')),
+    reserve: (now) =>
+      pending.watch(
+        () => pacer.reserve(now),
+        seen,
+        () => observer.portError?.('pacer'),
+      ),
     ...(pacer.recent ? { recent: (now: number) => pacer.recent?.(now) ?? [] } : {}),
     ...(pacer.wait ? { wait: (now: number) => pacer.wait?.(now) ?? 0 } : {}),
   }
@@ -103,7 +111,7 @@ function pendingCalls(): Tracker {
     },
     settled: () => (count === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
     watch(call, use, failed) {
-      let value
+      let value: unknown
       try {
         value = call()
       } catch (error) {

@@ -24,7 +24,11 @@ export interface RequestGate {
 const RETRY_AFTER_SECONDS = 1
 
 /** Wraps `handler`; `onAnswer` hears the status of every answer, turned-away ones included. */
-export function gateRequests(handler: ExchangeHandler, allowed: AllowedOrigins, onAnswer: (status: number) => void = () => {}): RequestGate {
+export function gateRequests(
+  handler: ExchangeHandler,
+  allowed: AllowedOrigins,
+  onAnswer: (status: number) => void = () => {},
+): RequestGate {
   let inFlight = 0
   let closing = false
   let waiters: (() => void)[] = []

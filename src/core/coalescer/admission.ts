@@ -20,7 +20,13 @@ export interface AdmissionView {
 }
 
 /** The refusal of a client request, or undefined when it is taken. `client` is undefined when clients are not told apart. */
-export function refusalOf(view: AdmissionView, now: number, parcels: readonly Parcel[], client: string | undefined, deadlineMs: number): Refusal | undefined {
+export function refusalOf(
+  view: AdmissionView,
+  now: number,
+  parcels: readonly Parcel[],
+  client: string | undefined,
+  deadlineMs: number,
+): Refusal | undefined {
   const { settings, ledger, refusals, health } = view
   if (health.stopped(now)) return health.unavailable(now)
   let count = 0
@@ -44,9 +50,12 @@ export function refusalOf(view: AdmissionView, now: number, parcels: readonly Pa
       }
     }
   }
-  if (ledger.held.size + count > maxBacklog) return busy(`The proxy is full: it holds ${ledger.held.size} engagements of at most ${maxBacklog}`)
-  if (ledger.heldBytes + bytes > maxHeldBytes) return busy(`The proxy is full: its engagements take ${ledger.heldBytes} bytes of at most ${maxHeldBytes}`)
+  if (ledger.held.size + count > maxBacklog)
+    return busy(`The proxy is full: it holds ${ledger.held.size} engagements of at most ${maxBacklog}`)
+  if (ledger.heldBytes + bytes > maxHeldBytes)
+    return busy(`The proxy is full: its engagements take ${ledger.heldBytes} bytes of at most ${maxHeldBytes}`)
   // Nothing can be sent before the deadline: say so now rather than hold the request open.
-  if (health.backoffUntil - now >= deadlineMs) return busy('Conversion is failing or asked to slow down; the proxy is waiting before its next request')
+  if (health.backoffUntil - now >= deadlineMs)
+    return busy('Conversion is failing or asked to slow down; the proxy is waiting before its next request')
   return undefined
 }

@@ -29,7 +29,10 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
 
   const perform = ({ answers, recall, acknowledge, release, deadlines: due }: Effects): void => {
     for (const { submit, ms } of due) {
-      deadlines.set(submit, clock.setTimeout(() => act((now) => state.expire(now, submit, ms)), ms))
+      deadlines.set(
+        submit,
+        clock.setTimeout(() => act((now) => state.expire(now, submit, ms)), ms),
+      )
     }
     for (const [submit, result] of answers) {
       clock.clearTimeout(deadlines.get(submit))
@@ -52,7 +55,12 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
       )
     }
     // A claim that cannot be given up expires by itself.
-    if (release.length > 0) settle(() => memory.release(release), () => {}, () => {})
+    if (release.length > 0)
+      settle(
+        () => memory.release(release),
+        () => {},
+        () => {},
+      )
   }
 
   /** Runs one decision, carries out what it says, and sees whether a request can start. */
@@ -70,17 +78,23 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
     if (at === Infinity) return
     wake = {
       at,
-      handle: clock.setTimeout(() => {
-        wake = undefined
-        act((now) => state.poll(now))
-      }, Math.max(0, at - clock.now())),
+      handle: clock.setTimeout(
+        () => {
+          wake = undefined
+          act((now) => state.poll(now))
+        },
+        Math.max(0, at - clock.now()),
+      ),
     }
   }
 
   /** Starts every request the state and the pacer allow, one reservation at a time. */
   const pump = (): void => {
     const now = clock.now()
-    if (reserving || !state.canStart(now)) return wakeAt(state.wakeAt(now))
+    if (reserving || !state.canStart(now)) {
+      wakeAt(state.wakeAt(now))
+      return
+    }
     reserving = true
     settle(
       () => pacer.reserve(now),
@@ -100,12 +114,14 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
     const now = clock.now()
     if (!reservation.granted) {
       // `Infinity`: room comes with an answer still awaited, and that answer pumps again.
-      return wakeAt(Math.min(now + reservation.waitMs, state.wakeAt(now)))
+      wakeAt(Math.min(now + reservation.waitMs, state.wakeAt(now)))
+      return
     }
     const departure = state.depart(now)
     if (!departure) {
       reservation.slot.land(now)
-      return wakeAt(state.wakeAt(now))
+      wakeAt(state.wakeAt(now))
+      return
     }
     start(departure, reservation.slot)
     pump()

@@ -20,7 +20,11 @@ export function isolationGroups(entries: readonly Entry[]): Entry[][] {
 
 /** `entries` in consecutive batches whose bodies fit `maxBytes` (an entry larger than it alone). */
 export function splitUnder(entries: readonly Entry[], maxBytes: number): Entry[][] {
-  return splitIntoBatches(entries, { maxCount: Infinity, maxBytes, envelopeBytes: BATCH_ENVELOPE_BYTES - 2 }, (entry) => entry.parcel.wireBytes)
+  return splitIntoBatches(
+    entries,
+    { maxCount: Infinity, maxBytes, envelopeBytes: BATCH_ENVELOPE_BYTES - 2 },
+    (entry) => entry.parcel.wireBytes,
+  )
 }
 
 /** Why a suspect is rejected unchecked once its client request's isolation budget is spent. */

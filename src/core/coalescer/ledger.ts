@@ -115,7 +115,10 @@ export class Ledger {
     const duplicateIds: string[] = []
     for (const { entry, owner } of submit.waiters) {
       const fate = entry.fate as Fate
-      if (fate.kind === 'rejected') result.rejected.push(fate.unchecked ? { id: entry.parcel.id, reason: fate.reason, unchecked: true } : { id: entry.parcel.id, reason: fate.reason })
+      if (fate.kind === 'rejected')
+        result.rejected.push(
+          fate.unchecked ? { id: entry.parcel.id, reason: fate.reason, unchecked: true } : { id: entry.parcel.id, reason: fate.reason },
+        )
       else if (fate.kind === 'accepted' && owner) result.accepted++
       else {
         result.duplicates++

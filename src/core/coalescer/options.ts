@@ -111,7 +111,11 @@ const read = optionReader('conversion-engagements coalescer')
 export function pacingOf(options: Pick<CoalescerOptions, 'maxRequestsPerSecond' | 'pacingMarginMs'>) {
   const D = COALESCER_DEFAULTS
   return {
-    limit: read.number('maxRequestsPerSecond', options.maxRequestsPerSecond, D.maxRequestsPerSecond, { min: 1, max: LIMITS.requestsPerSecond, integer: true }),
+    limit: read.number('maxRequestsPerSecond', options.maxRequestsPerSecond, D.maxRequestsPerSecond, {
+      min: 1,
+      max: LIMITS.requestsPerSecond,
+      integer: true,
+    }),
     windowMs: WINDOW_MS + read.number('pacingMarginMs', options.pacingMarginMs, D.pacingMarginMs, { min: 0, max: WINDOW_MS }),
   }
 }

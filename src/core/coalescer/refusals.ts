@@ -34,7 +34,9 @@ export class Refusals {
   entryFor(parcel: Parcel, client: string, budget: IsolationBudget, alone: boolean): Entry | undefined {
     const refusal = this.byId.get(parcel.id)
     if (refusal?.digest !== parcel.digest || (refusal.unchecked && alone)) return undefined
-    const fate: Fate = refusal.unchecked ? { kind: 'rejected', reason: refusal.reason, unchecked: true } : { kind: 'rejected', reason: refusal.reason }
+    const fate: Fate = refusal.unchecked
+      ? { kind: 'rejected', reason: refusal.reason, unchecked: true }
+      : { kind: 'rejected', reason: refusal.reason }
     return { parcel, client, fate, waiters: new Set(), budget, claimed: false }
   }
 }

@@ -115,7 +115,11 @@ export class Scheduler {
 
   /** Empties every queue (a halt, or close), returning what waited. */
   takeAll(): Entry[] {
-    const all = [...this.retries.flat(), ...[...this.isolating.values()].flat(2), ...[...this.fresh.values()].flatMap((line) => line.drain())]
+    const all = [
+      ...this.retries.flat(),
+      ...[...this.isolating.values()].flat(2),
+      ...[...this.fresh.values()].flatMap((line) => line.drain()),
+    ]
     this.retries.length = 0
     this.isolating.clear()
     this.fresh.clear()

@@ -53,7 +53,13 @@ export class CoalescerState {
     const client = options.client ?? ''
     const deadlineMs = options.deadlineMs ?? this.settings.deadlineMs
     const { settings, ledger, refusals, health } = this
-    const refused = refusalOf({ settings, ledger, refusals, health, waiting: this.scheduler.waiting }, now, parcels, options.client, deadlineMs)
+    const refused = refusalOf(
+      { settings, ledger, refusals, health, waiting: this.scheduler.waiting },
+      now,
+      parcels,
+      options.client,
+      deadlineMs,
+    )
     if (refused) {
       this.ledger.finish(submit, refused)
       return submit.id

@@ -160,7 +160,7 @@ function hexUnit(text: string, at: number): number {
   return unit
 }
 
-const SHORT_ESCAPES: Record<number, string> = { 0x22: '\\"', 0x5c: '\\\\', 0x08: '\\b', 0x09: '\\t', 0x0a: '\\n', 0x0c: '\\f', 0x0d: '\\r' }
+const SHORT_ESCAPES: Record<number, string> = { 34: '\\"', 92: '\\\\', 8: '\\b', 9: '\\t', 10: '\\n', 12: '\\f', 13: '\\r' }
 
 /** A character (not a surrogate) as JSON.stringify writes it inside a string. */
 function stringified(code: number): string {

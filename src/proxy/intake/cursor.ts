@@ -4,7 +4,20 @@
  * nesting costs one stack slot per level, so no text can make it slower than linear.
  */
 
-import { BACKSLASH, CLOSE_BRACE, COLON, COMMA, digitsEnd, hexValue, isDigit, isSpace, MINUS, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './characters.js'
+import {
+  BACKSLASH,
+  CLOSE_BRACE,
+  COLON,
+  COMMA,
+  digitsEnd,
+  hexValue,
+  isDigit,
+  isSpace,
+  MINUS,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+  QUOTE,
+} from './characters.js'
 import { decodeString } from './decode.js'
 
 /** The text is not JSON. Thrown by the cursor, caught by the readers; `at` is where it stopped. */
@@ -80,7 +93,17 @@ export class Cursor {
       return at + 6
     }
     // " \ / b f n r t
-    if (code === QUOTE || code === BACKSLASH || code === 0x2f || code === 0x62 || code === 0x66 || code === 0x6e || code === 0x72 || code === 0x74) return at + 2
+    if (
+      code === QUOTE ||
+      code === BACKSLASH ||
+      code === 0x2f ||
+      code === 0x62 ||
+      code === 0x66 ||
+      code === 0x6e ||
+      code === 0x72 ||
+      code === 0x74
+    )
+      return at + 2
     return this.failAt(at + 1)
   }
 
@@ -152,7 +175,7 @@ export class Cursor {
         else {
           open.push(close)
           if (close === CLOSE_BRACE) at = this.keyAt(at)
-          continue value
+          continue
         }
       } else {
         this.at = at

@@ -144,7 +144,8 @@ class DataWalk {
     if (unpaired >= 0 || ((writer.units === 9 || writer.units === 11) && FORBIDDEN_KEYS.includes(this.stringAt(start)))) {
       return this.violation(top, `must not use the key "${this.stringAt(start)}"`)
     }
-    if (!this.keys.add(top, start, cursor.at, writer.escaped)) return this.violation(top, `must not repeat the key "${this.stringAt(start)}"`)
+    if (!this.keys.add(top, start, cursor.at, writer.escaped))
+      return this.violation(top, `must not repeat the key "${this.stringAt(start)}"`)
     if (writer.space() !== COLON) cursor.fail()
     writer.punctuation()
     return undefined
@@ -152,7 +153,9 @@ class DataWalk {
 
   private string(): RuleViolation | undefined {
     const unpaired = this.writer.string()
-    return unpaired < 0 ? undefined : this.violation(this.depth, refusedCharacter(String.fromCharCode(unpaired), UNPAIRED_SURROGATE) as string)
+    return unpaired < 0
+      ? undefined
+      : this.violation(this.depth, refusedCharacter(String.fromCharCode(unpaired), UNPAIRED_SURROGATE) as string)
   }
 
   private number(): RuleViolation | undefined {

@@ -36,4 +36,13 @@ export function decodeString(text: string, start: number, end: number): string {
 }
 
 /** What each one-letter escape stands for, by the letter's code. */
-const SHORT_ESCAPES: Record<number, string> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t' }
+const SHORT_ESCAPES: Record<number, string> = {
+  34: '"',
+  92: '\\',
+  47: '/',
+  98: '\b',
+  102: '\f',
+  110: '\n',
+  114: '\r',
+  116: '\t',
+}

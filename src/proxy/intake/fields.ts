@@ -59,4 +59,3 @@ function copied(text: string): string {
 function checkField(name: FieldName, value: unknown): RuleViolation | undefined {
   return checkContractField(name, value, 'optional' in ENGAGEMENT_FIELDS[name])
 }
-

@@ -128,7 +128,6 @@ export class ItemRead {
         return this.data && DATA_PLACEHOLDER
     }
   }
-
 }
 
 /** The field named by the quoted key `text[start, end)` (without escapes), or undefined for another key. */
@@ -187,7 +186,14 @@ export function readItem(cursor: Cursor, index: number, checks: FieldChecks): Re
   const reportId = typeof id === 'string' && id.length >= 1 && id.length <= LIMITS.idLength ? id : `batch[${index}]`
   const violation = checks.verdict(read)
   // Once every rule holds, each field is a string (or an absent optional one): the read is the fields.
-  return { index, reportId, violation, fields: violation ? NO_FIELDS : (read as unknown as ItemFields), data: read.data, plain: !read.escaped }
+  return {
+    index,
+    reportId,
+    violation,
+    fields: violation ? NO_FIELDS : (read as unknown as ItemFields),
+    data: read.data,
+    plain: !read.escaped,
+  }
 }
 
 const NO_FIELDS: ItemFields = Object.freeze({ id: '', contactEmail: '', type: '', name: undefined, description: undefined, createdAt: '' })

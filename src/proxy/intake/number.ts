@@ -87,8 +87,10 @@ export function canonicalNumber(cursor: Cursor): string {
   // Plain decimals, without exponent or trailing zero, within the range stringify writes plainly.
   if (!hasExponent && trimmed && point > -6) return AS_WRITTEN
   // Small numbers already in stringify's exponential form: one digit before the point, e-7 and below.
-  if (hasExponent && point <= -6 && trimmed && intEnd - intStart === 1 && lead !== 0x30 && isCanonicalExponent(text, fracEnd, end)) return AS_WRITTEN
-  const significant = first < intEnd && last >= fracStart ? text.slice(first, intEnd) + text.slice(fracStart, last + 1) : text.slice(first, last + 1)
+  if (hasExponent && point <= -6 && trimmed && intEnd - intStart === 1 && lead !== 0x30 && isCanonicalExponent(text, fracEnd, end))
+    return AS_WRITTEN
+  const significant =
+    first < intEnd && last >= fracStart ? text.slice(first, intEnd) + text.slice(fracStart, last + 1) : text.slice(first, last + 1)
   const canonical = written(negative, significant, point)
   return canonical.length === end - start && text.startsWith(canonical, start) ? AS_WRITTEN : canonical
 }

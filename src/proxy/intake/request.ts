@@ -14,9 +14,7 @@ import { arrayIndex, readItem, type ReadItem } from './item.js'
 export type { ReadItem } from './item.js'
 
 /** A client request read: its items and identity map, or why the body is refused (a 400). */
-export type ReadRequest =
-  | { ok: true; items: ReadItem[]; identity: ReadonlyMap<string, string> }
-  | { ok: false; message: string }
+export type ReadRequest = { ok: true; items: ReadItem[]; identity: ReadonlyMap<string, string> } | { ok: false; message: string }
 
 /** The proxy's answer to a body that is not JSON; the parser's own message would quote the body back. */
 export const NOT_JSON_MESSAGE = 'request body must be JSON: it could not be parsed'
@@ -123,7 +121,10 @@ function readIdentity(cursor: Cursor): Map<string, string | null> {
 
 /** The body's first broken rule in `clientRequestSchema`'s order and words, or the request. */
 function judge(body: Body): ReadRequest {
-  const refuse = (path: string[], problem: Pick<Problem, 'message'>): ReadRequest => ({ ok: false, message: `${formatPath(path)} ${problem.message}` })
+  const refuse = (path: string[], problem: Pick<Problem, 'message'>): ReadRequest => ({
+    ok: false,
+    message: `${formatPath(path)} ${problem.message}`,
+  })
   const mustBe = (what: string) => ({ message: `must be ${what}` })
   if (!body.isObject) return refuse(['body'], mustBe(CLIENT_REQUEST_SHAPE.body))
   const { batch, identity } = body

@@ -268,7 +268,9 @@ export async function simulateLoad(options: LoadOptions): Promise<LoadReport> {
   if (options.timeline) {
     const first = requests[0]?.at ?? 0
     const overload = requests.filter((entry) => entry.at <= overloadEnd)
-    log(`overload upstream requests (ms from the first:engagements): ${overload.map((entry) => `${entry.at - first}:${entry.count}`).join(' ')}`)
+    log(
+      `overload upstream requests (ms from the first:engagements): ${overload.map((entry) => `${entry.at - first}:${entry.count}`).join(' ')}`,
+    )
   }
   const seen = new Set(recorded.map((item) => item.engagement.id))
   let delivered = 0
@@ -303,7 +305,8 @@ export async function simulateLoad(options: LoadOptions): Promise<LoadReport> {
 
   /** Sets `faults` for at least `minMs`, and until 3 upstream requests were answered `status` (20 s more at most). */
   async function fault(faults: object, status: number, minMs: number): Promise<void> {
-    const answered = async () => (await emulatorPages<LogEntry>(options.emulator, 'requests')).filter((entry) => entry.status === status).length
+    const answered = async () =>
+      (await emulatorPages<LogEntry>(options.emulator, 'requests')).filter((entry) => entry.status === status).length
     const before = await answered()
     await emulatorControl(options.emulator, 'faults', faults)
     const until = Math.min(deadline, Date.now() + minMs + 20_000)

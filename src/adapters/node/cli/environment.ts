@@ -20,17 +20,29 @@ export interface Variable {
 /** Every variable the proxy command reads, in the order `--help` lists them. */
 export const VARIABLES: readonly Variable[] = [
   { name: 'CONVERSION_API_KEY', fallback: 'required', meaning: 'your Conversion API key (secret: never printed)' },
-  { name: 'ALLOWED_ORIGINS', fallback: 'required', meaning: 'origins allowed to send, comma-separated: https://app.example.com,https://*.example.com' },
+  {
+    name: 'ALLOWED_ORIGINS',
+    fallback: 'required',
+    meaning: 'origins allowed to send, comma-separated: https://app.example.com,https://*.example.com',
+  },
   { name: 'PROXY_PATH', fallback: DEFAULT_PATH, meaning: 'where the proxy answers; anything else gets 404' },
   { name: 'CONVERSION_API_URL', fallback: DEFAULT_UPSTREAM_URL, meaning: "Conversion's API base" },
   { name: 'IDENTITY_SECRET', fallback: '(none)', meaning: 'when set, every engagement needs a valid identity signature (secret)' },
   { name: 'ALLOWED_TYPES', fallback: '(any)', meaning: 'engagement types accepted, comma-separated; others are rejected' },
-  { name: 'MAX_REQUESTS_PER_SECOND', fallback: String(LIMITS.requestsPerSecond), meaning: `upstream request starts in any sliding second, 1 to ${LIMITS.requestsPerSecond}, the same on every replica` },
+  {
+    name: 'MAX_REQUESTS_PER_SECOND',
+    fallback: String(LIMITS.requestsPerSecond),
+    meaning: `upstream request starts in any sliding second, 1 to ${LIMITS.requestsPerSecond}, the same on every replica`,
+  },
   { name: 'PORT', fallback: '8787', meaning: 'port of the proxy and its health checks (0: any free port)' },
   { name: 'HOST', fallback: '127.0.0.1', meaning: 'interface to listen on (0.0.0.0: every interface)' },
   { name: 'TRUST_PROXY', fallback: 'false', meaning: 'true behind your own reverse proxy: the client is the last X-Forwarded-For entry' },
   { name: 'STATE_FILE', fallback: '(none)', meaning: 'file remembering delivered engagements across restarts (one process per file)' },
-  { name: 'REDIS_URL', fallback: '(none)', meaning: 'redis:// or rediss://: fleet mode, one limit and one memory for every replica (secret)' },
+  {
+    name: 'REDIS_URL',
+    fallback: '(none)',
+    meaning: 'redis:// or rediss://: fleet mode, one limit and one memory for every replica (secret)',
+  },
   { name: 'METRICS_PORT', fallback: '(none)', meaning: 'serve Prometheus metrics at GET /metrics on this port (0: any free port)' },
   { name: 'METRICS_HOST', fallback: '127.0.0.1', meaning: 'interface of the metrics port' },
 ]
@@ -85,7 +97,7 @@ export function urlVariable(env: Environment, name: string, protocols: RegExp, r
 
 /** The origins, checked as the proxy checks them, its message naming the variable. */
 function originsVariable(env: Environment): string[] {
-  const origins = list(env['ALLOWED_ORIGINS'])
+  const origins = list(env.ALLOWED_ORIGINS)
   if (origins.length === 0) read.fail('ALLOWED_ORIGINS', 'a comma-separated list of at least one origin, such as https://app.example.com')
   try {
     parseAllowedOrigins(origins)
@@ -104,7 +116,7 @@ export function readEnvironment(env: Environment): ServeProxyOptions {
   if (path !== undefined && !path.startsWith('/')) read.fail('PROXY_PATH', 'a path starting with "/"', path)
   const upstreamUrl = urlVariable(env, 'CONVERSION_API_URL', /^https?:$/, 'an http:// or https:// URL', false)
   const identitySecret = valueOf(env, 'IDENTITY_SECRET')
-  const allowedTypes = list(env['ALLOWED_TYPES'])
+  const allowedTypes = list(env.ALLOWED_TYPES)
   const maxRequestsPerSecond = numberVariable(env, 'MAX_REQUESTS_PER_SECOND', { min: 1, max: LIMITS.requestsPerSecond, integer: true })
   const port = numberVariable(env, 'PORT', PORT_RULE) ?? DEFAULT_PORT
   const host = valueOf(env, 'HOST')

@@ -10,7 +10,7 @@ import { runImport, type ImportProgress, type ImportSummary } from '../import/ru
 import { validateFile } from '../import/dry-run.js'
 import type { Format } from '../import/rows.js'
 import { EXIT, type CliContext, type Command } from './context.js'
-import { numberVariable, urlVariable, valueOf } from './environment.js'
+import { numberVariable, urlVariable, valueOf, type Environment } from './environment.js'
 
 const USAGE = 'Usage: conversion-engagements import <file> [--format jsonl|csv] [--dry-run] [--no-progress] [--help]'
 /** The exit code of an import stopped by Ctrl-C (128 + SIGINT), as shells report it. */
@@ -29,12 +29,12 @@ const HELP = [
   '',
   'Environment:',
   '  CONVERSION_API_KEY       your Conversion API key (required; secret: never printed)',
-  '  CONVERSION_API_URL       Conversion\'s API base [https://pub-api.conversion.ai/api]',
+  "  CONVERSION_API_URL       Conversion's API base [https://pub-api.conversion.ai/api]",
   '  REDIS_URL                redis:// or rediss://: share the limit and the memory with a proxy fleet (secret)',
   `  MAX_REQUESTS_PER_SECOND  upstream request starts in any sliding second, 1 to ${LIMITS.requestsPerSecond} [${LIMITS.requestsPerSecond}]`,
   '',
   'Options:',
-  '  --format jsonl|csv  the file\'s format [from its name: .csv is CSV, anything else JSON Lines]',
+  "  --format jsonl|csv  the file's format [from its name: .csv is CSV, anything else JSON Lines]",
   '  --dry-run           checks every row and reports the errors, sends nothing',
   '  --no-progress       no progress bar (it is drawn only on a terminal anyway)',
 ].join('\n')
@@ -49,13 +49,19 @@ interface Arguments {
 function argumentsOf(args: string[]): Arguments | 'help' {
   const { values, positionals } = parseArgs({
     args,
-    options: { help: { type: 'boolean', short: 'h' }, format: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'no-progress': { type: 'boolean' } },
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      format: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      'no-progress': { type: 'boolean' },
+    },
     strict: true,
     allowPositionals: true,
   })
   if (values.help) return 'help'
   if (positionals.length !== 1) throw new TypeError('give exactly one file to import')
-  if (values.format !== undefined && values.format !== 'jsonl' && values.format !== 'csv') throw new TypeError('--format must be jsonl or csv')
+  if (values.format !== undefined && values.format !== 'jsonl' && values.format !== 'csv')
+    throw new TypeError('--format must be jsonl or csv')
   return { file: positionals[0] as string, format: values.format, dryRun: !!values['dry-run'], progress: !values['no-progress'] }
 }
 
@@ -69,7 +75,10 @@ function summaryLine(summary: ImportSummary): string {
     `${rate}/s over ${seconds.toFixed(1)} s`,
   ]
   if (counts.rejected > 0) parts.push(`rejected rows: ${summary.rejectedFile}`)
-  if (summary.possiblyDoubled > 0) parts.push(`${summary.possiblyDoubled} sent again after an earlier run was killed with them on their way (possibly twice at Conversion)`)
+  if (summary.possiblyDoubled > 0)
+    parts.push(
+      `${summary.possiblyDoubled} sent again after an earlier run was killed with them on their way (possibly twice at Conversion)`,
+    )
   if (summary.stopped) parts.push('run the same command to continue')
   return parts.join('; ')
 }
@@ -89,16 +98,13 @@ async function run(args: string[], context: CliContext): Promise<number> {
   const { file, format, dryRun } = parsed
   if (dryRun) return validateFile(file, format, context)
 
-  let settings
+  let settings: ImportSettings
   try {
-    const apiKey = valueOf(context.env, 'CONVERSION_API_KEY')
-    if (apiKey === undefined) throw new TypeError('`CONVERSION_API_KEY` must be set to your Conversion API key')
-    const upstreamUrl = urlVariable(context.env, 'CONVERSION_API_URL', /^https?:$/, 'an http:// or https:// URL', false)
-    const redisUrl = urlVariable(context.env, 'REDIS_URL', /^rediss?:$/, 'a redis:// or rediss:// URL', true)
-    const maxRequestsPerSecond = numberVariable(context.env, 'MAX_REQUESTS_PER_SECOND', { min: 1, max: LIMITS.requestsPerSecond, integer: true })
-    settings = { apiKey, upstreamUrl, redisUrl, maxRequestsPerSecond }
+    settings = readImportSettings(context.env)
   } catch (error) {
-    context.warn(`${String((error as Error).message).replace(/^conversion-engagements proxy: /, '')}\nSee: conversion-engagements import --help`)
+    context.warn(
+      `${String((error as Error).message).replace(/^conversion-engagements proxy: /, '')}\nSee: conversion-engagements import --help`,
+    )
     return EXIT.usage
   }
 
@@ -108,7 +114,14 @@ async function run(args: string[], context: CliContext): Promise<number> {
     context.warn('stopping: settling what was sent; run the same command to continue')
     stop.abort()
   })
-  const bar = parsed.progress && context.isTerminal ? new SingleBar({ stream: process.stderr, format: '{bar} {percentage}% | {value}/{total} rows | ETA {eta_formatted} | {accepted} accepted, {duplicate} duplicate, {rejected} rejected' }) : undefined
+  const bar =
+    parsed.progress && context.isTerminal
+      ? new SingleBar({
+          stream: process.stderr,
+          format:
+            '{bar} {percentage}% | {value}/{total} rows | ETA {eta_formatted} | {accepted} accepted, {duplicate} duplicate, {rejected} rejected',
+        })
+      : undefined
   const show = (progress: ImportProgress) => {
     if (!bar) return
     if (bar.getTotal() !== progress.total) bar.start(progress.total, progress.settled, progress.counts)
@@ -140,3 +153,19 @@ async function run(args: string[], context: CliContext): Promise<number> {
 }
 
 export const importCommand: Command = { summary: 'imports engagements from a JSON Lines or CSV file, resumably', run }
+
+/** What the import reads of its environment (as the proxy names it); throws naming the variable. */
+function readImportSettings(env: Environment) {
+  const apiKey = valueOf(env, 'CONVERSION_API_KEY')
+  if (apiKey === undefined) throw new TypeError('`CONVERSION_API_KEY` must be set to your Conversion API key')
+  const upstreamUrl = urlVariable(env, 'CONVERSION_API_URL', /^https?:$/, 'an http:// or https:// URL', false)
+  const redisUrl = urlVariable(env, 'REDIS_URL', /^rediss?:$/, 'a redis:// or rediss:// URL', true)
+  const maxRequestsPerSecond = numberVariable(env, 'MAX_REQUESTS_PER_SECOND', {
+    min: 1,
+    max: LIMITS.requestsPerSecond,
+    integer: true,
+  })
+  return { apiKey, upstreamUrl, redisUrl, maxRequestsPerSecond }
+}
+
+type ImportSettings = ReturnType<typeof readImportSettings>

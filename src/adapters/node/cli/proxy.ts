@@ -17,7 +17,7 @@ function help(): string {
     USAGE,
     '',
     'Serves the proxy that holds your Conversion API key, configured by environment variables',
-    '(named as the Cloudflare Worker\'s bindings; defaults in brackets):',
+    "(named as the Cloudflare Worker's bindings; defaults in brackets):",
     '',
     ...rows,
     '',
@@ -38,7 +38,7 @@ async function run(args: string[], context: CliContext): Promise<number> {
     context.print(help())
     return EXIT.ok
   }
-  let options
+  let options: ReturnType<typeof readEnvironment>
   try {
     options = readEnvironment(context.env)
   } catch (error) {

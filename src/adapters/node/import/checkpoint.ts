@@ -56,7 +56,15 @@ export const noCounts = (): Counts => ({ accepted: 0, duplicate: 0, rejected: 0,
  */
 export function loadProgress(input: string, files: ImportFiles, now: number): Progress {
   const { size, mtimeMs } = statSync(input)
-  const fresh: Progress = { version: 1, size, modifiedMs: Math.floor(mtimeMs), startedAt: now, done: 0, rejectedBytes: 0, counts: noCounts() }
+  const fresh: Progress = {
+    version: 1,
+    size,
+    modifiedMs: Math.floor(mtimeMs),
+    startedAt: now,
+    done: 0,
+    rejectedBytes: 0,
+    counts: noCounts(),
+  }
   if (!existsSync(files.progress)) return fresh
   const stored = JSON.parse(readFileSync(files.progress, 'utf8')) as Progress
   if (stored.version !== 1 || stored.size !== size || stored.modifiedMs !== Math.floor(mtimeMs)) {

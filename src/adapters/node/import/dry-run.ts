@@ -23,11 +23,13 @@ export async function validateFile(file: string, format: Format | undefined, con
     return EXIT.failed
   }
   if (errors > SHOWN) context.print(`... and ${errors - SHOWN} more`)
-  context.print(`checked ${rows} rows of ${file}: ${errors === 0 ? 'no errors' : `${errors} would be rejected`}; nothing was sent (--dry-run)`)
+  context.print(
+    `checked ${rows} rows of ${file}: ${errors === 0 ? 'no errors' : `${errors} would be rejected`}; nothing was sent (--dry-run)`,
+  )
   return errors === 0 ? EXIT.ok : EXIT.failed
 }
 
 async function problemOf(input: Record<string, unknown> | undefined, tools: Parameters<typeof prepare>[1]): Promise<string | undefined> {
-  const prepared = await prepare({ ...input, id: input?.['id'] ?? 'dry-run' }, tools)
+  const prepared = await prepare({ ...input, id: input?.id ?? 'dry-run' }, tools)
   return 'problem' in prepared ? prepared.problem.reason : undefined
 }

@@ -38,7 +38,9 @@ async function* jsonLines(path: string, from: number): AsyncIterable<Row> {
 }
 
 async function* csvRows(path: string, from: number): AsyncIterable<Row> {
-  const records = createReadStream(path).pipe(parse({ bom: true, columns: true, skip_empty_lines: true, relax_column_count: false, raw: true }))
+  const records = createReadStream(path).pipe(
+    parse({ bom: true, columns: true, skip_empty_lines: true, relax_column_count: false, raw: true }),
+  )
   let number = 0
   for await (const { record, raw } of records as AsyncIterable<{ record: Record<string, string>; raw: string }>) {
     if (++number < from) continue
@@ -66,7 +68,8 @@ function fromColumns(record: Record<string, string>): Record<string, unknown> {
 function rowOf(number: number, text: string, read: () => unknown): Row {
   try {
     const value = read()
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return { number, text, input: undefined, problem: 'the row must be a JSON object' }
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      return { number, text, input: undefined, problem: 'the row must be a JSON object' }
     return { number, text, input: value as Record<string, unknown>, problem: undefined }
   } catch (error) {
     const reason = error instanceof SyntaxError ? 'the row is not valid JSON' : (error as Error).message

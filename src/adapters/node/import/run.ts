@@ -110,16 +110,24 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   const record = (row: Row, result: TrackResult) => {
     const status = result.status
     progress.counts[status]++
-    if (status === 'rejected') appendFileSync(files.rejected, `${JSON.stringify({ row: row.number, reason: result.reason, ...(result.field ? { field: result.field } : {}), text: row.text })}\n`)
+    if (status === 'rejected')
+      appendFileSync(
+        files.rejected,
+        `${JSON.stringify({ row: row.number, reason: result.reason, ...(result.field ? { field: result.field } : {}), text: row.text })}\n`,
+      )
   }
 
   const dispatch = (rows: Row[]) => {
     const chunk: Chunk = { rows, results: undefined, settled: undefined }
-    const inputs = rows.map((row) => row.input && { createdAt, ...row.input, id: row.input['id'] ?? `row-${hash('sha256', row.text, 'hex').slice(0, 32)}` })
+    const inputs = rows.map(
+      (row) => row.input && { createdAt, ...row.input, id: row.input.id ?? `row-${hash('sha256', row.text, 'hex').slice(0, 32)}` },
+    )
     const sendable = rows.map((row, at) => (row.problem ? undefined : inputs[at])).filter((input) => input !== undefined)
     chunk.results = client.trackMany(sendable as never[]).then((results) => {
       let next = 0
-      chunk.settled = rows.map((row) => (row.problem ? { status: 'rejected', id: '', reason: row.problem } : (results[next++] as TrackResult)))
+      chunk.settled = rows.map((row) =>
+        row.problem ? { status: 'rejected', id: '', reason: row.problem } : (results[next++] as TrackResult),
+      )
       sentThisRun += sendable.length
       return chunk.settled
     })
@@ -146,11 +154,24 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   }
   const stopped = progress.done < total
   if (!stopped) journal.clear()
-  return { total, settled: progress.done, counts: progress.counts, stopped, possiblyDoubled, rejectedFile: files.rejected, sentThisRun, elapsedMs: now() - startedRun }
+  return {
+    total,
+    settled: progress.done,
+    counts: progress.counts,
+    stopped,
+    possiblyDoubled,
+    rejectedFile: files.rejected,
+    sentThisRun,
+    elapsedMs: now() - startedRun,
+  }
 }
 
 /** Of the engagements an earlier run had on their way, those the memory does not know delivered. */
-async function unsettledOf(unanswered: readonly Sent[], memory: ReturnType<typeof createFileMemory> | undefined, now: number): Promise<number> {
+async function unsettledOf(
+  unanswered: readonly Sent[],
+  memory: ReturnType<typeof createFileMemory> | undefined,
+  now: number,
+): Promise<number> {
   if (unanswered.length === 0 || !memory) return unanswered.length
   const sha256 = (text: string) => hash('sha256', text, 'hex')
   const keys = await Promise.all(unanswered.map(async ({ id, json }) => ({ id, digest: await digestOf(sha256, id, json) })))

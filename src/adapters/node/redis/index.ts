@@ -86,10 +86,18 @@ export function createRedisCoordination(options: RedisCoordinationOptions): Redi
   if (typeof options?.url !== 'string' || !/^rediss?:\/\//.test(options.url)) read.fail('url', 'a redis:// or rediss:// URL')
   if (typeof options.apiKey !== 'string' || options.apiKey === '') read.fail('apiKey', 'your Conversion API key')
   const positive = (name: keyof typeof D, value: number | undefined) => read.number(name, value, D[name], { min: 1 })
-  const limit = read.number('maxRequestsPerSecond', options.maxRequestsPerSecond, D.maxRequestsPerSecond, { min: 1, max: LIMITS.requestsPerSecond, integer: true })
+  const limit = read.number('maxRequestsPerSecond', options.maxRequestsPerSecond, D.maxRequestsPerSecond, {
+    min: 1,
+    max: LIMITS.requestsPerSecond,
+    integer: true,
+  })
   const startWithinMs = positive('startWithinMs', options.startWithinMs)
   const owner = randomUUID()
-  const client = connectCoordination({ url: options.url, commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs), logger: options.logger ?? console })
+  const client = connectCoordination({
+    url: options.url,
+    commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs),
+    logger: options.logger ?? console,
+  })
   const keys = redisKeys(options.apiKey)
   const memory = createRedisMemory(client, keys, {
     retentionMs: positive('retentionMs', options.retentionMs),

@@ -56,7 +56,8 @@ export function createRedisMemory(client: CoordinationClient, keys: RedisKeys, s
   }
   const claim = (list: readonly MemoryKey[]) =>
     client.run('claim', names(list), [settings.owner, String(settings.claimLeaseMs), ...list.map(contentPart)]) as Promise<Recall[]>
-  const publish = (list: readonly MemoryKey[]) => client.run('acknowledge', names(list), [String(settings.retentionMs), ...list.map(contentPart)])
+  const publish = (list: readonly MemoryKey[]) =>
+    client.run('acknowledge', names(list), [String(settings.retentionMs), ...list.map(contentPart)])
 
   const renew = () => inBatches([...claims.values()], (batch) => ownClaims(String(settings.claimLeaseMs), batch)).catch(() => {})
   const timer = setInterval(() => void renew(), Math.max(100, settings.claimLeaseMs / 3))

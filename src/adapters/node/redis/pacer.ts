@@ -40,7 +40,11 @@ export function createRedisPacer(client: CoordinationClient, keys: RedisKeys, se
     async reserve(): Promise<Reservation> {
       const slot = `${settings.owner}:${++slots}`
       const asked = performance.now()
-      const [granted, value] = (await client.run('reserve', [keys.pacer, keys.epoch], [settings.limit, settings.windowMs, settings.leaseMs, slot].map(String))) as [number, number]
+      const [granted, value] = (await client.run(
+        'reserve',
+        [keys.pacer, keys.epoch],
+        [settings.limit, settings.windowMs, settings.leaseMs, slot].map(String),
+      )) as [number, number]
       if (granted !== 1) return { granted: false, waitMs: Math.min(value, POLL_MS) }
       if (performance.now() - asked > settings.startWithinMs) {
         land(slot)
