@@ -18,7 +18,7 @@ describe('tracker delivery', () => {
       type: 'PRODUCT_ACTIVITY',
       name: 'Product Demo Completed',
       data: { duration_minutes: 45 },
-      createdAt: new Date(world.clock.now).toISOString(),
+      createdAt: new Date(world.clock.now()).toISOString(),
       contactEmail: 'john@example.com',
     })
     expect(sent!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
@@ -120,7 +120,7 @@ describe('tracker delivery', () => {
     await tab.tracker.flush()
     expect(world.proxy.requests).toHaveLength(1)
     expect(tab.of('retried')[0]).toMatchObject({ failures: 1, reason: 'HTTP 500: failing on purpose' })
-    expect((await tab.tracker.stats()).retryAt).toBeGreaterThan(world.clock.now)
+    expect((await tab.tracker.stats()).retryAt).toBeGreaterThan(world.clock.now())
 
     await world.clock.advance(1000)
     expect(world.proxy.requests).toHaveLength(2)

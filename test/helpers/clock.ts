@@ -1,6 +1,8 @@
 /**
- * Simulated time for the pure core: `now`, `setTimeout` and `clearTimeout` on a clock that moves
- * only when a test runs it, fast enough for property tests (no real waiting at all).
+ * Simulated time for every unit test: `now`, `setTimeout` and `clearTimeout` on a clock that
+ * moves only when a test runs it, fast enough for property tests (no real waiting at all). What
+ * runs between timers is the test's to say: promise chains by default, and the tracker's tests
+ * also let fake IndexedDB's I/O run (`letRun`).
  */
 
 interface Timer {
@@ -17,7 +19,11 @@ export class FakeClock {
   private timers = new Set<Timer>()
   private seq = 0
 
-  constructor(start = Date.parse('2025-08-12T09:00:00Z')) {
+  constructor(
+    start = Date.parse('2025-08-12T09:00:00Z'),
+    /** Lets what is ready run, between timers: promise chains, and any I/O the test fakes. */
+    private readonly letRun: () => Promise<void> = flushPromises,
+  ) {
     this.time = start
   }
 
@@ -45,7 +51,7 @@ export class FakeClock {
   async runUntil(done: () => boolean, maxMs = 3_600_000, maxSteps = 100_000): Promise<void> {
     const limit = this.time + maxMs
     for (let step = 0; step < maxSteps; step++) {
-      await flushPromises()
+      await this.letRun()
       if (done()) return
       const next = this.earliest()
       if (!next || next.at > limit) break
@@ -57,13 +63,13 @@ export class FakeClock {
   /** Moves time forward by `ms`, firing every timer due on the way, in order. */
   async advance(ms: number): Promise<void> {
     const target = this.time + ms
-    await flushPromises()
+    await this.letRun()
     for (let next = this.earliest(); next && next.at <= target; next = this.earliest()) {
       this.fire(next)
-      await flushPromises()
+      await this.letRun()
     }
     this.time = target
-    await flushPromises()
+    await this.letRun()
   }
 
   private earliest(): Timer | undefined {

@@ -1,6 +1,7 @@
 import { IDBFactory } from 'fake-indexeddb'
 import { createStore, type UseStore } from 'idb-keyval'
 import type { Platform } from '../../src/tracker/options.js'
+import type { FakeClock } from './clock.js'
 
 /** Lets pending I/O (fake IndexedDB runs on setImmediate) and promise chains run. */
 export async function settle(rounds = 40): Promise<void> {
@@ -14,43 +15,6 @@ export async function until(predicate: () => boolean | Promise<boolean>, rounds 
     await new Promise((resolve) => setImmediate(resolve))
   }
   throw new Error('condition not reached')
-}
-
-/** Time that moves only when a test says so, with timers that fire as it moves. */
-export class ManualClock {
-  now = Date.parse('2025-08-12T09:00:00Z')
-  private timers: { at: number; seq: number; fn: () => void }[] = []
-  private seq = 0
-
-  setTimeout = (fn: () => void, ms: number): unknown => {
-    const timer = { at: this.now + Math.max(0, ms), seq: this.seq++, fn }
-    this.timers.push(timer)
-    return timer
-  }
-
-  clearTimeout = (handle: unknown): void => {
-    this.timers = this.timers.filter((timer) => timer !== handle)
-  }
-
-  /** Moves time forward by `ms`, firing due timers in order and letting I/O settle after each. */
-  async advance(ms: number): Promise<void> {
-    const target = this.now + ms
-    await settle()
-    for (;;) {
-      const due = this.timers.filter((timer) => timer.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0]
-      if (!due) break
-      this.timers = this.timers.filter((timer) => timer !== due)
-      this.now = Math.max(this.now, due.at)
-      due.fn()
-      await settle()
-    }
-    this.now = target
-    await settle()
-  }
-
-  get pending(): number {
-    return this.timers.length
-  }
 }
 
 /** An in-process LockManager: exclusive locks granted in request order, with abort signals. */
@@ -125,7 +89,7 @@ export class FakePage {
   acceptBeacons = true
 
   constructor(
-    readonly clock: ManualClock,
+    readonly clock: FakeClock,
     readonly origin: FakeOrigin,
     readonly fetch: typeof globalThis.fetch,
   ) {}
@@ -150,7 +114,7 @@ export class FakePage {
       window: this.window,
       document: this.document,
       isOnline: () => this.online,
-      now: () => this.clock.now,
+      now: () => this.clock.now(),
       setTimeout: this.clock.setTimeout,
       clearTimeout: this.clock.clearTimeout,
       // Deterministic jitter that still varies.

@@ -1,5 +1,5 @@
 import type { ProxyLogger } from '../../src/proxy/options.js'
-import type { ManualClock } from './platform.js'
+import type { FakeClock } from './clock.js'
 
 /** A proxy logger that keeps every line, so tests can count them and search them for the key. */
 export function recordingLogger(): { logs: string[]; logger: ProxyLogger } {
@@ -41,14 +41,14 @@ export class FakeProxy {
   /** Throw a network error. */
   down = false
 
-  constructor(private clock: ManualClock) {}
+  constructor(private clock: FakeClock) {}
 
   fetch = async (_input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     if (this.down) throw new TypeError('Failed to fetch')
     const text = String(init?.body ?? '')
     const body = JSON.parse(text) as Received['body']
     const ids = body.batch.map((item) => String(item.id))
-    this.requests.push({ at: this.clock.now, ids, body, bytes: new TextEncoder().encode(text).length })
+    this.requests.push({ at: this.clock.now(), ids, body, bytes: new TextEncoder().encode(text).length })
     for (const id of ids) this.arrivals.set(id, (this.arrivals.get(id) ?? 0) + 1)
     if (this.hang) {
       return new Promise((_, reject) => init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))))

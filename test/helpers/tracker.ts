@@ -1,7 +1,8 @@
 import { createTracker } from '../../src/tracker/tracker.js'
 import type { Platform, TrackerOptions } from '../../src/tracker/options.js'
 import type { Tracker, TrackerEvent } from '../../src/tracker/types.js'
-import { FakeOrigin, FakePage, ManualClock, settle } from './platform.js'
+import { FakeClock } from './clock.js'
+import { FakeOrigin, FakePage, settle } from './platform.js'
 import { FakeProxy } from './proxy.js'
 
 export const ENDPOINT = 'https://proxy.test/engagements'
@@ -16,7 +17,7 @@ export interface Tab {
 
 /** A browser "origin" in Node: shared clock, storage, locks and proxy, with tabs opened on demand. */
 export class World {
-  clock = new ManualClock()
+  clock = new FakeClock(undefined, settle)
   origin = new FakeOrigin()
   proxy = new FakeProxy(this.clock)
 
