@@ -1,3 +1,4 @@
+import { FakeClock } from './helpers/clock.js'
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,10 +22,7 @@ function stateFile(): string {
   return join(folder, 'nested', 'delivered.log')
 }
 
-function clock() {
-  let time = Date.parse('2025-08-12T09:00:00Z')
-  return { now: () => time, pass: (ms: number) => void (time += ms) }
-}
+const clock = () => new FakeClock()
 
 /** The key of the engagement with this id (one content per id in these tests). */
 const key = (id: string) => ({ id, digest: digestOf(id, `{"id":"${id}"}`) })
@@ -102,14 +100,14 @@ describe('the memory of delivered engagements in a file', () => {
     memory.close()
   })
 
-  it('forgets ids after the retention period, in memory and in the file', () => {
+  it('forgets ids after the retention period, in memory and in the file', async () => {
     const path = stateFile()
     const time = clock()
     const memory = createFileMemory({ path, now: time.now })
     memory.acknowledge(keys(['old']), time.now())
-    time.pass(23 * HOUR)
+    await time.advance(23 * HOUR)
     memory.acknowledge(keys(['newer']), time.now())
-    time.pass(HOUR)
+    await time.advance(HOUR)
     expect(known(memory, ['old', 'newer'], time.now())).toEqual(['newer'])
     memory.close()
     const reopened = createFileMemory({ path, now: time.now })
@@ -118,14 +116,14 @@ describe('the memory of delivered engagements in a file', () => {
     reopened.close()
   })
 
-  it('stays bounded: at most `capacity` ids, and a file compacted once it doubles', () => {
+  it('stays bounded: at most `capacity` ids, and a file compacted once it doubles', async () => {
     const path = stateFile()
     const time = clock()
     const memory = createFileMemory({ path, now: time.now, capacity: 2_000 })
     let largest = 0
     for (let batch = 0; batch < 1_000; batch++) {
       memory.acknowledge(keys(Array.from({ length: 200 }, (_, i) => `batch-${batch}-engagement-${i}-${'x'.repeat(20)}`)), time.now())
-      time.pass(1_000)
+      await time.advance(1_000)
       largest = Math.max(largest, statSync(path).size)
       expect(memory.size()).toBeLessThanOrEqual(2_000)
     }
