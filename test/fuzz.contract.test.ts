@@ -2,17 +2,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { checkEngagement } from '../src/contract.js'
 import { draftEngagementSchema, engagementSchema, firstViolation } from '../src/schemas.js'
-
-/** Names every object inherits: an `in` check finds them on any engagement. */
-const INHERITED = [...Object.getOwnPropertyNames(Object.prototype), 'prototype']
+import { hostileEngagement, hostileValue, INHERITED, withOwn } from './helpers/hostile-input.js'
 
 const valid = { id: 'e-1', contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' }
-
-/** Adds `key` as an own, enumerable property, as JSON.parse does (even for `__proto__`). */
-function withOwn(target: Record<string, unknown>, key: string, value: unknown): Record<string, unknown> {
-  Object.defineProperty(target, key, { value, enumerable: true, configurable: true, writable: true })
-  return target
-}
 
 /** Both checkers, each guarded: a throw is a verdict of its own, so the property names it. */
 function verdicts(input: unknown) {
@@ -51,31 +43,8 @@ describe('contract fuzzing: the browser check and the zod schemas agree, and nev
   })
 
   it('gives the same verdict for engagements with hostile keys and values (property)', () => {
-    const hostileValue = fc.oneof(
-      fc.constant(undefined),
-      fc.constantFrom('PRODUCT_ACTIVITY', 'john@example.com', '2025-08-12T09:21:45Z', 'e-1', '', 'x'.repeat(300)),
-      fc.anything({
-        maxDepth: 2,
-        withBigInt: true,
-        withDate: true,
-        withMap: true,
-        withSet: true,
-        withNullPrototype: true,
-        withBoxedValues: true,
-      }),
-    )
-    const key = fc.oneof(
-      fc.constantFrom('id', 'contactEmail', 'type', 'name', 'description', 'createdAt', 'data', ...INHERITED),
-      fc.string({ maxLength: 8 }),
-    )
-    const candidate = fc
-      .tuple(
-        fc.record({ id: hostileValue, contactEmail: hostileValue, type: hostileValue, createdAt: hostileValue }, { requiredKeys: [] }),
-        fc.array(fc.tuple(key, hostileValue), { maxLength: 4 }),
-      )
-      .map(([base, extras]) =>
-        extras.reduce((target, [name, value]) => withOwn(target, name, value), { ...base } as Record<string, unknown>),
-      )
+    const value = hostileValue(fc.constantFrom('PRODUCT_ACTIVITY', 'john@example.com', '2025-08-12T09:21:45Z', 'e-1', '', 'x'.repeat(300)))
+    const candidate = hostileEngagement(value)
     fc.assert(
       fc.property(candidate, (input) => {
         const { plain, schema, plainDraft, schemaDraft } = verdicts(input)

@@ -2,17 +2,10 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { checkEmail as contractEmail, checkEngagement, isRealDate } from '../src/contract.js'
 import { buildEngagement, checkEmail, type Contact } from '../src/tracker/engagement.js'
+import { hostileEngagement, hostileValue, INHERITED, withOwn } from './helpers/hostile-input.js'
 
 const NOW = Date.parse('2025-08-12T09:21:45Z')
 const UUID = '0f8fad5b-d9cb-469f-a165-70867728950e'
-/** Names every object inherits. */
-const INHERITED = [...Object.getOwnPropertyNames(Object.prototype), 'prototype']
-
-/** Adds `key` as an own, enumerable property, as JSON.parse does (even for `__proto__`). */
-function withOwn(target: Record<string, unknown>, key: string, value: unknown): Record<string, unknown> {
-  Object.defineProperty(target, key, { value, enumerable: true, configurable: true, writable: true })
-  return target
-}
 
 /** The draft the contract is asked about: the input's own fields, with the tracker's defaults, as `track()` completes it. */
 function contractDraft(input: unknown, contact: Contact | undefined): unknown {
@@ -87,41 +80,22 @@ describe('tracker: what track() refuses is what the contract refuses', () => {
   })
 
   it('gives the verdict of the contract for hostile keys and values (property)', () => {
-    const hostileValue = fc.oneof(
-      fc.constant(undefined),
-      fc.constant(null),
-      fc.constantFrom(
-        'PRODUCT_ACTIVITY',
-        'john@example.com',
-        '2025-08-12T09:21:45Z',
-        '2025-02-30T10:00:00+01:00',
-        'e-1',
-        '',
-        'x'.repeat(300),
+    const value = hostileValue(
+      fc.oneof(
+        fc.constant(null),
+        fc.constantFrom(
+          'PRODUCT_ACTIVITY',
+          'john@example.com',
+          '2025-08-12T09:21:45Z',
+          '2025-02-30T10:00:00+01:00',
+          'e-1',
+          '',
+          'x'.repeat(300),
+        ),
+        fc.constantFrom(0, -1, NOW, 4_102_444_800_000, 1e20, NaN, new Date(NaN), new Date(NOW)),
       ),
-      fc.constantFrom(0, -1, NOW, 4_102_444_800_000, 1e20, NaN, new Date(NaN), new Date(NOW)),
-      fc.anything({
-        maxDepth: 2,
-        withBigInt: true,
-        withDate: true,
-        withMap: true,
-        withSet: true,
-        withNullPrototype: true,
-        withBoxedValues: true,
-      }),
     )
-    const key = fc.oneof(
-      fc.constantFrom('id', 'contactEmail', 'type', 'name', 'description', 'createdAt', 'data', ...INHERITED),
-      fc.string({ maxLength: 8 }),
-    )
-    const candidate = fc
-      .tuple(
-        fc.record({ id: hostileValue, contactEmail: hostileValue, type: hostileValue, createdAt: hostileValue }, { requiredKeys: [] }),
-        fc.array(fc.tuple(key, hostileValue), { maxLength: 4 }),
-      )
-      .map(([base, extras]) =>
-        extras.reduce((target, [name, value]) => withOwn(target, name, value), { ...base } as Record<string, unknown>),
-      )
+    const candidate = hostileEngagement(value)
     const contact = fc.option(fc.constantFrom<Contact>({ email: 'jane@example.com' }, { email: 'jane@example.com', signature: 'sig' }), {
       nil: undefined,
     })
