@@ -5,13 +5,11 @@
  * it does not: the control); Redis away means 503 with Retry-After and not ready, and back means
  * served again; a replica that stops gives back what it claimed and never sent.
  */
-import { writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { RunningProxy } from '../src/adapters/node/index.js'
 import { nodeStack, postIds } from './helpers/node-stack.js'
 import { recordingLogger } from './helpers/proxy.js'
-import { example } from './helpers/readme.js'
+import { exampleModule } from './helpers/readme.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
 
 let redis: RedisServer
@@ -150,27 +148,6 @@ describe('a fleet sharing Redis', () => {
 })
 
 describe("the README's fleet example", () => {
-  /** The example as written, on this repository's sources, with `substitutions` (each must match). */
-  function fleetExample(substitutions: [string, string][]): string {
-    const root = resolve(import.meta.dirname, '..')
-    const entries: Record<string, string> = {
-      'conversion-engagements/node': 'src/adapters/node/index.ts',
-      'conversion-engagements/proxy': 'src/proxy/index.ts',
-      'conversion-engagements/redis': 'src/adapters/node/redis/index.ts',
-    }
-    let code = example('fleet').code.replace(
-      /from '(conversion-engagements\/\w+)'/g,
-      (_, entry: string) => `from ${JSON.stringify(join(root, entries[entry] as string))}`,
-    )
-    for (const [from, to] of substitutions) {
-      if (!code.includes(from)) throw new Error(`the fleet example no longer contains ${from}`)
-      code = code.replace(from, to)
-    }
-    const file = join(root, 'test/.examples/fleet.ts')
-    writeFileSync(file, code)
-    return file
-  }
-
   it('runs as shown: the server and the route handler share one Redis, so an id sent to both is delivered once', async () => {
     const { apiKey, stack } = freshStack()
     const emulator = await stack.emulator()
@@ -178,7 +155,7 @@ describe("the README's fleet example", () => {
     process.env.REDIS_URL = redis.url
     process.env.CONVERSION_API_URL = emulator.url
     const module = (await import(
-      fleetExample([
+      exampleModule('fleet', [
         [
           "const allowedOrigins = ['https://app.example.com']",
           "const allowedOrigins = ['https://app.example.com'], upstreamUrl = process.env.CONVERSION_API_URL!",
