@@ -4,10 +4,12 @@
  * every byte the proxy sends back, for the key check.
  *
  * - `open`: bytes flow both ways.
- * - `hold`: requests still reach the proxy (and Conversion), but answers to POSTs are swallowed,
- *   as when a connection dies after the work was done (preflights are answered, or nothing would
- *   be sent at all). A connection that lost an answer is never used
- *   again: `release()` (or the proxy's death) resets it, and the browser sees a network error.
+ * - `hold`: requests still reach the proxy (and Conversion), but the answer to every POST sent
+ *   while holding is swallowed, even one that comes after `release()`, as when a connection dies
+ *   after the work was done (preflights are answered, or nothing would be sent at all). Such a
+ *   connection is never used again: `release()` (or the proxy's death) resets it, and the browser
+ *   sees a network error. Deciding when the request is sent, not when its answer comes, keeps a
+ *   scenario that releases right after Conversion recorded the work from racing that answer.
  * - `refuse`: connections are reset, open ones and new ones (the proxy is down).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net'
@@ -20,7 +22,7 @@ interface Connection {
   upstream: Socket
   /** The method of the request being answered (browsers do not pipeline: one at a time). */
   method: string
-  /** Some answer bytes were swallowed: what follows would be garbage to the client. */
+  /** A POST went out on it while holding: its answer and everything after are swallowed, as garbage to the client. */
   spoiled: boolean
 }
 
@@ -93,12 +95,12 @@ export class Gate {
     client.on('data', (chunk: Buffer) => {
       const method = REQUEST_LINE.exec(chunk.toString('latin1', 0, 64))?.[1]
       if (method) connection.method = method
+      if (this.mode === 'hold' && connection.method === 'POST') connection.spoiled = true
       upstream.write(chunk)
     })
     upstream.on('data', (chunk: Buffer) => {
       this.capture.add('answers on the browser connections', chunk)
-      if ((this.mode === 'hold' && connection.method === 'POST') || connection.spoiled) {
-        connection.spoiled = true
+      if (connection.spoiled) {
         this.swallowed += chunk.length
         return
       }
