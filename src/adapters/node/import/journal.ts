@@ -52,7 +52,7 @@ export function openJournal(path: string): Journal {
     unanswered,
     watch: (fetcher) => async (input, init) => {
       const request = String(++requests)
-      // ky hands fetch a Request; read its body from a copy, so the request itself still carries it.
+      // The body is the upstream client's string; a Request (from another caller) is read from a copy, so it still carries it.
       const body = typeof init?.body === 'string' ? init.body : input instanceof Request ? await input.clone().text() : undefined
       // Written before the request leaves: a crash after this line leaves it marked as possibly delivered.
       appendFileSync(path, `>\t${request}\t${JSON.stringify(sentOf(body))}\n`)
