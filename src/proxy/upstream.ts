@@ -24,8 +24,8 @@ export const BATCH_ROUTE = '/v1/activities/batch'
  * message in case an upstream error ever echoes it.
  *
  * Plain `fetch`, not a client library: what one would add here (retries, errors on statuses) is
- * what this client must not do, and ky, which it used before, copies every request body through
- * a stream tee to be ready for retries it never makes: about 4 ms of CPU per MiB sent.
+ * what this client must not do, and ky copies every request body through a stream tee to be
+ * ready for retries, which here never come: about 4 ms of CPU per MiB sent.
  */
 export function createUpstream({ apiKey, upstreamUrl, timeoutMs, fetch, now }: UpstreamOptions) {
   const url = `${upstreamUrl.replace(/\/+$/, '')}${BATCH_ROUTE}`
