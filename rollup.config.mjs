@@ -154,8 +154,10 @@ const scriptTag = {
       // `inline: 1`: functions that take arguments stay functions; inlining them made this
       // bundle's gzip larger (measured with bench/size.mjs). `unsafe_arrows`: a function called
       // once becomes an arrow, which is only unsafe for code that reads `this` or `arguments` or
-      // is called with `new`; the script has none of those.
-      compress: { passes: 3, pure_getters: true, inline: 1, unsafe_arrows: true },
+      // is called with `new`; the script has none of those. `unsafe`: template literals and
+      // String(x) become concatenation, which differs only for symbols (which throw) and objects
+      // whose valueOf disagrees with toString; the script formats strings, numbers and errors.
+      compress: { passes: 3, pure_getters: true, inline: 1, unsafe_arrows: true, unsafe: true },
       // `builtins`: the list above is checked by hand against the platform's names, so terser's
       // own list of DOM names (which holds `read`, `send`, `post`, `count`...) need not veto it.
       mangle: { properties: { regex: new RegExp(`^(${internalMembers.join('|')})$`), builtins: true } },

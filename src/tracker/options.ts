@@ -1,6 +1,7 @@
 import type { UseStore } from 'idb-keyval'
 import { LIMITS } from '../contract.js'
 import type { BackoffPolicy } from '../core/retry.js'
+import { attempt } from './platform.js'
 import type { TrackerError } from './types.js'
 
 /** The host facilities the tracker uses. Each defaults to the browser's own; tests pass fakes. */
@@ -155,13 +156,8 @@ export function resolveOptions(
     const value = given[name]
     resolved[name] = value ?? fallback
     if (value === undefined || fits(value as never)) return
-    let shown: string
-    try {
-      shown = typeof value === 'string' ? JSON.stringify(value) : String(value)
-    } catch {
-      // An object without a prototype has no toString.
-      shown = typeof value
-    }
+    // An object without a prototype has no toString (nor has a symbol, once the script tag writes String(x) as x + "").
+    const shown = attempt(() => (typeof value === 'string' ? JSON.stringify(value) : String(value))) ?? typeof value
     reportInvalid({
       code: 'invalid',
       field: name,
