@@ -57,7 +57,8 @@ function install(): void {
   }
 
   const run = ([args, at]: Call): unknown => {
-    const [method, ...rest] = Array.from(args)
+    // `arguments` objects are iterable.
+    const [method, ...rest] = args as unknown[]
     if (method === 'init') {
       if (tracker) console.warn(LOG_PREFIX, 'init ignored: already initialized')
       else start(rest[0] as Partial<TrackerOptions>)

@@ -82,8 +82,9 @@ export function createDelivery(context: DeliveryContext): Delivery {
 
   const apply = async ({ remove, saveRetry, events = [], wakeInMs }: Effects) => {
     if (remove?.length) {
-      await outbox.remove(remove)
-      tabs.post({ type: 'settled', keys: remove.map((entry) => entry.key) })
+      const keys = remove.map((entry) => entry.key)
+      await outbox.remove(keys)
+      tabs.post({ type: 'settled', keys })
     }
     if (saveRetry) void context.settings.write('retry', saveRetry)
     events.forEach(emit)

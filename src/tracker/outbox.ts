@@ -64,8 +64,8 @@ export interface Outbox {
   unsaved(): OutboxEntry[]
   /** Up to `limit` sendable entries after `after` (or from the oldest), oldest first. */
   head(after: OutboxEntry | undefined, limit: number): Promise<OutboxEntry[]>
-  /** Removes entries delivered or given up. */
-  remove(entries: readonly OutboxEntry[]): Promise<void>
+  /** Removes the entries of these keys, delivered or given up. */
+  remove(keys: readonly string[]): Promise<void>
   /** Notes that a beacon carried `entries` at `at`, so they are not sent again at once. */
   markBeaconed(entries: readonly OutboxEntry[], at: number): Promise<void>
   /** Makes every held entry sendable, in order, with the contact `contactNow()` gives when it runs. */
@@ -201,8 +201,7 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
       entries.forEach(remember)
       return entries
     },
-    async remove(entries) {
-      const keys = entries.map((entry) => entry.key)
+    async remove(keys) {
       keys.forEach(forget)
       await deleteKeys(keys)
     },

@@ -12,8 +12,8 @@ import type { OutboxEntry } from './outbox.js'
 export function settled(outgoing: Outgoing, { accepted, duplicates, rejected }: Settlement, halves: OutboxEntry[][]): Effects {
   const { entries } = outgoing
   const alone = entries.length > 1 ? rejected.filter((item) => item.unchecked).map((item) => item.id) : []
-  for (const entry of entries) if (alone.includes(entry.engagement.id)) halves.push([entry])
-  outgoing.entries = entries.filter((entry) => !alone.includes(entry.engagement.id))
+  // One left unchecked moves to `halves` as it is filtered out (push returns a length, never 0).
+  outgoing.entries = entries.filter((entry) => !alone.includes(entry.engagement.id) || !halves.push([entry]))
   const refused = rejected.filter((item) => !alone.includes(item.id))
   return {
     remove: outgoing.entries,
