@@ -31,9 +31,10 @@ type Call = [args: ArrayLike<unknown>, at?: number]
 function install(): void {
   if (typeof window === 'undefined' || window.conversion?.loaded) return
   const attributes = (document.currentScript as HTMLScriptElement | null)?.dataset ?? {}
-  // An empty attribute says nothing (but `data-debug`, present or not); later `init` options win over these.
+  // An empty attribute says nothing (but `data-debug`, present or not; an empty endpoint is as
+  // missing as none); later `init` options win over these.
   const fromAttributes = {
-    endpoint: attributes.endpoint || undefined,
+    endpoint: attributes.endpoint,
     name: attributes.name || undefined,
     debug: 'debug' in attributes,
   }

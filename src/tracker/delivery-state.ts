@@ -228,17 +228,14 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
     },
 
     /** What `stats()` reports of delivery at `now`. */
-    stats(now: number): DeliveryStats {
-      const stats: DeliveryStats = {
-        inFlight: reserved.size,
-        recentRequests: shared()
-          .filter((free) => free > now)
-          .sort((a, b) => a - b),
-      }
-      if (retry.until > now) stats.retryAt = retry.until
-      if (halted) stats.halted = halted
-      return stats
-    },
+    stats: (now: number): DeliveryStats => ({
+      inFlight: reserved.size,
+      recentRequests: shared()
+        .filter((free) => free > now)
+        .sort((a, b) => a - b),
+      ...(retry.until > now && { retryAt: retry.until }),
+      ...(halted && { halted }),
+    }),
   }
 }
 
