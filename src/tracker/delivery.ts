@@ -1,4 +1,3 @@
-import { unanswered } from '../core/outcome.js'
 import { createDeliveryState, type DeliveryState } from './delivery-state.js'
 import { idsOf, type Effects, type Outgoing } from './delivery-steps.js'
 import type { ResolvedOptions } from './options.js'
@@ -104,8 +103,10 @@ export function createDelivery(context: DeliveryContext): Delivery {
     emit({ type: 'request', transport: 'fetch', ids: idsOf(outgoing.entries), bytes: outgoing.body.length })
     const request: Promise<void> = sender
       .send(outgoing.body)
+      // The sender never rejects: a failure here is a bug of acting on the answer, which was
+      // counted once already (answering it again would free its pacer slot twice).
       .then((result) => answered(outgoing, result))
-      .catch((error: unknown) => answered(outgoing, unanswered(`internal error: ${error}`)))
+      .catch(context.fault('answer'))
       .finally(() => {
         state.finish(outgoing)
         requests.delete(request)
