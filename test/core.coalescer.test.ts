@@ -458,7 +458,7 @@ describe('coalescer: halt', () => {
     let keyValid = false
     const respond: Responder = (_, request) => {
       // The sender holds the key; whatever it throws must not reach a client.
-      if (request === 0) return new Error('connect ECONNRESET while sending X-API-Key: sk_live_do_not_leak')
+      if (request === 0) return new Error('connect ECONNRESET while sending X-API-Key: sk_test_fake_do_not_leak')
       return keyValid ? { kind: 'ok', status: 200 } : { kind: 'halt', status: 401, reason: 'HTTP 401: Invalid API key' }
     }
     const { submit, clock, settle, upstream, coalescer, expectIdle } = scenario({ respond, maxRequestsPerSecond: 1 })
@@ -476,7 +476,7 @@ describe('coalescer: halt', () => {
         retryAfterMs: 60_000,
         reason: expect.stringContaining('HTTP 401: Invalid API key'),
       })
-      expect(JSON.stringify(answer.result)).not.toContain('sk_live')
+      expect(JSON.stringify(answer.result)).not.toContain('sk_test_fake')
     }
     expect(coalescer.stats()).toMatchObject({ held: 0, backlog: 0, halted: { reason: 'HTTP 401: Invalid API key', retryAfterMs: 60_000 } })
     expect(clock.pending).toBe(0)

@@ -6,7 +6,7 @@ import { createProxy } from '../src/proxy/proxy.js'
 import { firstViolation, upstreamRequestSchema } from '../src/schemas.js'
 import { recordingLogger } from './helpers/proxy.js'
 
-const KEY = 'sk_live_fuzz_0123456789abcdefghijklmnop'
+const KEY = 'sk_test_fake_fuzz_0123456789abcdefghijklmnop'
 const SECRET = 'fuzz-identity-secret'
 const APP = 'https://app.example.com'
 /** Statuses the proxy may answer a client; a 5xx other than a deliberate 503 is a bug. */

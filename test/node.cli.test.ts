@@ -10,7 +10,7 @@ import { buildCli, cli, stopClis, until } from './helpers/cli-process.js'
 import { APP, engagement } from './helpers/node-stack.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
 
-const KEY = 'sk_live_cli_secret_0123456789abcdefXYZ'
+const KEY = 'sk_test_fake_cli_secret_0123456789abcdefXYZ'
 const IDENTITY_SECRET = 'identity-secret-never-printed'
 const VARIABLES = [
   'CONVERSION_API_KEY',

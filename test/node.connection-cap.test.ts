@@ -4,7 +4,7 @@ import type { RunningProxy } from '../src/adapters/node/index.js'
 import { APP, nodeStack } from './helpers/node-stack.js'
 import { rawSockets } from './helpers/raw-socket.js'
 
-const KEY = 'sk_live_connection_cap_0123456789abcd'
+const KEY = 'sk_test_fake_connection_cap_0123456789abcd'
 const PREFLIGHT = `OPTIONS /api/relay HTTP/1.1\r\nHost: proxy\r\nOrigin: ${APP}\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n`
 
 const stack = nodeStack(KEY)

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { APP, engagement, nodeStack, postIds } from './helpers/node-stack.js'
 import { rawPost, rawSockets, trickle } from './helpers/raw-socket.js'
 
-const KEY = 'sk_live_node_exchange_0123456789abcdef'
+const KEY = 'sk_test_fake_node_exchange_0123456789abcdef'
 
 const stack = nodeStack(KEY)
 const sockets = rawSockets()

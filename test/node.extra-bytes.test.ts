@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { APP, engagement, nodeStack } from './helpers/node-stack.js'
 import { rawPost, rawSockets } from './helpers/raw-socket.js'
 
-const KEY = 'sk_live_extra_bytes_0123456789abcdefg'
+const KEY = 'sk_test_fake_extra_bytes_0123456789abcdefg'
 
 const stack = nodeStack(KEY)
 const sockets = rawSockets()

@@ -8,7 +8,7 @@ import { APP, nodeStack, postIds } from './helpers/node-stack.js'
 import { digestOf } from './helpers/parcels.js'
 
 const HOUR = 3_600_000
-const KEY = 'sk_live_state_file_test_0123456789'
+const KEY = 'sk_test_fake_state_file_test_0123456789'
 
 let folders: string[] = []
 afterEach(() => {

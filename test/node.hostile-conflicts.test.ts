@@ -15,7 +15,7 @@ import { signIdentity } from '../src/proxy/identity.js'
 import { APP, nodeStack } from './helpers/node-stack.js'
 import { loopbackClient, type LoopbackClient } from './helpers/loopback-client.js'
 
-const KEY = 'sk_live_hostile_conflicts_0123456789abcdef'
+const KEY = 'sk_test_fake_hostile_conflicts_0123456789abcdef'
 const SECRET = 'hostile-conflicts-identity-secret'
 const ATTACKER = 'attacker@evil.test'
 const VICTIM = 'victim@shop.test'

@@ -14,7 +14,7 @@ import { signIdentity } from '../src/proxy/identity.js'
 import { APP, nodeStack } from './helpers/node-stack.js'
 import { loopbackClient, type Answer, type LoopbackClient } from './helpers/loopback-client.js'
 
-const KEY = 'sk_live_hostile_forged_0123456789abcdef'
+const KEY = 'sk_test_fake_hostile_forged_0123456789abcdef'
 const SECRET = 'hostile-forged-identity-secret'
 const VICTIM = 'victim@shop.test'
 const SIGNATURE_REASON = /needs a valid identity signature/

@@ -13,7 +13,7 @@ import type { RunningProxy } from '../src/adapters/node/index.js'
 import { APP, nodeStack } from './helpers/node-stack.js'
 import { loopbackClient, type Answer, type LoopbackClient } from './helpers/loopback-client.js'
 
-const KEY = 'sk_live_hostile_refusals_0123456789abcdef'
+const KEY = 'sk_test_fake_hostile_refusals_0123456789abcdef'
 const REFUSED = 'REFUSED_BY_CONVERSION'
 /** The proxy's default isolation budget, per client request. */
 const ISOLATION_BUDGET = 50

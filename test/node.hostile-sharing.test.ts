@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { APP, nodeStack } from './helpers/node-stack.js'
 import { loopbackClient, type LoopbackClient } from './helpers/loopback-client.js'
 
-const KEY = 'sk_live_hostile_sharing_0123456789abcdef'
+const KEY = 'sk_test_fake_hostile_sharing_0123456789abcdef'
 /** The proxy's defaults, written out: the node stack turns the per-client limit off otherwise. */
 const CLIENT_RATE_LIMIT = { requests: 200, engagements: 10_000, windowMs: 10_000 }
 /**

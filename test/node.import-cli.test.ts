@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js'
 import { buildCli, cli, stopClis, until } from './helpers/cli-process.js'
 
-const KEY = 'sk_live_import_cli_0123456789abcdefXYZ'
+const KEY = 'sk_test_fake_import_cli_0123456789abcdefXYZ'
 let emulator: RunningEmulator
 let folder: string
 

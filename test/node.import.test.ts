@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { runImport } from '../src/adapters/node/import/run.js'
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js'
 
-const KEY = 'sk_live_import_test_0123456789abcdef'
+const KEY = 'sk_test_fake_import_test_0123456789abcdef'
 const folders: string[] = []
 const emulators: RunningEmulator[] = []
 afterEach(async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { APP, nodeStack, postIds } from './helpers/node-stack.js'
 import { rawSockets, trickle } from './helpers/raw-socket.js'
 
-const KEY = 'sk_live_slow_clients_0123456789abcdef'
+const KEY = 'sk_test_fake_slow_clients_0123456789abcdef'
 
 const stack = nodeStack(KEY)
 const sockets = rawSockets()

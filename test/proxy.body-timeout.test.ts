@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { APP, engagement, nodeStack, postIds } from './helpers/node-stack.js'
 
-const KEY = 'sk_live_body_timeout_0123456789'
+const KEY = 'sk_test_fake_body_timeout_0123456789'
 const body = JSON.stringify({ batch: [engagement('slow-1')] })
 
 const stack = nodeStack(KEY)

@@ -3,7 +3,7 @@ import { createEmulator, type EmulatorOptions } from '../src/emulator/index.js'
 import { createProxy, signIdentity, type ProxyOptions } from '../src/proxy/index.js'
 import { recordingLogger } from './helpers/proxy.js'
 
-const KEY = 'sk_live_handler_test_0123456789abcdefghij'
+const KEY = 'sk_test_fake_handler_test_0123456789abcdefghij'
 const APP = 'https://app.example.com'
 const URL_ = 'https://proxy.example.com/api/relay'
 const SECRET = 'identity-secret-for-tests'
@@ -180,7 +180,7 @@ describe('proxy: forwarding', () => {
 
   it('answers 503 with Retry-After when Conversion refuses the key, logs it once, and never shows the key', async () => {
     // Conversion knows another key than the proxy's.
-    const { proxy, logs } = setup({}, { apiKey: 'sk_live_another_key' })
+    const { proxy, logs } = setup({}, { apiKey: 'sk_test_fake_another_key' })
     const first = await send(proxy)
     const second = await send(proxy)
     for (const response of [first, second]) {

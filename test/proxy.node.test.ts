@@ -4,7 +4,7 @@ import type { RunningProxy } from '../src/adapters/node/index.js'
 import { APP, nodeStack, postIds } from './helpers/node-stack.js'
 import { recordingLogger } from './helpers/proxy.js'
 
-const KEY = 'sk_live_node_test_0123456789abcdefghijkl'
+const KEY = 'sk_test_fake_node_test_0123456789abcdefghijkl'
 
 const stack = nodeStack(KEY)
 afterEach(stack.close)

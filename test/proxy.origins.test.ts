@@ -3,7 +3,7 @@ import { baseHeaders, corsHeaders, preflight } from '../src/proxy/cors.js'
 import { matchOrigin, parseAllowedOrigins } from '../src/proxy/origins.js'
 import { createProxy } from '../src/proxy/proxy.js'
 
-const KEY = 'sk_live_origins_test_0123456789abcdef'
+const KEY = 'sk_test_fake_origins_test_0123456789abcdef'
 
 describe('parseAllowedOrigins: entries in the form browsers send', () => {
   it('normalizes letter case, a default port, a trailing slash and a non-ASCII host', () => {

@@ -8,7 +8,7 @@ import { toParcel } from '../src/core/parcel.js'
 import { createEmulator, type EmulatorOptions } from '../src/emulator/index.js'
 import { createUpstream } from '../src/proxy/upstream.js'
 
-const KEY = 'sk_live_upstream_test_0123456789abcdefghij'
+const KEY = 'sk_test_fake_upstream_test_0123456789abcdefghij'
 const PARCELS = [1, 2].map((n) =>
   toParcel(
     `e-${n}`,

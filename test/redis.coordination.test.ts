@@ -10,7 +10,7 @@ import { recordingLogger } from './helpers/proxy.js'
 import { digestOf } from './helpers/parcels.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
 
-const KEY = 'sk_live_redis_test_0123456789abcdef'
+const KEY = 'sk_test_fake_redis_test_0123456789abcdef'
 let redis: RedisServer
 let keySeed = 0
 const open: RedisCoordination[] = []

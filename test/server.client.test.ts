@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createEmulator, type Emulator, type EmulatorOptions } from '../src/emulator/index.js'
 import { createClient, type Client, type ClientOptions } from '../src/server/index.js'
 
-const KEY = 'sk_live_client_test_0123456789abcdef'
+const KEY = 'sk_test_fake_client_test_0123456789abcdef'
 const opened: Client[] = []
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((client) => client.close()))

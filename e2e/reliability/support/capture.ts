@@ -17,9 +17,9 @@ export interface Leak {
   context: string
 }
 
-/** A key for one scenario: shaped like Conversion's, random, so no test can pass by luck. */
+/** A key for one scenario: plainly fake, random, so no test can pass by luck. */
 export function newApiKey(): string {
-  return `sk_live_${randomBytes(18).toString('hex')}`
+  return `sk_test_fake_${randomBytes(18).toString('hex')}`
 }
 
 export class Capture {
@@ -49,11 +49,11 @@ export class Capture {
   }
 
   /**
-   * Every place `key` shows, whole or by its random part (a key with its `sk_live_` prefix cut
+   * Every place `key` shows, whole or by its random part (a key with its `sk_test_fake_` prefix cut
    * off is still a leak), also URL- and base64-encoded.
    */
   find(key: string): Leak[] {
-    const secret = key.replace(/^sk_(live|test)_/, '')
+    const secret = key.replace(/^sk_(live|test)_(fake_)?/, '')
     const forms = [...new Set([key, secret, encodeURIComponent(key), Buffer.from(key).toString('base64').replace(/=+$/, '')])]
     const leaks: Leak[] = []
     for (const [name, source] of this.sources) {
