@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { expect, test, type Page } from '@playwright/test'
-import { busiestWindow, eventually, setVisibility } from './support/fixtures.js'
+import { busiestWindow, eventually, setVisibility, trackMany } from './support/fixtures.js'
 
 const BUNDLE = resolve(import.meta.dirname, '..', process.env.TRACKER_BUNDLE ?? 'dist/conversion-engagements.min.js')
 
@@ -112,21 +112,6 @@ async function open(page: Page, site: CrossOrigin, options: object): Promise<voi
   await page.evaluate(() => window.conversion!('identify', 'john@example.com'))
 }
 
-/** Tracks `count` engagements in one task, as a burst, and returns their ids. */
-function burst(page: Page, count: number, prefix: string): Promise<string[]> {
-  return page.evaluate(
-    ({ count, prefix }) => {
-      const ids: string[] = []
-      for (let i = 0; i < count; i++) {
-        const result = window.conversion!('track', { type: 'PRODUCT_ACTIVITY', name: `${prefix} ${i}`, data: { i } })
-        if (result?.ok) ids.push(result.id)
-      }
-      return ids
-    },
-    { count, prefix },
-  )
-}
-
 function expectPacedAndDelivered(site: CrossOrigin, ids: string[], perSecond: number): void {
   expect(site.accepted.size).toBe(ids.length)
   expect([...site.accepted].sort()).toEqual([...ids].sort())
@@ -146,7 +131,7 @@ test.afterEach(async () => {
 
 test('a burst of 3,000 to a cross-origin endpoint: at most 10 arrivals in any second at the receiver', async ({ page }) => {
   await open(page, site, { flushAt: 20 })
-  const ids = await burst(page, 3_000, 'small')
+  const ids = await trackMany(page, 3_000, 'small')
   await eventually(() => site.accepted.size === 3_000, 'all 3,000 accepted', 60_000)
   expectPacedAndDelivered(site, ids, 10)
 })
@@ -154,7 +139,7 @@ test('a burst of 3,000 to a cross-origin endpoint: at most 10 arrivals in any se
 test('a burst of 20,000: at most 10 arrivals in any second at the receiver', async ({ page }) => {
   test.setTimeout(120_000)
   await open(page, site, { maxQueueSize: 20_000 })
-  const ids = await burst(page, 20_000, 'large')
+  const ids = await trackMany(page, 20_000, 'large')
   await eventually(() => site.accepted.size === 20_000, 'all 20,000 accepted', 100_000)
   expectPacedAndDelivered(site, ids, 10)
   expect(site.duplicates).toBe(0)
@@ -168,7 +153,7 @@ test('two tabs of one origin tracking together: at most 3 arrivals in any second
   const options = { maxRequestsPerSecond: 3, maxBatchSize: 50, requestTimeout: 3_000, flushAt: 100_000, flushInterval: 600_000 }
   await open(first, site, options)
   await open(second, site, options)
-  const ids = (await Promise.all([burst(first, 1_500, 'first'), burst(second, 1_500, 'second')])).flat()
+  const ids = (await Promise.all([trackMany(first, 1_500, 'first'), trackMany(second, 1_500, 'second')])).flat()
   await sleep(500)
   for (const page of [first, second]) await setVisibility(page, 'hidden')
   await eventually(() => site.arrivals.length > 0, 'the beacons', 10_000)

@@ -1,26 +1,11 @@
 import type { Page } from '@playwright/test'
-import { busiestWindow, eventually, expect, recordRequestStarts, setVisibility, test, watchConsole } from './support/fixtures.js'
+import { busiestWindow, eventually, expect, recordRequestStarts, setVisibility, test, trackMany, watchConsole } from './support/fixtures.js'
 import type { ContractServer } from './support/server.js'
 
 /** Opens the script-tag page with tracker options, and waits for the bundle. */
 async function openScriptTag(page: Page, server: ContractServer, options: object = {}): Promise<void> {
   await page.goto(`${server.url}/e2e/pages/script-tag.html?options=${encodeURIComponent(JSON.stringify(options))}`)
   await page.waitForFunction(() => window.conversion?.loaded === true)
-}
-
-/** Tracks `count` engagements through `window.conversion` and returns their ids. */
-function trackMany(page: Page, count: number, prefix = 'e'): Promise<string[]> {
-  return page.evaluate(
-    ({ count, prefix }) => {
-      const ids: string[] = []
-      for (let i = 0; i < count; i++) {
-        const result = window.conversion!('track', { type: 'PRODUCT_ACTIVITY', name: `${prefix} ${i}`, data: { i } })
-        if (result?.ok) ids.push(result.id)
-      }
-      return ids
-    },
-    { count, prefix },
-  )
 }
 
 function sorted(ids: string[]): string[] {

@@ -21,6 +21,21 @@ export async function eventually(check: () => boolean | Promise<boolean>, messag
   await expect.poll(check, { message, timeout: timeoutMs, intervals: [50, 100, 250] }).toBe(true)
 }
 
+/** Tracks `count` engagements through `window.conversion` in one task (a burst), and returns their ids. */
+export function trackMany(page: Page, count: number, prefix = 'e'): Promise<string[]> {
+  return page.evaluate(
+    ({ count, prefix }) => {
+      const ids: string[] = []
+      for (let i = 0; i < count; i++) {
+        const result = window.conversion!('track', { type: 'PRODUCT_ACTIVITY', name: `${prefix} ${i}`, data: { i } })
+        if (result?.ok) ids.push(result.id)
+      }
+      return ids
+    },
+    { count, prefix },
+  )
+}
+
 /** Hides or shows the page the way a tab switch does: sets `visibilityState` and `hidden`, fires `visibilitychange`. */
 export function setVisibility(page: Page, state: 'hidden' | 'visible'): Promise<void> {
   return page.evaluate((state) => {
