@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { checkEngagement } from '../src/contract.js'
 import { draftEngagementSchema, engagementSchema, firstViolation } from '../src/schemas.js'
-import { hostileEngagement, hostileValue, INHERITED, withOwn } from './helpers/hostile-input.js'
+import { anyUnitsText, anyUnitsValue, hostileEngagement, hostileValue, INHERITED, withOwn } from './helpers/hostile-input.js'
 
 const valid = { id: 'e-1', contactEmail: 'john@example.com', type: 'PRODUCT_ACTIVITY', createdAt: '2025-08-12T09:21:45Z' }
 
@@ -57,21 +57,15 @@ describe('contract fuzzing: the browser check and the zod schemas agree, and nev
   })
 
   it('gives the same verdict for strings of any UTF-16 units, lone surrogates and controls included (property)', () => {
-    const text = fc.oneof(
-      fc.string({ unit: 'binary', maxLength: 12 }),
-      fc.string({ unit: 'binary', maxLength: 6 }).map((local) => `${local}@example.com`),
-      fc.constantFrom('\u202e', '\u200b', '\ufeff', '\t', '\r\n', '\ud83d', '\ude00', '\ud83d\ude00', '\u0085'),
-    )
-    const value = fc.oneof(text, fc.double(), fc.constantFrom(2 ** 53, -(2 ** 53), 2 ** 53 - 1), fc.dictionary(text, text, { maxKeys: 2 }))
     const candidate = fc.record(
       {
         id: fc.constant('e-1'),
-        contactEmail: text,
-        type: text,
-        name: text,
-        description: text,
+        contactEmail: anyUnitsText,
+        type: anyUnitsText,
+        name: anyUnitsText,
+        description: anyUnitsText,
         createdAt: fc.constantFrom('1969-12-31T23:59:59Z', '1970-01-01T00:00:00Z', '2099-12-31T23:59:59Z', '2100-01-01T00:00:00Z'),
-        data: fc.dictionary(text, value, { maxKeys: 3 }),
+        data: fc.dictionary(anyUnitsText, anyUnitsValue, { maxKeys: 3 }),
       },
       { requiredKeys: ['id', 'type', 'createdAt'] },
     )

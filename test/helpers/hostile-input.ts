@@ -43,3 +43,18 @@ export function hostileEngagement(value: fc.Arbitrary<unknown>): fc.Arbitrary<Re
     )
     .map(([base, extras]) => extras.reduce((target, [name, item]) => withOwn(target, name, item), { ...base } as Record<string, unknown>))
 }
+
+/** Strings of any UTF-16 units (lone surrogates and controls included), email-shaped ones, and the invisible or reversing characters a contract must refuse. */
+export const anyUnitsText: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 12 }),
+  fc.string({ unit: 'binary', maxLength: 6 }).map((local) => `${local}@example.com`),
+  fc.constantFrom('\u202e', '\u200b', '\ufeff', '\t', '\r\n', '\ud83d', '\ude00', '\ud83d\ude00', '\u0085'),
+)
+
+/** A `data` value built of {@link anyUnitsText}: text, any double, the edges of safe integers, or a small object of texts. */
+export const anyUnitsValue: fc.Arbitrary<unknown> = fc.oneof(
+  anyUnitsText,
+  fc.double(),
+  fc.constantFrom(2 ** 53, -(2 ** 53), 2 ** 53 - 1),
+  fc.dictionary(anyUnitsText, anyUnitsText, { maxKeys: 2 }),
+)
