@@ -3,6 +3,7 @@
  * count and what a graceful stop waits for. Each wrapper passes every call through unchanged.
  */
 import type { DeliveryMemory, Reservation, SharedPacer } from '../../core/coalescer/index.js'
+import { countInFlight } from './in-flight.js'
 
 /** What the wrappers report. Each callback is optional and must not throw. */
 export interface PortObserver {
@@ -96,20 +97,12 @@ interface Tracker extends PendingCalls {
 }
 
 function pendingCalls(): Tracker {
-  let count = 0
-  let waiters: (() => void)[] = []
-  const done = () => {
-    count--
-    if (count > 0) return
-    const woken = waiters
-    waiters = []
-    for (const wake of woken) wake()
-  }
+  const calls = countInFlight()
   return {
     get count() {
-      return count
+      return calls.count
     },
-    settled: () => (count === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+    settled: calls.idle,
     watch(call, use, failed) {
       let value: unknown
       try {
@@ -119,14 +112,14 @@ function pendingCalls(): Tracker {
         throw error
       }
       if (typeof (value as { then?: unknown } | null)?.then !== 'function') return use(value as never)
-      count++
+      calls.start()
       return (value as Promise<never>).then(
         (resolved) => {
-          done()
+          calls.end()
           return use(resolved)
         },
         (error: unknown) => {
-          done()
+          calls.end()
           failed()
           throw error
         },

@@ -3,6 +3,7 @@
  * wait for them, and once closing, turns new ones away with 503 and `Retry-After` (the browser
  * keeps its engagements and sends them again, to another replica or after the restart).
  */
+import { countInFlight } from './in-flight.js'
 import type { ExchangeHandler, NodeExchange } from './node-exchange.js'
 import { baseHeaders, corsHeaders } from '../../proxy/cors.js'
 import { matchOrigin, type AllowedOrigins } from '../../proxy/origins.js'
@@ -29,16 +30,8 @@ export function gateRequests(
   allowed: AllowedOrigins,
   onAnswer: (status: number) => void = () => {},
 ): RequestGate {
-  let inFlight = 0
+  const answering = countInFlight()
   let closing = false
-  let waiters: (() => void)[] = []
-  const finished = () => {
-    inFlight--
-    if (inFlight > 0) return
-    const woken = waiters
-    waiters = []
-    for (const wake of woken) wake()
-  }
   return {
     async handler(exchange) {
       if (closing) {
@@ -46,28 +39,28 @@ export function gateRequests(
         onAnswer(refused.status)
         return refused
       }
-      inFlight++
+      answering.start()
       let answer: WireAnswer
       try {
         answer = await handler(exchange)
       } catch (error) {
-        finished()
+        answering.end()
         throw error
       }
       onAnswer(answer.status)
       if (!closing) {
-        finished()
+        answering.end()
         return answer
       }
       // Once closing, the connection closes after this answer, and the request counts until it
       // has: the server is closed only then, so a stop never cuts an answer short.
       const { socket } = exchange.incoming
-      if (socket.destroyed) finished()
-      else socket.once('close', finished)
+      if (socket.destroyed) answering.end()
+      else socket.once('close', answering.end)
       return { ...answer, headers: { ...answer.headers, connection: 'close' } }
     },
     get inFlight() {
-      return inFlight
+      return answering.count
     },
     get closing() {
       return closing
@@ -75,7 +68,7 @@ export function gateRequests(
     close() {
       closing = true
     },
-    idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
+    idle: answering.idle,
   }
 }
 
