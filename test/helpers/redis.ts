@@ -35,6 +35,13 @@ export interface RedisServer {
   stop(): Promise<void>
   /** Starts it again on the same port, empty. */
   start(): Promise<void>
+  /**
+   * Freezes it (SIGSTOP): connections stay open and commands are taken in, but nothing is
+   * answered, as with a stalled server or a connection cut without a word.
+   */
+  pause(): void
+  /** Lets a paused server run again (SIGCONT): it answers what it took in meanwhile. */
+  resume(): void
 }
 
 export async function startRedis(): Promise<RedisServer> {
@@ -52,9 +59,11 @@ export async function startRedis(): Promise<RedisServer> {
     child = undefined
     if (!running || running.exitCode !== null) return
     const exited = once(running, 'exit')
+    // SIGKILL ends a paused process too.
     running.kill('SIGKILL')
     await exited
   }
+  const signal = (name: NodeJS.Signals) => () => void child?.kill(name)
   await start()
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start }
+  return { url: `redis://127.0.0.1:${port}`, port, stop, start, pause: signal('SIGSTOP'), resume: signal('SIGCONT') }
 }
