@@ -29,7 +29,9 @@ export interface RedisCoordinationOptions {
   upstreamTimeout?: number
   /**
    * A sender starts its upstream request only if Redis granted the slot within this many ms,
-   * else it abandons the slot (which still counts). Default `25`.
+   * else it abandons the slot (which still counts): a slot's lease covers this margin, so a
+   * request started later could outlive it. Default `250`: a Redis in another zone, or an event
+   * loop held up by a long garbage collection, must not make every grant arrive too late.
    */
   startWithinMs?: number
   /** How long a delivered engagement is remembered, in ms. Default `86400000` (24 hours). */
@@ -61,7 +63,7 @@ export interface RedisCoordination {
 export const REDIS_DEFAULTS = {
   maxRequestsPerSecond: LIMITS.requestsPerSecond,
   upstreamTimeout: PROXY_DEFAULTS.upstreamTimeout,
-  startWithinMs: 25,
+  startWithinMs: 250,
   retentionMs: 86_400_000,
   claimLeaseMs: 30_000,
   commandTimeoutMs: 1_000,
