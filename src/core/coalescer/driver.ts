@@ -22,8 +22,6 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
   const state = new CoalescerState(settings)
   const callers = new Map<number, (result: SubmitResult) => void>()
   const deadlines = new Map<number, unknown>()
-  /** Slots of requests awaiting their answer, so that `close()` can free them in a shared pacer. */
-  const slots = new Set<PacerSlot>()
   let wake: { at: number; handle: unknown } | undefined
   let reserving = false
 
@@ -128,7 +126,6 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
   }
 
   const start = ({ request, parcels }: Departure, slot: PacerSlot): void => {
-    slots.add(slot)
     let answer: Promise<Outcome>
     try {
       answer = settings.send(parcels)
@@ -139,7 +136,9 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
       // Its message may quote anything (even a request); the client hears only that it failed.
       .catch(() => unanswered('the upstream call failed'))
       .then((outcome) => {
-        if (slots.delete(slot)) slot.land(clock.now())
+        // Landed here only, closed or not: until its request has settled (answered, timed out or
+        // aborted), it could still reach Conversion, so a shared pacer must keep counting it.
+        slot.land(clock.now())
         act((now) => state.answered(now, request, outcome))
       })
   }
@@ -186,10 +185,7 @@ export function createCoalescer(options: CoalescerOptions): Coalescer {
       if (state.health.closed) return
       if (wake) clock.clearTimeout(wake.handle)
       wake = undefined
-      // Whatever became of requests still out, they reached Conversion by now if at all: a
-      // shared pacer must not keep their slots forever.
-      for (const slot of slots) slot.land(clock.now())
-      slots.clear()
+      // Requests still out keep their pacer slots: each lands when its request settles.
       state.close(clock.now())
       perform(state.takeEffects())
     },
