@@ -9,7 +9,7 @@ import { serveMetrics, type MetricsServer } from './metrics-server.js'
 import { observePorts } from './observed-ports.js'
 import { gateRequests } from './request-gate.js'
 import { resolveServerLimits, type ServerLimitOptions } from './server-limits.js'
-import { drain } from './shutdown.js'
+import { cutOffBy, stopsOf } from './shutdown.js'
 import { optionReader } from '../../core/options.js'
 import { baseHeaders } from '../../proxy/cors.js'
 import { parseAllowedOrigins } from '../../proxy/origins.js'
@@ -73,10 +73,15 @@ export interface RunningProxy {
   /**
    * Stops gracefully: turns new requests away (503, `Retry-After`), answers those in flight
    * (each within `settleTimeout`), gives back what was claimed but never sent, lets the upstream
-   * requests still out land, then closes everything. What SIGTERM should do.
+   * requests still out land, then closes everything. What SIGTERM should do. Asked again, the
+   * same stop.
    */
   shutdown(): Promise<void>
-  /** Stops at once: drops every connection, stops the proxy's timers, closes Redis and the state file. */
+  /**
+   * Stops at once: drops every connection (the upstream requests still out are aborted), stops
+   * the proxy's timers, closes Redis and the state file. During a `shutdown()`, cuts it short
+   * (what a second SIGTERM should do).
+   */
   close(): Promise<void>
 }
 
@@ -119,6 +124,7 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
   let metricsServer: MetricsServer | undefined
   try {
     let readiness: () => Readiness = () => ({ ready: false, reason: 'starting' })
+    const cutOff = new AbortController()
     const metrics =
       metricsPort === undefined
         ? undefined
@@ -133,7 +139,7 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
       ...proxyOptions,
       ...(ports.memory ? { memory: ports.memory } : {}),
       ...(ports.pacer ? { pacer: ports.pacer } : {}),
-      fetch: ports.fetch,
+      fetch: cutOffBy(ports.fetch, cutOff.signal),
     })
     const running = proxy
     const gate = gateRequests(running.answer, allowed, metrics?.clientAnswer)
@@ -161,12 +167,22 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
         throw error
       }))
     const metricsUrl = metricsServer?.url
-    const closeAll = async () => {
-      running.close()
-      await Promise.all([server.close(), metricsServer?.close()])
-      await coordination.close()
-    }
-    let stopping: Promise<void> | undefined
+    const stops = stopsOf({
+      gate,
+      proxy: running,
+      pending: ports.pending,
+      settleTimeout: settings.settleTimeout,
+      upstreamTimeout: settings.upstreamTimeout,
+      async closeAll() {
+        // Upstream requests still out now are aborted, and each lands its pacer slot as it settles.
+        cutOff.abort(new Error('the proxy stopped'))
+        running.close()
+        await Promise.all([server.close(), metricsServer?.close()])
+        // Last, so that what settled before (slots landed, acknowledgements) reaches Redis; a slot
+        // that never landed (a stop at once) counts there until its lease ends.
+        await coordination.close()
+      },
+    })
     return {
       url: `${server.origin}${settings.path}`,
       origin: server.origin,
@@ -174,21 +190,8 @@ export async function serveProxy(options: ServeProxyOptions): Promise<RunningPro
       proxy: running,
       metricsUrl,
       readiness: () => readiness(),
-      shutdown() {
-        stopping ??= drain({
-          gate,
-          proxy: running,
-          pending: ports.pending,
-          settleTimeout: settings.settleTimeout,
-          upstreamTimeout: settings.upstreamTimeout,
-          closeAll,
-        })
-        return stopping
-      },
-      close() {
-        stopping ??= closeAll()
-        return stopping
-      },
+      shutdown: stops.shutdown,
+      close: stops.close,
     }
   } catch (error) {
     proxy?.close()

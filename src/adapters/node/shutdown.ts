@@ -1,8 +1,10 @@
 /**
- * The graceful stop of a Node proxy, in the order that loses nothing and sends nothing twice:
+ * How a Node proxy stops. Gracefully, in the order that loses nothing and sends nothing twice:
  * turn new requests away, answer those in flight (each waits at most the settle timeout), close
  * the Coalescer (which gives back the claims of engagements never sent), let the upstream
- * requests still out land and be acknowledged, then close the rest (Redis last but one).
+ * requests still out land (their pacer slots and acknowledgements go to Redis as each settles),
+ * then close the rest, Redis last. Or at once: everything is closed now, and a graceful stop
+ * under way stops waiting.
  */
 import type { Proxy } from '../../proxy/proxy.js'
 import type { PendingCalls } from './observed-ports.js'
@@ -18,8 +20,16 @@ export interface DrainPlan {
   settleTimeout: number
   /** The proxy's `upstreamTimeout`: no upstream request is out longer. */
   upstreamTimeout: number
-  /** Closes what is left: the servers, Redis, the state file. */
+  /** Closes what is left: the Coalescer, the servers, then Redis or the state file. Called once. */
   closeAll(): Promise<void>
+}
+
+/** The two ways to stop one server. */
+export interface Stops {
+  /** The graceful stop; the same promise however often it is asked for. */
+  shutdown(): Promise<void>
+  /** Closes everything now, cutting short a graceful stop under way (which then resolves too). */
+  close(): Promise<void>
 }
 
 /** Room beyond each timeout for the answer to be written, in ms. */
@@ -27,24 +37,84 @@ const GRACE_MS = 1_000
 /** How often the stop looks whether the upstream requests landed, in ms. */
 const POLL_MS = 20
 
-/** Stops as {@link DrainPlan} says; resolves once everything is closed. */
-export async function drain({ gate, proxy, pending, settleTimeout, upstreamTimeout, closeAll }: DrainPlan): Promise<void> {
+/** The stops of the server `plan` describes. */
+export function stopsOf(plan: DrainPlan): Stops {
+  const atOnce = new AbortController()
+  let closing: Promise<void> | undefined
+  const closeAll = () => {
+    closing ??= plan.closeAll()
+    return closing
+  }
+  let draining: Promise<void> | undefined
+  return {
+    shutdown() {
+      draining ??= drain({ ...plan, closeAll }, atOnce.signal)
+      return draining
+    },
+    close() {
+      atOnce.abort()
+      return closeAll()
+    },
+  }
+}
+
+/** Stops as {@link DrainPlan} says, each wait cut short once `atOnce` aborts; resolves once everything is closed. */
+async function drain({ gate, proxy, pending, settleTimeout, upstreamTimeout, closeAll }: DrainPlan, atOnce: AbortSignal): Promise<void> {
   gate.close()
-  await within(gate.idle(), settleTimeout + GRACE_MS)
+  await within(gate.idle(), settleTimeout + GRACE_MS, atOnce)
+  // Closing the Coalescer leaves the requests still out their pacer slots: each lands as it settles.
   proxy.close()
-  await landed(proxy, Date.now() + upstreamTimeout + GRACE_MS)
-  await within(pending.settled(), GRACE_MS)
+  await landed(proxy, Date.now() + upstreamTimeout + GRACE_MS, atOnce)
+  await within(pending.settled(), GRACE_MS, atOnce)
   await closeAll()
 }
 
-/** Resolves once no upstream request is awaiting its answer, or at `deadline`. */
-async function landed(proxy: Proxy, deadline: number): Promise<void> {
-  while ((proxy.stats()?.requestsInFlight ?? 0) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+/** Resolves once no upstream request is awaiting its answer, at `deadline`, or once `atOnce` aborts. */
+async function landed(proxy: Proxy, deadline: number, atOnce: AbortSignal): Promise<void> {
+  while ((proxy.stats()?.requestsInFlight ?? 0) > 0 && Date.now() < deadline && !atOnce.aborted) await pause(POLL_MS, atOnce)
 }
 
-/** Waits for `promise`, or `ms`, whichever comes first. */
-async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+/** Waits `ms`, or until `atOnce` aborts. */
+function pause(ms: number, atOnce: AbortSignal): Promise<void> {
+  return within(new Promise(() => {}), ms, atOnce)
+}
+
+/** Waits for `promise`, `ms`, or `atOnce` to abort, whichever comes first. */
+async function within(promise: Promise<unknown>, ms: number, atOnce: AbortSignal): Promise<void> {
+  if (atOnce.aborted) return
   let timer: ReturnType<typeof setTimeout> | undefined
-  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
+  let onAbort = () => {}
+  await Promise.race([
+    promise,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms)
+      onAbort = () => resolve(undefined)
+      atOnce.addEventListener('abort', onAbort, { once: true })
+    }),
+  ])
   clearTimeout(timer)
+  atOnce.removeEventListener('abort', onAbort)
+}
+
+/**
+ * `send`, whose requests still out are aborted once `cutOff` aborts (a stop at once), as their
+ * own signal (the upstream timeout) would abort them, so that none outlives the stop.
+ */
+export function cutOffBy(send: typeof fetch, cutOff: AbortSignal): typeof fetch {
+  return async (input, init) => {
+    if (cutOff.aborted) throw cutOff.reason
+    const own = init?.signal ?? undefined
+    const both = new AbortController()
+    // Stays while the answer's body is read; it goes with the request.
+    own?.addEventListener('abort', () => both.abort(own.reason), { once: true })
+    if (own?.aborted) both.abort(own.reason)
+    const onCutOff = () => both.abort(cutOff.reason)
+    cutOff.addEventListener('abort', onCutOff, { once: true })
+    try {
+      return await send(input, { ...init, signal: both.signal })
+    } finally {
+      // Removed once the head came: the stop signal lives as long as the server, its listeners must not pile up.
+      cutOff.removeEventListener('abort', onCutOff)
+    }
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * `conversion-engagements proxy`: serves the proxy configured by environment variables, says
- * where it listens, and stops gracefully on SIGTERM or SIGINT (a second signal stops at once).
+ * where it listens, and stops gracefully on SIGTERM or SIGINT (a second signal stops at once, exit code 1).
  */
 import { parseArgs } from 'node:util'
 import { serveProxy, type RunningProxy } from '../index.js'
@@ -23,6 +23,7 @@ function help(): string {
     '',
     `On the proxy's port: GET ${LIVENESS_PATH} (200 while it serves), GET ${READINESS_PATH} (200 while it can forward).`,
     'SIGTERM or SIGINT: turns new requests away, answers those in flight, gives back what was not sent, exits 0.',
+    'A second SIGTERM or SIGINT: stops at once (requests still in flight are cut off) and exits 1.',
   ].join('\n')
 }
 
@@ -64,14 +65,20 @@ async function run(args: string[], context: CliContext): Promise<number> {
   return stopped(server, context)
 }
 
-/** Resolves with the exit code once a signal has stopped the server. */
+/**
+ * Resolves with the exit code once a signal has stopped the server: 0 after a graceful stop, 1
+ * when a second signal stopped it at once (or stopping failed).
+ */
 function stopped(server: RunningProxy, context: CliContext): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false
+    let atOnce = false
     const stopListening = context.onStopSignal((signal) => {
       if (stopping) {
-        context.warn(`conversion-engagements proxy: ${signal} again: stopping at once`)
+        // Decided before anything settles: the graceful stop, cut short, resolves too.
+        atOnce = true
         stopListening()
+        context.warn(`conversion-engagements proxy: ${signal} again: stopping at once`)
         void server.close().finally(() => resolve(EXIT.failed))
         return
       }
@@ -80,6 +87,7 @@ function stopped(server: RunningProxy, context: CliContext): Promise<number> {
       server.shutdown().then(
         () => {
           stopListening()
+          if (atOnce) return resolve(EXIT.failed)
           context.print('conversion-engagements proxy: stopped')
           resolve(EXIT.ok)
         },
