@@ -104,6 +104,9 @@ export function connectCoordination({ url, commandTimeoutMs, logger }: Coordinat
       for (const listener of readyListeners) listener()
     })
     fresh.on('error', (error: Error) => {
+      // An attempt that failed (refused, or its handshake refused) is retried by node-redis with
+      // its pauses: only a handshake left unanswered needs the watchdog.
+      clearTimeout(handshake)
       if (inUse()) become(false, error.message)
     })
     fresh.on('end', () => {
