@@ -82,6 +82,15 @@ describe('the import command', () => {
     expect(emulator.duplicates()).toEqual([])
   })
 
+  it('checks a CSV file with a short row with --dry-run, naming the row and its line, and goes on to the end', async () => {
+    const file = join(folder, 'ragged.csv')
+    writeFileSync(file, 'id,contactEmail,type\nc-1,ada@example.com,CALL\nc-2,CALL\nc-3,bob@example.com,CALL\n')
+    const dry = cli(['import', file, '--dry-run'], env())
+    expect(await dry.exited).toBe(1)
+    expect(dry.output.stdout).toMatch(/row 2: line 3 has 2 cells: each row must have one per column of the header \(3\)/)
+    expect(dry.output.stdout).toMatch(/checked 3 rows of .*: 1 would be rejected; nothing was sent/)
+  })
+
   it('checks a file with --dry-run without sending, and refuses wrong usage naming what is wrong, never the key', async () => {
     const file = writeRows('dry.jsonl', 300, 100)
     const dry = cli(['import', file, '--dry-run'], env())

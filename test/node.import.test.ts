@@ -92,6 +92,25 @@ describe('bulk import', () => {
     expect(rejectedRows(file)[0]).toMatchObject({ row: 2, reason: expect.stringContaining('contactEmail') })
   })
 
+  it('rejects a CSV row whose cells do not match the header on its own, naming its line and the rule, and sends the others', async () => {
+    const conversion = await emulator()
+    const csv = [
+      'id,contactEmail,type',
+      'c-1,ada@example.com,CALL',
+      'c-2,CALL',
+      'c-3,bob@example.com,CALL,extra',
+      'c-4,eve@example.com,CALL',
+    ]
+    const file = fileWith('ragged.csv', `${csv.join('\n')}\n`)
+    const summary = await runImport({ file, apiKey: KEY, upstreamUrl: conversion.url })
+    expect(summary).toMatchObject({ stopped: false, settled: 4, counts: { accepted: 2, duplicate: 0, rejected: 2, busy: 0 } })
+    expect(conversion.ids().sort()).toEqual(['c-1', 'c-4'])
+    expect(rejectedRows(file)).toEqual([
+      expect.objectContaining({ row: 2, reason: 'line 3 has 2 cells: each row must have one per column of the header (3)' }),
+      expect.objectContaining({ row: 3, reason: 'line 4 has 4 cells: each row must have one per column of the header (3)' }),
+    ])
+  })
+
   it('stops when asked, records where, and the same command continues without sending anything twice', async () => {
     const conversion = await emulator()
     const file = fileWith('big.jsonl', jsonLines(3_000))

@@ -38,20 +38,34 @@ async function* jsonLines(path: string, from: number): AsyncIterable<Row> {
 }
 
 async function* csvRows(path: string, from: number): AsyncIterable<Row> {
-  const records = createReadStream(path).pipe(
-    parse({ bom: true, columns: true, skip_empty_lines: true, relax_column_count: false, raw: true }),
-  )
+  // Columns are matched here, not by csv-parse: with its own check one short row would end the whole import.
+  const records = createReadStream(path).pipe(parse({ bom: true, skip_empty_lines: true, relax_column_count: true, raw: true, info: true }))
+  let header: string[] | undefined
   let number = 0
-  for await (const { record, raw } of records as AsyncIterable<{ record: Record<string, string>; raw: string }>) {
+  for await (const { record, raw, info } of records as AsyncIterable<{ record: string[]; raw: string; info: { lines: number } }>) {
+    if (!header) {
+      header = record
+      continue
+    }
     if (++number < from) continue
-    yield rowOf(number, raw.replace(/\r?\n$/, ''), () => fromColumns(record))
+    const columns = header
+    const text = raw.replace(/\r?\n$/, '')
+    yield rowOf(number, text, () => {
+      if (record.length !== columns.length) {
+        // csv-parse counts the line the record ends on.
+        const line = info.lines - (text.match(/\n/g)?.length ?? 0)
+        throw new Error(`line ${line} has ${record.length} cells: each row must have one per column of the header (${columns.length})`)
+      }
+      return fromColumns(columns, record)
+    })
   }
 }
 
 /** A CSV record as an engagement: empty cells are absent, `data` is parsed as JSON. */
-function fromColumns(record: Record<string, string>): Record<string, unknown> {
+function fromColumns(columns: readonly string[], cells: readonly string[]): Record<string, unknown> {
   const input: Record<string, unknown> = {}
-  for (const [column, cell] of Object.entries(record)) {
+  for (const [at, column] of columns.entries()) {
+    const cell = cells[at] as string
     if (cell === '') continue
     if (column !== 'data') input[column] = cell
     else {
