@@ -91,6 +91,26 @@ describe('the import command', () => {
     expect(dry.output.stdout).toMatch(/checked 3 rows of .*: 1 would be rejected; nothing was sent/)
   })
 
+  it('gives up at once on a second SIGTERM while Conversion keeps failing, exits 143, and the same command sends every row', async () => {
+    const file = writeRows('failing.jsonl', 1_000, 1_000_000)
+    emulator.setFaults({ errorRate: 1 })
+    const first = cli(['import', file], env())
+    await until(() => emulator.requests().length >= 2)
+    process.kill(first.child.pid as number, 'SIGTERM')
+    await until(() => /stopping:/.test(first.output.stderr))
+    process.kill(first.child.pid as number, 'SIGTERM')
+    const exited = await Promise.race([first.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))])
+    expect(exited).toBe(143)
+    expect(first.output.stdout).toMatch(/stopped: 0 of 1000 rows/)
+    expect(emulator.ids()).toEqual([])
+
+    emulator.setFaults({ errorRate: 0 })
+    const second = cli(['import', file], env())
+    expect(await second.exited).toBe(0)
+    expect(second.output.stdout).toMatch(/imported: 1000 of 1000 rows; 1000 accepted/)
+    expect(emulator.duplicates()).toEqual([])
+  }, 30_000)
+
   it('checks a file with --dry-run without sending, and refuses wrong usage naming what is wrong, never the key', async () => {
     const file = writeRows('dry.jsonl', 300, 100)
     const dry = cli(['import', file, '--dry-run'], env())

@@ -13,8 +13,8 @@ import { EXIT, type CliContext, type Command } from './context.js'
 import { numberVariable, urlVariable, valueOf, type Environment } from './environment.js'
 
 const USAGE = 'Usage: conversion-engagements import <file> [--format jsonl|csv] [--dry-run] [--no-progress] [--help]'
-/** The exit code of an import stopped by Ctrl-C (128 + SIGINT), as shells report it. */
-const INTERRUPTED = 130
+/** The exit code of an import stopped by a signal: 128 + its number, as shells report it. */
+const interrupted = (signal: string | undefined): number => (signal === 'SIGTERM' ? 143 : 130)
 
 const HELP = [
   USAGE,
@@ -25,7 +25,10 @@ const HELP = [
   'from the row, and rows without a createdAt the time the import first started, so that a resumed',
   'or repeated import is answered as duplicates. Beside the file it keeps <file>.progress.json (where',
   'it stands: run the same command to continue), <file>.delivered.log and <file>.rejected.jsonl (each',
-  'rejected row with its reason). Exit code 0 only when every row was accepted or a duplicate.',
+  'rejected row with its reason). Exit code 0 only when every row was accepted or a duplicate; 1 also',
+  'when Conversion stopped taking engagements (a refused key, say): nothing after that row is recorded',
+  'as sent, so the same command continues from it. Ctrl-C (or SIGTERM) stops after settling what was',
+  'sent; a second one gives that up at once (it is sent again next time); exit code 130 (143).',
   '',
   'Environment:',
   '  CONVERSION_API_KEY       your Conversion API key (required; secret: never printed)',
@@ -79,6 +82,11 @@ function summaryLine(summary: ImportSummary): string {
     parts.push(
       `${summary.possiblyDoubled} sent again after an earlier run was killed with them on their way (possibly twice at Conversion)`,
     )
+  if (summary.unknownRequests > 0)
+    parts.push(
+      `${summary.unknownRequests} request(s) of an earlier run cut short in its journal by the kill (up to ${LIMITS.batchSize} engagements each, possibly twice at Conversion)`,
+    )
+  if (summary.halted !== undefined) parts.push(`sending stopped after row ${summary.settled}: ${summary.halted}`)
   if (summary.stopped) parts.push('run the same command to continue')
   return parts.join('; ')
 }
@@ -109,9 +117,17 @@ async function run(args: string[], context: CliContext): Promise<number> {
   }
 
   const stop = new AbortController()
-  const unlisten = context.onStopSignal(() => {
-    if (stop.signal.aborted) return
-    context.warn('stopping: settling what was sent; run the same command to continue')
+  const abandon = new AbortController()
+  let stoppedBy: string | undefined
+  const unlisten = context.onStopSignal((signal) => {
+    if (stop.signal.aborted) {
+      if (abandon.signal.aborted) return
+      context.warn('stopping now: what was not settled is sent again next time')
+      abandon.abort()
+      return
+    }
+    stoppedBy = signal
+    context.warn('stopping: settling what was sent (again to stop now); run the same command to continue')
     stop.abort()
   })
   const bar =
@@ -136,12 +152,13 @@ async function run(args: string[], context: CliContext): Promise<number> {
       ...(settings.redisUrl ? { redisUrl: settings.redisUrl } : {}),
       ...(settings.maxRequestsPerSecond ? { maxRequestsPerSecond: settings.maxRequestsPerSecond } : {}),
       signal: stop.signal,
+      abandon: abandon.signal,
       onProgress: show,
       logger: { info: context.warn, warn: context.warn, error: context.warn },
     })
     bar?.stop()
     context.print(summaryLine(summary))
-    if (summary.stopped) return INTERRUPTED
+    if (summary.stopped) return summary.halted === undefined ? interrupted(stoppedBy) : EXIT.failed
     return summary.counts.rejected + summary.counts.busy === 0 ? EXIT.ok : EXIT.failed
   } catch (error) {
     bar?.stop()

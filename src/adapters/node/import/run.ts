@@ -6,14 +6,14 @@
  */
 import { hash } from 'node:crypto'
 import { appendFileSync, existsSync, statSync, truncateSync } from 'node:fs'
-import { digestOf } from '../../../proxy/fingerprint.js'
 import type { ProxyLogger } from '../../../proxy/options.js'
+import type { MemoryKey } from '../../../core/coalescer/index.js'
 import type { TrackResult } from '../../../server/index.js'
 import { createFileMemory } from '../file-memory.js'
-import { createClient } from '../server-client.js'
 import { filesOf, loadProgress, noCounts, saveProgress, type Counts } from './checkpoint.js'
-import { openJournal, type Sent } from './journal.js'
+import { openJournal } from './journal.js'
 import { countRows, formatOf, readRows, type Format, type Row } from './rows.js'
+import { createImportSender } from './sender.js'
 
 /** Options of {@link runImport}. */
 export interface ImportOptions {
@@ -29,6 +29,11 @@ export interface ImportOptions {
   onProgress?: (progress: ImportProgress) => void
   /** Aborted (Ctrl-C): no new row is taken; what was handed over is settled and recorded. */
   signal?: AbortSignal
+  /**
+   * Aborted (a second Ctrl-C): gives up at once on what was handed over and not settled yet: it is
+   * not recorded as done, so the same command sends it again (answered as duplicates where it arrived).
+   */
+  abandon?: AbortSignal
   logger?: ProxyLogger
   fetch?: typeof fetch
   now?: () => number
@@ -43,10 +48,14 @@ export interface ImportProgress {
 
 /** How an import ended. */
 export interface ImportSummary extends ImportProgress {
-  /** Stopped before the end (Ctrl-C): the same command continues. */
+  /** Stopped before the end (Ctrl-C, or `halted`): the same command continues. */
   stopped: boolean
+  /** Why sending stopped by itself before the end (Conversion refused the key or the route, say); undefined when it did not. */
+  halted: string | undefined
   /** Engagements an earlier run had on their way to Conversion when it was killed: sent again, so possibly there twice. */
   possiblyDoubled: number
+  /** Requests an earlier run was starting when it was killed, whose content is unknown (up to 200 engagements each, possibly twice). */
+  unknownRequests: number
   rejectedFile: string
   /** Rows this run sent, and how long it took. */
   sentThisRun: number
@@ -76,28 +85,45 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   if (existsSync(files.rejected)) truncateSync(files.rejected, progress.rejectedBytes)
 
   const memory = options.redisUrl === undefined ? createFileMemory({ path: files.delivered, now }) : undefined
-  const journal = openJournal(files.inFlight)
-  const possiblyDoubled = await unsettledOf(journal.unanswered, memory, now())
-  const client = createClient({
+  const journal = await openJournal(files.inFlight, sha256)
+  const possiblyDoubled = await unsettledOf(journal.earlier.unanswered, memory, now())
+  const abandoned = new AbortController()
+  const sender = createImportSender({
     apiKey: options.apiKey,
-    ...(options.upstreamUrl ? { upstreamUrl: options.upstreamUrl } : {}),
-    ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
-    ...(options.maxRequestsPerSecond ? { maxRequestsPerSecond: options.maxRequestsPerSecond } : {}),
-    ...(options.logger ? { logger: options.logger } : {}),
-    ...(memory ? { memory } : {}),
-    fetch: journal.watch(options.fetch ?? ((input, init) => fetch(input, init))),
+    upstreamUrl: options.upstreamUrl,
+    redisUrl: options.redisUrl,
+    memory,
+    maxRequestsPerSecond: options.maxRequestsPerSecond,
+    logger: options.logger,
+    fetch: journal.watch(options.fetch ?? ((input, init) => fetch(input, init)), abandoned.signal),
+    onStored: journal.stored,
   })
+  const abandon = () => {
+    abandoned.abort(new Error('the import was abandoned'))
+    sender.abandon()
+  }
+  if (options.abandon?.aborted) abandon()
+  options.abandon?.addEventListener('abort', abandon)
   const createdAt = new Date(progress.startedAt).toISOString()
   const line: Chunk[] = []
   let sentThisRun = 0
   let savedAt = 0
+  /** Set at the first row not settled (`busy`): nothing from it on is recorded, so the same command sends it again. */
+  let stoppedAt: { row: number; reason: string } | undefined
 
   /** Records the chunks at the head of the line that are settled, in order, and saves now and then. */
   const advance = (force: boolean) => {
-    while (line[0]?.settled) {
+    while (!stoppedAt && line[0]?.settled) {
       const chunk = line.shift() as Chunk
-      chunk.rows.forEach((row, at) => record(row, chunk.settled?.[at] as TrackResult))
-      progress.done = chunk.rows[chunk.rows.length - 1]?.number ?? progress.done
+      for (const [at, row] of chunk.rows.entries()) {
+        const result = chunk.settled?.[at] as TrackResult
+        if (result.status === 'busy') {
+          stoppedAt = { row: row.number, reason: result.reason }
+          break
+        }
+        record(row, result)
+        progress.done = row.number
+      }
     }
     if (force || now() - savedAt >= SAVE_EVERY_MS) {
       progress.rejectedBytes = existsSync(files.rejected) ? statSync(files.rejected).size : 0
@@ -123,21 +149,23 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       (row) => row.input && { createdAt, ...row.input, id: row.input.id ?? `row-${hash('sha256', row.text, 'hex').slice(0, 32)}` },
     )
     const sendable = rows.map((row, at) => (row.problem ? undefined : inputs[at])).filter((input) => input !== undefined)
-    chunk.results = client.trackMany(sendable as never[]).then((results) => {
+    chunk.results = sender.client.trackMany(sendable as never[]).then((results) => {
       let next = 0
       chunk.settled = rows.map((row) =>
         row.problem ? { status: 'rejected', id: '', reason: row.problem } : (results[next++] as TrackResult),
       )
-      sentThisRun += sendable.length
+      sentThisRun += results.filter((result) => result.status !== 'busy').length
       return chunk.settled
     })
     line.push(chunk)
   }
 
+  /** Whether to take no new row: asked to stop, gave up, or sending stopped. */
+  const ending = () => options.signal?.aborted || abandoned.signal.aborted || stoppedAt !== undefined
   try {
     let rows: Row[] = []
     for await (const row of readRows(options.file, format, progress.done + 1)) {
-      if (options.signal?.aborted) break
+      if (ending()) break
       rows.push(row)
       if (rows.length < CHUNK) continue
       dispatch(rows)
@@ -145,21 +173,24 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       if (line.length * CHUNK >= (options.rowsInFlight ?? ROWS_IN_FLIGHT)) await line[0]?.results
       advance(false)
     }
-    if (rows.length > 0 && !options.signal?.aborted) dispatch(rows)
+    if (rows.length > 0 && !ending()) dispatch(rows)
     await Promise.all(line.map((chunk) => chunk.results))
     advance(true)
   } finally {
-    await client.close()
+    options.abandon?.removeEventListener('abort', abandon)
+    await sender.close()
     memory?.close()
+    journal.end()
   }
-  const stopped = progress.done < total
-  if (!stopped) journal.clear()
   return {
     total,
     settled: progress.done,
     counts: progress.counts,
-    stopped,
+    stopped: progress.done < total,
+    // Given up by the operator (a second Ctrl-C) is a stop, not a halt.
+    halted: abandoned.signal.aborted ? undefined : stoppedAt?.reason,
     possiblyDoubled,
+    unknownRequests: journal.earlier.unknownRequests,
     rejectedFile: files.rejected,
     sentThisRun,
     elapsedMs: now() - startedRun,
@@ -167,13 +198,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
 }
 
 /** Of the engagements an earlier run had on their way, those the memory does not know delivered. */
-async function unsettledOf(
-  unanswered: readonly Sent[],
-  memory: ReturnType<typeof createFileMemory> | undefined,
-  now: number,
-): Promise<number> {
+async function unsettledOf(unanswered: readonly MemoryKey[], memory: ReturnType<typeof createFileMemory> | undefined, now: number) {
   if (unanswered.length === 0 || !memory) return unanswered.length
-  const sha256 = (text: string) => hash('sha256', text, 'hex')
-  const keys = await Promise.all(unanswered.map(async ({ id, json }) => ({ id, digest: await digestOf(sha256, id, json) })))
-  return (memory.recall(keys, now) as string[]).filter((verdict) => verdict !== 'known').length
+  return (memory.recall(unanswered, now) as string[]).filter((verdict) => verdict !== 'known').length
 }
+
+const sha256 = (text: string) => hash('sha256', text, 'hex')
