@@ -4,7 +4,7 @@
  * sends it), a journal line cut short by a kill (skipped and counted, not fatal), and a journal
  * that holds only what is on its way, however many requests were delivered.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -19,12 +19,17 @@ afterEach(async () => {
   for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true })
 })
 
-async function setUp(name: string, rows: number) {
+async function setUp(name: string, rows: number, idPrefix = 'm-') {
   const folder = mkdtempSync(join(tmpdir(), 'import-recovery-'))
   folders.push(folder)
   const file = join(folder, name)
   const lines = Array.from({ length: rows }, (_, n) =>
-    JSON.stringify({ id: `m-${n}`, type: 'MEETING', contactEmail: `person${n % 50}@example.com`, createdAt: '2024-01-15T10:00:00Z' }),
+    JSON.stringify({
+      id: `${idPrefix}${n}`,
+      type: 'MEETING',
+      contactEmail: `person${n % 50}@example.com`,
+      createdAt: '2024-01-15T10:00:00Z',
+    }),
   )
   writeFileSync(file, `${lines.join('\n')}\n`)
   const conversion = await startEmulator({ apiKey: KEY })
@@ -85,10 +90,12 @@ describe('bulk import, when things go wrong', () => {
   })
 
   it('keeps in its journal only the requests on their way, however many were delivered, and none once stopped', async () => {
-    const { file, conversion } = await setUp('bounded.jsonl', 4_000)
+    // Long ids, so that what is written for 3,000 rows (over 400 KB) is more than the journal may hold at once.
+    const { file, conversion } = await setUp('bounded.jsonl', 4_000, `meeting-${'x'.repeat(100)}-`)
     const journal = `${file}.in-flight.log`
     const stop = new AbortController()
     let mostOpen = 0
+    let mostBytes = 0
     const summary = await runImport({
       file,
       apiKey: KEY,
@@ -97,6 +104,7 @@ describe('bulk import, when things go wrong', () => {
       signal: stop.signal,
       onProgress: (progress) => {
         mostOpen = Math.max(mostOpen, openRequests(journal))
+        if (existsSync(journal)) mostBytes = Math.max(mostBytes, statSync(journal).size)
         if (progress.settled >= 3_000) stop.abort()
       },
     })
@@ -104,6 +112,8 @@ describe('bulk import, when things go wrong', () => {
     expect(conversion.requests().length).toBeGreaterThanOrEqual(15)
     // 400 rows handed over at a time: two requests of 200 on their way at most.
     expect(mostOpen).toBeLessThanOrEqual(2)
+    // Rewritten with only the open requests once 256 KiB were appended.
+    expect(mostBytes).toBeLessThan(320_000)
     expect(existsSync(journal)).toBe(false)
   })
 })
