@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { runImport } from '../src/adapters/node/import/run.js'
 import { startEmulator, type RunningEmulator } from '../src/emulator/index.js'
+import { startRedis } from './helpers/redis.js'
 
 const KEY = 'sk_test_fake_import_recovery_0123456789ab'
 const folders: string[] = []
@@ -116,4 +117,27 @@ describe('bulk import, when things go wrong', () => {
     expect(mostBytes).toBeLessThan(320_000)
     expect(existsSync(journal)).toBe(false)
   })
+
+  it('with Redis as the memory, closes what Redis stored, so a stopped import resumes counting nothing as possibly doubled', async () => {
+    const redis = await startRedis()
+    try {
+      const { file, conversion } = await setUp('shared.jsonl', 3_000)
+      const stop = new AbortController()
+      const options = { file, apiKey: KEY, upstreamUrl: conversion.url, redisUrl: redis.url }
+      const first = await runImport({
+        ...options,
+        rowsInFlight: 400,
+        signal: stop.signal,
+        onProgress: (progress) => progress.settled >= 1_000 && stop.abort(),
+      })
+      expect(first.stopped).toBe(true)
+      expect(existsSync(`${file}.in-flight.log`)).toBe(false)
+      const second = await runImport(options)
+      expect(second).toMatchObject({ stopped: false, settled: 3_000, possiblyDoubled: 0, unknownRequests: 0 })
+      expect(new Set(conversion.ids()).size).toBe(3_000)
+      expect(conversion.duplicates()).toEqual([])
+    } finally {
+      await redis.stop()
+    }
+  }, 30_000)
 })
