@@ -140,6 +140,45 @@ describe('the memory of delivered engagements in a file', () => {
     reopened.close()
   })
 
+  it('reads its file a chunk at a time: a file many chunks long, its torn last line skipped', () => {
+    const path = stateFile()
+    const time = clock()
+    createFileMemory({ path, now: time.now }).close()
+    const ids = Array.from({ length: 600 }, (_, i) => `chunked-${i}`)
+    const whole = ids.map((id, i) => line(time.now() - i, [id]))
+    writeFileSync(path, `${whole.join('\n')}\n{"at":1755000000000,"digests":["${key('torn').digest}"`)
+    const problems: string[] = []
+    // Each line is about 70 bytes, the file about 40 KB: hundreds of 64-byte chunks.
+    const memory = createFileMemory(
+      { path, now: time.now, onProblem: (message) => problems.push(message) },
+      { reading: { chunkBytes: 64 } },
+    )
+    expect(known(memory, [...ids, 'torn'], time.now())).toEqual([...ids].sort())
+    expect(problems).toEqual([expect.stringMatching(/^1 unreadable line\(s\) skipped/)])
+    memory.close()
+  })
+
+  it('compacts a file of one-engagement lines once it passes twice what a rewrite would write', async () => {
+    const path = stateFile()
+    const time = clock()
+    // One digest per line costs about 69 bytes, twice what it costs compacted: counting digests
+    // alone would let the file grow to four times its compacted size.
+    const memory = createFileMemory({ path, now: time.now, capacity: 500 }, { compactFromBytes: 4_096 })
+    let largest = 0
+    for (let n = 0; n < 3_000; n++) {
+      memory.acknowledge(keys([`single-${n}`]), time.now())
+      await time.advance(1_000)
+      largest = Math.max(largest, statSync(path).size)
+    }
+    // Twice 500 compacted digests is 36 KB; the file may pass it by the one line that triggers.
+    expect(largest).toBeLessThan(36_100)
+    memory.close()
+    const reopened = createFileMemory({ path, now: time.now, capacity: 500 })
+    expect(reopened.size()).toBe(500)
+    expect(known(reopened, ['single-2999', 'single-2500', 'single-2499'], time.now())).toEqual(['single-2500', 'single-2999'])
+    reopened.close()
+  })
+
   it('after close(), keeps remembering in memory without touching the file', () => {
     const path = stateFile()
     const time = clock()

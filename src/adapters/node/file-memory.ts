@@ -10,15 +10,17 @@
  * written synchronously, before the answer to the browser leaves the process, so a crash at any
  * moment loses at most a line that no browser was told about. The last line may be torn by a
  * crash; it is skipped when the file is read. Lines of earlier versions, `[<epoch ms>,["id",...]]`,
- * are read as "this id, any content". The file is rewritten (compacted) with only what is
- * remembered when it is read and whenever it grows to twice that, so it stays bounded by
- * `capacity` and the retention period.
+ * are read as "this id, any content". The file is read a chunk at a time (a line at a time), so
+ * that its size is bounded by the disk, not by the longest string the engine can make. It is
+ * rewritten (compacted) with only what is remembered when it is read and whenever it grows to
+ * twice what that rewrite would write, so it stays bounded by `capacity` and the retention period.
  */
 import { hash } from 'node:crypto'
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { DeliveryMemory } from '../../core/coalescer/index.js'
 import { ANY_CONTENT, createMemory, type MemoryOptions } from '../../core/memory.js'
+import { forEachLine, type LineReading } from './file-lines.js'
 
 /** Options of {@link createFileMemory}. */
 export interface FileMemoryOptions extends MemoryOptions {
@@ -44,10 +46,30 @@ export interface FileMemory extends DeliveryMemory {
   close(): void
 }
 
-/** A file smaller than this is never compacted while running: rewriting it would cost more than it saves. */
-const COMPACT_MIN_BYTES = 1_048_576
+/**
+ * How the file is handled, for tests that cannot write hundreds of megabytes. Not an option:
+ * the defaults are the only values a proxy needs.
+ * @internal
+ */
+export interface FileMemoryTuning {
+  /** How the file is read when opened. Default: 1 MiB chunks, lines up to 1 MiB. */
+  reading?: LineReading
+  /**
+   * A file smaller than this is never compacted while running: rewriting it would cost more than
+   * it saves. Default `1048576` (1 MiB).
+   */
+  compactFromBytes?: number
+}
+
 /** Digests per line when compacting, as an upstream batch holds at most 200. */
 const DIGESTS_PER_LINE = 200
+/**
+ * What a digest costs in a compacted file: 32 hex digits, 2 quotes and a comma, plus its share
+ * of a line's time and brackets (about 33 bytes over 200 digests), rounded up.
+ */
+const COMPACTED_BYTES_PER_DIGEST = 36
+/** Compacted text is written in pieces of about this size, rather than built as one string. */
+const WRITE_CHUNK_CHARS = 1_048_576
 const DIGEST = /^[0-9a-f]{32}$/
 
 /**
@@ -58,7 +80,7 @@ const DIGEST = /^[0-9a-f]{32}$/
  * const memory = createFileMemory({ path: '/var/lib/relay/delivered.log' })
  * const proxy = createProxy({ apiKey, allowedOrigins, memory })
  */
-export function createFileMemory(options: FileMemoryOptions): FileMemory {
+export function createFileMemory(options: FileMemoryOptions, tuning: FileMemoryTuning = {}): FileMemory {
   const { path } = options
   const now = options.now ?? Date.now
   const tell = options.onProblem ?? (() => {})
@@ -67,34 +89,47 @@ export function createFileMemory(options: FileMemoryOptions): FileMemory {
     ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
     ...(options.capacity === undefined ? {} : { capacity: options.capacity }),
   })
+  const compactFromBytes = tuning.compactFromBytes ?? 1_048_576
   let fileBytes = 0
-  /** Digests written to the file since it was last compacted, forgotten ones included. */
-  let digestsInFile = 0
   let fd: number | undefined
   let failing = false
 
+  /**
+   * Whether the file should be rewritten. Lines of few digests cost up to twice what a compacted
+   * digest does, and forgotten digests stay in the file until it is rewritten, so neither the
+   * count of digests in the file nor a fixed size bounds it well; twice what the rewrite would
+   * write does: the file (and the time to read it at a restart) stays within twice the memory it
+   * mirrors, and each rewrite is paid for by as many bytes appended since the last one.
+   */
+  const oversized = (): boolean => fileBytes > Math.max(compactFromBytes, 2 * COMPACTED_BYTES_PER_DIGEST * memory.size())
+
   const compact = (): void => {
-    const lines: string[] = []
-    let line: string[] = []
-    let lineAt = Number.NaN
-    const endLine = () => {
-      if (line.length > 0) lines.push(lineOf(lineAt, line))
-      line = []
-    }
-    for (const [digest, at] of memory.entries()) {
-      if (at !== lineAt || line.length >= DIGESTS_PER_LINE) {
-        endLine()
-        lineAt = at
-      }
-      line.push(digest)
-    }
-    endLine()
-    const text = lines.join('')
     // Written aside and renamed over the file: a crash in between leaves the old file whole.
     const temporary = `${path}.compacting`
     const out = openSync(temporary, 'w')
+    let written = 0
     try {
-      writeAll(out, text)
+      let text = ''
+      let line: string[] = []
+      let lineAt = Number.NaN
+      const endLine = () => {
+        if (line.length > 0) text += lineOf(lineAt, line)
+        line = []
+        // In pieces: the whole text would be a string of hundreds of megabytes at capacity.
+        if (text.length >= WRITE_CHUNK_CHARS) {
+          written += writeAll(out, text)
+          text = ''
+        }
+      }
+      for (const [digest, at] of memory.entries()) {
+        if (at !== lineAt || line.length >= DIGESTS_PER_LINE) {
+          endLine()
+          lineAt = at
+        }
+        line.push(digest)
+      }
+      endLine()
+      written += writeAll(out, text)
       fsyncSync(out)
     } finally {
       closeSync(out)
@@ -104,8 +139,7 @@ export function createFileMemory(options: FileMemoryOptions): FileMemory {
     fd = undefined
     try {
       renameSync(temporary, path)
-      fileBytes = Buffer.byteLength(text)
-      digestsInFile = memory.size()
+      fileBytes = written
     } finally {
       fd = openSync(path, 'a')
     }
@@ -113,20 +147,21 @@ export function createFileMemory(options: FileMemoryOptions): FileMemory {
 
   // Read what earlier processes remembered.
   mkdirSync(dirname(path), { recursive: true })
-  let text = ''
+  let unreadable = 0
   try {
-    text = readFileSync(path, 'utf8')
+    const skipped = forEachLine(
+      path,
+      (line) => {
+        const record = parseLine(line)
+        if (record) memory.restore(record.digests.map((digest) => [digest, record.at]))
+        else if (line !== '') unreadable++
+      },
+      tuning.reading,
+    )
+    // A torn last line is what a crash in the middle of a write leaves.
+    unreadable += skipped.overlong + (skipped.torn ? 1 : 0)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-  }
-  const lines = text.split('\n')
-  // After the last newline: '' for a whole file, else a line the crash cut short.
-  const tail = lines.pop() as string
-  let unreadable = tail === '' ? 0 : 1
-  for (const line of lines) {
-    const record = parseLine(line)
-    if (record) memory.restore(record.digests.map((digest) => [digest, record.at]))
-    else if (line !== '') unreadable++
   }
   // What expired while no process ran is not written back.
   memory.recall([], now())
@@ -142,7 +177,7 @@ export function createFileMemory(options: FileMemoryOptions): FileMemory {
       memory.acknowledge(keys, at)
       if (fd === undefined) return
       try {
-        if (fileBytes > COMPACT_MIN_BYTES && digestsInFile > 2 * memory.size()) {
+        if (oversized()) {
           // What was just acknowledged is in memory, so the rewrite holds it: nothing to append.
           compact()
         } else {
@@ -150,9 +185,7 @@ export function createFileMemory(options: FileMemoryOptions): FileMemory {
             at,
             keys.map((key) => key.digest),
           )
-          writeAll(fd, line)
-          fileBytes += Buffer.byteLength(line)
-          digestsInFile += keys.length
+          fileBytes += writeAll(fd, line)
         }
         if (failing) tell(`${path} is written again`)
         failing = false
@@ -200,12 +233,13 @@ function parseLine(line: string): { at: number; digests: string[] } | undefined 
 
 const isTime = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value)
 
-/** Writes all of `text`: a single write may take less than it was given. */
-function writeAll(fd: number, text: string): void {
+/** Writes all of `text`, which a single write may not take; returns its length in bytes. */
+function writeAll(fd: number, text: string): number {
   const bytes = Buffer.from(text)
   for (let offset = 0; offset < bytes.length; ) {
     const written = writeSync(fd, bytes, offset)
     if (written <= 0) throw new Error('the file took no bytes')
     offset += written
   }
+  return bytes.length
 }
