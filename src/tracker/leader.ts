@@ -14,9 +14,9 @@ const RENEW_MS = 1_000
 
 /**
  * Elects one tab per `name` with a Web Lock held for the tab's life. Where Web Locks are missing
- * (insecure contexts, old browsers), a lease in localStorage that the holder renews stands in;
- * where that is missing too, the tab assumes it is alone. `set` hears whether this tab leads,
- * at every change and perhaps again in between.
+ * (insecure contexts, old browsers) or refuse (sandboxed frames, blocked site data), a lease in
+ * localStorage that the holder renews stands in; where that is missing too, the tab assumes it
+ * is alone. `set` hears whether this tab leads, at every change and perhaps again in between.
  */
 export function createLeadership(
   name: string,
@@ -24,25 +24,36 @@ export function createLeadership(
   set: (isLeader: boolean) => void,
   warn: (message: string) => void,
 ): Leadership {
-  return platform.locks ? byLock(name, platform.locks, set) : byLease(name, platform, set, warn)
+  const lease = () => byLease(name, platform, set, warn)
+  return platform.locks ? byLock(name, platform.locks, set, lease) : lease()
 }
 
-function byLock(name: string, locks: LockManager, set: (value: boolean) => void) {
+/** Web Locks, and `lease()` in their place for good once they refuse (a sandboxed frame, blocked site data). */
+function byLock(name: string, locks: LockManager, set: (value: boolean) => void, lease: () => Leadership): Leadership {
   let waiting: AbortController | undefined
   let release: (() => void) | undefined
+  let fallback: Leadership | undefined
   return {
     enter() {
+      if (fallback) return fallback.enter()
       if (waiting) return
-      waiting = new AbortController()
+      const request = (waiting = new AbortController())
       locks
-        .request(name, { signal: waiting.signal }, () => {
+        .request(name, { signal: request.signal }, () => {
           set(true)
           // Held until leave() or until the tab is gone.
           return new Promise<void>((resolve) => (release = resolve))
         })
-        .catch(() => undefined)
+        .catch(() => {
+          // Aborted by leave(): the tab stopped waiting on purpose.
+          if (request.signal.aborted) return
+          waiting = undefined
+          fallback = lease()
+          fallback.enter()
+        })
     },
     leave() {
+      fallback?.leave()
       waiting?.abort()
       release?.()
       waiting = release = undefined
@@ -51,7 +62,7 @@ function byLock(name: string, locks: LockManager, set: (value: boolean) => void)
   }
 }
 
-function byLease(name: string, platform: Platform, set: (value: boolean) => void, warn: (message: string) => void) {
+function byLease(name: string, platform: Platform, set: (value: boolean) => void, warn: (message: string) => void): Leadership {
   const storage = platform.localStorage
   const me = platform.randomUUID()
   let timer: unknown

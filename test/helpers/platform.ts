@@ -48,6 +48,14 @@ export class FakeLocks {
   }
 }
 
+/**
+ * Web Locks as a sandboxed (opaque-origin) frame, or a page whose site data is blocked, has them:
+ * present, and every request refused.
+ */
+export const refusingLocks = {
+  request: () => Promise.reject(new DOMException('The request was denied.', 'SecurityError')),
+} as unknown as LockManager
+
 /** A Storage in memory, shared by the "tabs" that get it. */
 export class FakeStorage {
   private items = new Map<string, string>()
