@@ -26,6 +26,7 @@ const VARIABLES = [
   'STATE_FILE',
   'REDIS_URL',
   'METRICS_PORT',
+  'METRICS_HOST',
 ]
 
 let emulator: RunningEmulator
@@ -51,6 +52,16 @@ const post = async (url: string, ids: string[]) => {
   const body = JSON.stringify({ batch: ids.map(engagement), identity })
   return fetch(url, { method: 'POST', headers: { origin: APP, 'content-type': 'application/json' }, body })
 }
+
+/** The exit code, or a failure once `timeoutMs` has passed without an exit. */
+const exitWithin = (exited: Promise<number | null>, timeoutMs: number) =>
+  new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`still running after ${timeoutMs} ms`)), timeoutMs)
+    void exited.then((code) => {
+      clearTimeout(timer)
+      resolve(code)
+    })
+  })
 
 const configured = (extra: Record<string, string> = {}) => ({
   CONVERSION_API_KEY: KEY,
@@ -79,7 +90,7 @@ describe('the CLI', () => {
     [{ ALLOWED_ORIGINS: '' }, /`ALLOWED_ORIGINS` must be a comma-separated list of at least one origin/],
     [{ ALLOWED_ORIGINS: 'ftp://app.example.com' }, /`ALLOWED_ORIGINS` entry "ftp:\/\/app.example.com"/],
     [{ MAX_REQUESTS_PER_SECOND: '11' }, /`MAX_REQUESTS_PER_SECOND` must be a whole number from 1 to 10 \(got "11"\)/],
-    [{ PORT: 'eighty' }, /`PORT` must be a whole number from 0 to 65535 \(got "eighty"\)/],
+    [{ PORT: 'eighty' }, /`PORT` must be a whole number from 0 to 65535, in decimal digits \(got "eighty"\)/],
     [{ TRUST_PROXY: 'maybe' }, /`TRUST_PROXY` must be true or false \(got "maybe"\)/],
     [{ PROXY_PATH: 'relay' }, /`PROXY_PATH` must be a path starting with "\/" \(got "relay"\)/],
     [{ REDIS_URL: 'http://user:hunter2@redis.internal:6379' }, /`REDIS_URL` must be a redis:\/\/ or rediss:\/\/ URL$/m],
@@ -87,9 +98,18 @@ describe('the CLI', () => {
       { REDIS_URL: 'redis://user:hunter2@127.0.0.1:1', STATE_FILE: '/tmp/delivered.log' },
       /`STATE_FILE` must be unset when REDIS_URL is set/,
     ],
+    [{ HOST: 'localhost:8080' }, /`HOST` must be an IP address or a host name, without a port .*\(got "localhost:8080"\)/],
+    [{ HOST: '[::1]' }, /`HOST` must be an IP address or a host name, without a port or brackets .*\(got "\[::1\]"\)/],
+    [{ PORT: '0x1F90' }, /`PORT` must be a whole number from 0 to 65535, in decimal digits \(got "0x1F90"\)/],
+    [{ PORT: '1e3' }, /`PORT` must be a whole number from 0 to 65535, in decimal digits \(got "1e3"\)/],
+    [{ METRICS_PORT: '+9464' }, /`METRICS_PORT` must be a whole number from 0 to 65535, in decimal digits \(got "\+9464"\)/],
+    [{ MAX_REQUESTS_PER_SECOND: '0b101' }, /`MAX_REQUESTS_PER_SECOND` must be a whole number from 1 to 10, in decimal digits/],
+    [{ METRICS_HOST: '0.0.0.0' }, /`METRICS_HOST` must be set only with METRICS_PORT/],
+    [{ METRICS_HOST: 'metrics host', METRICS_PORT: '0' }, /`METRICS_HOST` must be an IP address or a host name/],
   ])('refuses %o: exits 2, names the variable, prints no secret', async (wrong, message) => {
     const run = cli(['proxy'], { ...configured(), ...wrong })
-    expect(await run.exited).toBe(2)
+    // Bounded: a value taken by mistake starts a server, which would never exit by itself.
+    expect(await exitWithin(run.exited, 10_000)).toBe(2)
     expect(run.output.stderr).toMatch(message)
     const said = run.output.stdout + run.output.stderr
     for (const secret of [KEY, IDENTITY_SECRET, 'hunter2']) expect(said).not.toContain(secret)
@@ -98,7 +118,7 @@ describe('the CLI', () => {
   it('in fleet mode: prints where it listens, answers health checks and metrics, and on SIGTERM answers the request in flight and exits 0', {
     timeout: 30_000,
   }, async () => {
-    const run = cli(['proxy'], configured({ REDIS_URL: redis.url, METRICS_PORT: '0' }))
+    const run = cli(['proxy'], configured({ REDIS_URL: redis.url, METRICS_PORT: '0', METRICS_HOST: '127.0.0.1' }))
     const url = (await run.printed(/listening on (http:\/\/127\.0\.0\.1:\d+\/api\/relay)\n/))[1] as string
     const origin = new URL(url).origin
     const metricsUrl = (await run.printed(/metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)\n/))[1] as string
@@ -125,7 +145,8 @@ describe('the CLI', () => {
   })
 
   it('alone: says that it paces alone, and stops on SIGINT with exit 0', async () => {
-    const run = cli(['proxy'], configured())
+    // A host name is taken as well as an address.
+    const run = cli(['proxy'], configured({ HOST: 'localhost' }))
     await run.printed(/pacing: alone in this process/)
     process.kill(run.child.pid as number, 'SIGINT')
     expect(await run.exited).toBe(0)

@@ -3,6 +3,7 @@
  * bindings, plus those only a Node process has. Read once; an invalid value is a TypeError that
  * names the variable, its value and what it must be, never the value of a secret.
  */
+import { isIP } from 'node:net'
 import { LIMITS } from '../../../contract.js'
 import { describeRule, numberProblem, optionReader, type NumberRule } from '../../../core/options.js'
 import { parseAllowedOrigins } from '../../../proxy/origins.js'
@@ -35,7 +36,11 @@ export const VARIABLES: readonly Variable[] = [
     meaning: `upstream request starts in any sliding second, 1 to ${LIMITS.requestsPerSecond}, the same on every replica`,
   },
   { name: 'PORT', fallback: '8787', meaning: 'port of the proxy and its health checks (0: any free port)' },
-  { name: 'HOST', fallback: '127.0.0.1', meaning: 'interface to listen on (0.0.0.0: every interface)' },
+  {
+    name: 'HOST',
+    fallback: '127.0.0.1',
+    meaning: 'interface to listen on, an address or a host name without a port (0.0.0.0: every interface)',
+  },
   { name: 'TRUST_PROXY', fallback: 'false', meaning: 'true behind your own reverse proxy: the client is the last X-Forwarded-For entry' },
   { name: 'STATE_FILE', fallback: '(none)', meaning: 'file remembering delivered engagements across restarts (one process per file)' },
   {
@@ -44,7 +49,7 @@ export const VARIABLES: readonly Variable[] = [
     meaning: 'redis:// or rediss://: fleet mode, one limit and one memory for every replica (secret)',
   },
   { name: 'METRICS_PORT', fallback: '(none)', meaning: 'serve Prometheus metrics at GET /metrics on this port (0: any free port)' },
-  { name: 'METRICS_HOST', fallback: '127.0.0.1', meaning: 'interface of the metrics port' },
+  { name: 'METRICS_HOST', fallback: '127.0.0.1', meaning: 'interface of the metrics port (only with METRICS_PORT)' },
 ]
 
 /** The port the proxy listens on when `PORT` is not set. */
@@ -67,11 +72,35 @@ const list = (value: string | undefined): string[] =>
     .map((item) => item.trim())
     .filter(Boolean)
 
+/**
+ * Plain decimal digits (and a fraction where the rule allows one). `Number` alone would also take
+ * `0x1F90`, `1e3`, `0b1` or `+80`: forms no operator means for a port or a rate, which taken as
+ * numbers would hide a mistake.
+ */
+const DECIMAL = { whole: /^[0-9]+$/, any: /^[0-9]+(\.[0-9]+)?$/ }
+
 export function numberVariable(env: Environment, name: string, rule: NumberRule): number | undefined {
   const raw = valueOf(env, name)
   if (raw === undefined) return undefined
+  if (!(rule.integer ? DECIMAL.whole : DECIMAL.any).test(raw)) return read.fail(name, `${describeRule(rule)}, in decimal digits`, raw)
   const value = Number(raw)
   return numberProblem(value, rule) ? read.fail(name, describeRule(rule), raw) : value
+}
+
+/**
+ * A host name: dot-separated labels of letters, digits, inner hyphens and underscores (container
+ * names have them), 253 characters at most.
+ */
+const HOST_NAME = /^(?=.{1,253}\.?$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i
+
+/**
+ * An interface to listen on: an IP address or a host name, checked here so that a port written
+ * into it (`localhost:8080`) is refused as configuration, not met later as a failure to listen.
+ */
+function hostVariable(env: Environment, name: string): string | undefined {
+  const raw = valueOf(env, name)
+  if (raw === undefined || isIP(raw) !== 0 || HOST_NAME.test(raw)) return raw
+  return read.fail(name, 'an IP address or a host name, without a port or brackets (such as 0.0.0.0, ::, or localhost)', raw)
 }
 
 function booleanVariable(env: Environment, name: string): boolean | undefined {
@@ -119,7 +148,7 @@ export function readEnvironment(env: Environment): ServeProxyOptions {
   const allowedTypes = list(env.ALLOWED_TYPES)
   const maxRequestsPerSecond = numberVariable(env, 'MAX_REQUESTS_PER_SECOND', { min: 1, max: LIMITS.requestsPerSecond, integer: true })
   const port = numberVariable(env, 'PORT', PORT_RULE) ?? DEFAULT_PORT
-  const host = valueOf(env, 'HOST')
+  const host = hostVariable(env, 'HOST')
   const trustProxy = booleanVariable(env, 'TRUST_PROXY')
   const stateFile = valueOf(env, 'STATE_FILE')
   const redisUrl = urlVariable(env, 'REDIS_URL', /^rediss?:$/, 'a redis:// or rediss:// URL', true)
@@ -127,7 +156,10 @@ export function readEnvironment(env: Environment): ServeProxyOptions {
     read.fail('STATE_FILE', 'unset when REDIS_URL is set (Redis is the memory of delivered engagements of the fleet)')
   }
   const metricsPort = numberVariable(env, 'METRICS_PORT', PORT_RULE)
-  const metricsHost = valueOf(env, 'METRICS_HOST')
+  const metricsHost = hostVariable(env, 'METRICS_HOST')
+  // Without a port there is no metrics server: a host alone would be ignored without a word.
+  if (metricsHost !== undefined && metricsPort === undefined)
+    read.fail('METRICS_HOST', 'set only with METRICS_PORT (the metrics are served only on METRICS_PORT)')
   return {
     apiKey,
     allowedOrigins,
