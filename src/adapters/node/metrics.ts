@@ -38,14 +38,31 @@ const OUTCOMES: [label: string, total: keyof CoalescerTotals][] = [
   ['rejected', 'rejected'],
 ]
 
+/** Node's process metrics, once created. */
+let processRegistry: Registry | undefined
+
+/**
+ * Node's process metrics, collected once per process in a registry of their own, created at the
+ * first server with metrics. Their collectors (a gc observer, an event-loop monitor) are never
+ * removed: installed once per server, they would hold every server ever closed.
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
+}
+
 /**
  * Creates the metrics of one server in a registry of its own, so that several servers in one
- * process (tests, a host serving two keys) never share or clash.
+ * process (tests, a host serving two keys) never share or clash, and nothing outlives a closed
+ * server; each scrape adds the process metrics.
  */
 export function createProxyMetrics(sources: MetricSources): ProxyMetrics {
   const registry = new Registry()
   const registers = [registry]
-  collectDefaultMetrics({ register: registry })
+  const processWide = processMetrics()
 
   const clientRequests = new Counter({
     name: `${PREFIX}client_requests_total`,
@@ -114,6 +131,6 @@ export function createProxyMetrics(sources: MetricSources): ProxyMetrics {
       pacerWait: () => pacerWaits.inc(),
       portError: (port) => redisErrors.inc({ port }),
     },
-    scrape: async () => ({ contentType: registry.contentType, text: await registry.metrics() }),
+    scrape: async () => ({ contentType: registry.contentType, text: await Registry.merge([processWide, registry]).metrics() }),
   }
 }
