@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import { createClient as createNeutralClient, type Client, type ClientOptions } from '../../server/index.js'
+import { resolveClientOptions } from '../../server/options.js'
 import { createRedisCoordination } from './redis/index.js'
 
 export { CLIENT_DEFAULTS, type Client, type ClientOptions, type ServerTrackInput, type TrackResult } from '../../server/index.js'
@@ -17,6 +18,8 @@ export { CLIENT_DEFAULTS, type Client, type ClientOptions, type ServerTrackInput
 export function createClient(options: ClientOptions): Client {
   const { redisUrl, ...rest } = options
   if (redisUrl === undefined || redisUrl === '') return createNeutralClient(rest)
+  // Checked before Redis is connected: an invalid option must leave no socket or timer behind.
+  resolveClientOptions(rest)
   const redis = createRedisCoordination({
     url: redisUrl,
     apiKey: options.apiKey,
@@ -24,7 +27,13 @@ export function createClient(options: ClientOptions): Client {
     ...(options.upstreamTimeout === undefined ? {} : { upstreamTimeout: options.upstreamTimeout }),
     ...(options.logger ? { logger: options.logger } : {}),
   })
-  const client = createNeutralClient({ ...rest, pacer: redis.pacer, memory: redis.memory })
+  let client: Client
+  try {
+    client = createNeutralClient({ ...rest, pacer: redis.pacer, memory: redis.memory })
+  } catch (error) {
+    void redis.close()
+    throw error
+  }
   return {
     ...client,
     async close() {
