@@ -1,9 +1,10 @@
 import type { DraftEngagement } from '../contract.js'
+import { createCaps } from './caps.js'
 import type { Contact } from './engagement.js'
 import { createEntry, HELD, idOf, isHeld, releasedEntry, SENDABLE, type OutboxEntry } from './entry.js'
 import type { Platform, ResolvedOptions } from './options.js'
 import type { Session } from './session.js'
-import type { FallbackStore, StoreTransaction } from './store.js'
+import type { FallbackStore } from './store.js'
 import type { DropReason } from './types.js'
 
 export { createEntry, isHeld, trackedAt, type OutboxEntry } from './entry.js'
@@ -19,12 +20,6 @@ const MIRROR_LIMIT = 1_000
  * of microseconds (the value is cloned), and 10,000 in one task would block the page.
  */
 const WRITE_SLICE = 400
-/**
- * How long an exact count of the outbox is trusted, in ms. Counting walks the whole range (ms at
- * 100,000 entries), so appends in between add what they wrote instead; other tabs append too,
- * which is why the count is taken again after this.
- */
-const COUNT_TTL_MS = 1_000
 
 /** What {@link createOutbox} needs. */
 export interface OutboxOptions {
@@ -95,10 +90,7 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
   // not enough, as the later slices of a burst are created only once the earlier ones commit.
   let lastJob: Promise<unknown> = session.ready
 
-  // Sendable (`s`) and held (`h`) entries at the last exact count, plus what this tab stored since. Removals are
-  // not subtracted: the estimate errs high, and high is counted again before anything is dropped.
-  let sizes = { s: 0, h: 0 }
-  let countedAt = -Infinity
+  const caps = createCaps(options)
 
   /** Runs `job` after every job queued before it, however that one ended. */
   const queue = <T>(job: () => Promise<T>): Promise<T | undefined> =>
@@ -107,31 +99,6 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
   /** Keeps a sendable entry in the mirror (a held one cannot be sent on page hide). */
   const remember = (entry: OutboxEntry) => !isHeld(entry) && mirror.size < MIRROR_LIMIT && mirror.set(entry.key, entry)
   const forget = (key: string) => mirror.delete(key)
-
-  /** Drops the oldest entries beyond the caps, in the transaction that just appended `entries`. */
-  const enforceCaps = async (tx: StoreTransaction, entries: readonly OutboxEntry[]) => {
-    const caps = [
-      [SENDABLE, options.maxQueueSize, 'queue-full'],
-      [HELD, options.maxHeld, 'held-full'],
-    ] as const
-    for (const entry of entries) sizes[entry.key[0] as 's' | 'h']++
-    const now = options.platform.now()
-    if (now - countedAt >= COUNT_TTL_MS || caps.some(([span, cap]) => sizes[span.start] > cap)) {
-      sizes = { s: await tx.read('count', SENDABLE), h: await tx.read('count', HELD) }
-      countedAt = now
-    }
-    const out: [string[], DropReason][] = []
-    for (const [span, cap, reason] of caps) {
-      const excess = sizes[span.start] - cap
-      if (excess > 0) {
-        const keys = await tx.read('getAllKeys', span, excess)
-        keys.forEach((key) => tx.delete(key))
-        sizes[span.start] -= keys.length
-        out.push([keys, reason])
-      }
-    }
-    return out
-  }
 
   const write = async () => {
     writing = pending
@@ -144,7 +111,7 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
         const slice = writing.slice(start, start + WRITE_SLICE)
         const dropped = await run('readwrite', async (tx) => {
           slice.forEach((entry) => tx.put(entry.key, entry))
-          return enforceCaps(tx, slice)
+          return caps.enforce(tx, slice)
         })
         for (const [keys, reason] of dropped) {
           keys.forEach(forget)
@@ -167,7 +134,7 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
 
   const clear = () => {
     mirror.clear()
-    countedAt = -Infinity
+    caps.recount()
     return queue(() =>
       run('readwrite', async (tx) => {
         const keys = [...(await tx.read('getAllKeys', HELD)), ...(await tx.read('getAllKeys', SENDABLE))]
@@ -222,7 +189,7 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
             return entry
           }),
         )
-        sizes.s += released.length
+        caps.released(released.length)
         announce(released)
       }),
     clear,
