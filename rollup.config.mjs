@@ -58,7 +58,7 @@ function reportScriptTag() {
  * bytes; a name wrongly here breaks the built tracker, which the Chromium tests run.
  */
 const internalMembers = [
-  // The outbox, its options and its store.
+  // The outbox, its options, its store, its caps and its mirror.
   'append',
   'written',
   'unsaved',
@@ -70,6 +70,12 @@ const internalMembers = [
   'removedElsewhere',
   'count',
   'unsent',
+  'remember',
+  'forget',
+  'missed',
+  'enforce',
+  'released',
+  'recount',
   'onStored',
   'onDrop',
   'onFault',

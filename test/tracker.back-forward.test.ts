@@ -1,6 +1,31 @@
 import { describe, expect, it } from 'vitest'
 import { settle, until } from './helpers/platform.js'
-import { demo, World } from './helpers/tracker.js'
+import { demo, World, type Tab } from './helpers/tracker.js'
+
+/** Sends the page into the back/forward cache, or brings it back from there. */
+const cache = (tab: Tab, type: 'pagehide' | 'pageshow') =>
+  tab.page.window.dispatchEvent(Object.assign(new Event(type), { persisted: true }))
+
+/**
+ * Tab B tracks X while A leads; B goes into the back/forward cache, A delivers X (B misses the
+ * news), B comes back and A closes: B now leads, still remembering X as unsent.
+ */
+async function deliveredWhileCached() {
+  const world = new World()
+  const options = { flushAt: 100_000, flushInterval: 60_000 }
+  const a = await world.open(options)
+  const b = await world.open(options)
+  b.tracker.identify('john@example.com')
+  const x = (b.tracker.track(demo(1)) as { id: string }).id
+  await settle()
+  cache(b, 'pagehide')
+  await a.tracker.flush()
+  expect(world.proxy.delivered.has(x)).toBe(true)
+  cache(b, 'pageshow')
+  a.page.window.dispatchEvent(new Event('pagehide'))
+  await until(async () => (await b.tracker.stats()).leader)
+  return { world, b, x }
+}
 
 describe('tracker: the back/forward cache', () => {
   it('sends what waits after coming back, though answers to requests from before come in only then', async () => {
@@ -37,5 +62,26 @@ describe('tracker: the back/forward cache', () => {
     }
     await until(() => [...before, after].every((id) => world.proxy.delivered.has(id)))
     expect(world.proxy.duplicates).toEqual([])
+  })
+
+  it('does not put back an engagement another tab delivered while this one was cached, when a beacon carries it', async () => {
+    const { world, b } = await deliveredWhileCached()
+    // Hidden before it read the outbox: its beacon carries X from memory.
+    b.page.hide()
+    await settle()
+    expect(await b.tracker.stats()).toMatchObject({ queued: 0 })
+    const next = await world.open()
+    await next.tracker.flush()
+    expect(world.proxy.duplicates).toEqual([])
+  })
+
+  it('forgets what a read from the oldest no longer finds, so no beacon carries it', async () => {
+    const { world, b, x } = await deliveredWhileCached()
+    const y = (b.tracker.track(demo(2)) as { id: string }).id
+    await b.tracker.flush()
+    expect(world.proxy.delivered.has(y)).toBe(true)
+    b.page.hide()
+    const beaconed = b.page.beacons.flatMap((beacon) => JSON.parse(beacon.body).batch.map((item: { id: string }) => item.id))
+    expect(beaconed).not.toContain(x)
   })
 })

@@ -2,6 +2,7 @@ import type { DraftEngagement } from '../contract.js'
 import { createCaps } from './caps.js'
 import type { Contact } from './engagement.js'
 import { createEntry, HELD, idOf, isHeld, releasedEntry, SENDABLE, type OutboxEntry } from './entry.js'
+import { createMirror } from './mirror.js'
 import type { Platform, ResolvedOptions } from './options.js'
 import type { Session } from './session.js'
 import type { FallbackStore } from './store.js'
@@ -9,8 +10,6 @@ import type { DropReason } from './types.js'
 
 export { createEntry, isHeld, trackedAt, type OutboxEntry } from './entry.js'
 
-/** Entries kept in memory for the page-hide path: more than one beacon quota can carry. */
-const MIRROR_LIMIT = 1_000
 /**
  * Entries per write transaction. Transactions on one store run in the order they were created, so
  * the sender's read of the next batch waits for every write created before it: a burst written
@@ -61,7 +60,7 @@ export interface Outbox {
   head(after: OutboxEntry | undefined, limit: number): Promise<OutboxEntry[]>
   /** Removes the entries of these keys, delivered or given up. */
   remove(keys: readonly string[]): Promise<void>
-  /** Notes that a beacon carried `entries` at `at`, so they are not sent again at once. */
+  /** Notes that a beacon carried `entries` (oldest first) at `at`, so they are not sent again at once; none that is gone comes back. */
   markBeaconed(entries: readonly OutboxEntry[], at: number): Promise<void>
   /** Makes every held entry sendable, in order, with the contact `contactNow()` gives when it runs. */
   release(contactNow: () => Contact | undefined): void
@@ -79,7 +78,8 @@ export interface Outbox {
 
 export function createOutbox({ store, options, session, onStored, onDrop, onFault }: OutboxOptions): Outbox {
   const { run } = store
-  const mirror = new Map<string, OutboxEntry>()
+  const mirror = createMirror()
+  const { remember, forget } = mirror
   /** This tab's call counter: keeps apart, in order, entries tracked in the same millisecond. */
   let sequence = 0
   /** Appended and not written yet: the next write takes them all. */
@@ -95,10 +95,6 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
   /** Runs `job` after every job queued before it, however that one ended. */
   const queue = <T>(job: () => Promise<T>): Promise<T | undefined> =>
     (lastJob = lastJob.then(job, job).catch((error) => void onFault(error)))
-
-  /** Keeps a sendable entry in the mirror (a held one cannot be sent on page hide). */
-  const remember = (entry: OutboxEntry) => !isHeld(entry) && mirror.size < MIRROR_LIMIT && mirror.set(entry.key, entry)
-  const forget = (key: string) => mirror.delete(key)
 
   const write = async () => {
     writing = pending
@@ -144,6 +140,8 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
     )
   }
 
+  const unsaved = () => [...writing, ...pending]
+
   const append = (entries: OutboxEntry[], stored?: boolean) => {
     entries.forEach(remember)
     if (stored) return announce(entries)
@@ -160,11 +158,13 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
     },
     append,
     written: () => lastJob,
-    unsaved: () => [...writing, ...pending],
+    unsaved,
     async head(after, limit) {
       // `key + '\0'` is the first key above `key`.
       const span = after ? { ...SENDABLE, start: `${after.key}\0` } : SENDABLE
+      const stored = after ? [] : mirror.stored(unsaved())
       const entries = await run('readonly', (tx) => tx.read<OutboxEntry>('getAll', span, limit))
+      mirror.missed(stored, entries, limit)
       entries.forEach(remember)
       return entries
     },
@@ -174,7 +174,17 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
     },
     async markBeaconed(entries, at) {
       for (const entry of entries) entry.beaconAt = at
-      await run('readwrite', async (tx) => entries.forEach((entry) => tx.put(entry.key, entry)))
+      // The mirror may hold an entry another tab delivered meanwhile (its message missed): written back, it
+      // would be sent again. Only what is stored, or still to be written here, is written.
+      const span = { start: entries[0]!.key, end: `${entries[entries.length - 1]!.key}\0` }
+      const keys = new Set(unsaved().map((entry) => entry.key))
+      await run('readwrite', async (tx) => {
+        for (const key of await tx.read('getAllKeys', span)) keys.add(key)
+        for (const entry of entries) {
+          if (keys.has(entry.key)) tx.put(entry.key, entry)
+          else forget(entry.key)
+        }
+      })
     },
     release: (contactNow) =>
       void queue(async () => {
@@ -211,6 +221,6 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
         const held = await tx.read('count', HELD)
         return { queued: held + (await tx.read('count', SENDABLE)), held }
       }),
-    unsent: () => [...mirror.values()].sort((a, b) => (a.key < b.key ? -1 : 1)),
+    unsent: mirror.entries,
   }
 }
