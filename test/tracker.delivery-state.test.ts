@@ -194,6 +194,27 @@ describe('delivery decisions: what goes next', () => {
     expect(next.next(T0 + 60, true)).toEqual({ kind: 'wait', ms: 50 + WINDOW_MS - 60 })
   })
 
+  it('takes over the latest slots of both tabs, its own unsorted, and keeps a request out in the slot it holds', () => {
+    const state = createDeliveryState({ ...LIMITS, maxBatchSize: 1, maxRequestsPerSecond: 2 }, () => 0.5)
+    state.begin()
+    state.next(T0, true)
+    state.read(entries(3), T0)
+    const first = sent(state.next(T0, true))
+    const second = sent(state.next(T0, true))
+    // Answered out of order: its own slots are [5005, 1005] past T0.
+    state.answer(second, ok(settlement(1)), T0, true)
+    state.answer(first, ok(settlement(1)), T0 + 4_000, true)
+    state.adopt([T0 + 3_000, T0 + 4_000])
+    expect([...state.shared()].sort()).toEqual([T0 + 4_000, T0 + 5_005])
+
+    // A request out keeps its slot (taken until abandoned), and its answer frees that one.
+    const out = sent(state.next(T0 + 5_005, true))
+    state.adopt([T0 + 6_000, T0 + 7_000])
+    expect([...state.shared()].sort()).toEqual([T0 + 7_000, T0 + 5_005 + LIMITS.requestTimeout + WINDOW_MS])
+    state.answer(out, ok(settlement(1)), T0 + 5_100, true)
+    expect([...state.shared()].sort()).toEqual([T0 + 5_100 + WINDOW_MS, T0 + 7_000])
+  })
+
   it('reads from the oldest again before ending a pass when a drain was asked for meanwhile', () => {
     const state = createDeliveryState(LIMITS, () => 0.5)
     state.begin()

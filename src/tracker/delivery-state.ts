@@ -212,10 +212,14 @@ export function createDeliveryState(limits: DeliveryLimits, random: () => number
     /** When each pacer slot is free again, epoch ms, for the tab that sends after this one. */
     shared,
 
-    /** Takes over the slots the tab that sent before this one held, latest first; none is freed. */
+    /** Takes over the slots the tab that sent before this one held: the latest of both are kept, none is freed. */
     adopt(held: number[]): void {
-      held.sort((a, b) => b - a)
-      slots.forEach((free, slot) => (slots[slot] = Math.max(free, held[slot]! || 0)))
+      // The latest held replace the soonest free while later; the rest stay in place (a request out frees its own).
+      for (const free of held.filter((free) => free > 0).sort((a, b) => b - a)) {
+        const slot = slots.indexOf(Math.min(...slots))
+        if (free <= slots[slot]!) break
+        slots[slot] = free
+      }
     },
 
     /** Adopts backoff read from storage (at start, or when this tab becomes the leader). */
