@@ -2,7 +2,8 @@
  * Key names: from a hash of the API key (never the key itself), with a hash tag (`{...}`) so that
  * every key of one API key lands in the same slot of a Redis Cluster, as Lua scripts need.
  */
-import { hash } from 'node:crypto'
+// createHash rather than crypto.hash, which Node has only from 20.12.
+import { createHash } from 'node:crypto'
 
 export interface RedisKeys {
   /** The sliding-window log of request starts. */
@@ -14,7 +15,7 @@ export interface RedisKeys {
 }
 
 export function redisKeys(apiKey: string): RedisKeys {
-  const prefix = `conversion-engagements:{${hash('sha256', apiKey, 'hex').slice(0, 16)}}:`
+  const prefix = `conversion-engagements:{${createHash('sha256').update(apiKey).digest('hex').slice(0, 16)}}:`
   return {
     pacer: `${prefix}pacer`,
     epoch: `${prefix}epoch`,
