@@ -1,6 +1,7 @@
 /**
  * The Redis memory after faults, against a real redis-server: an acknowledgement that failed is
- * stored later, and a recovery cut short is made again. Faults come from a second, plain connection (paused writes, killed connections, a
+ * stored later, a recovery cut short is made again, and a claim whose answer was lost is this
+ * sender's own. Faults come from a second, plain connection (paused writes, killed connections, a
  * key of the wrong type), so each happens at a known point.
  */
 import { createClient } from '@redis/client'
@@ -110,5 +111,23 @@ describe('redis memory: a recovery cut short', () => {
     // a answers again only once it has put back what it knows.
     await recalled(a, [key('after')])
     expect(await recalled(b, [delivered, claimed])).toEqual(['known', 'pending'])
+  })
+})
+
+describe('redis memory: a claim whose answer was lost', () => {
+  it('is its sender’s own: asked again, the sender is told new and the claim runs for a full lease again', async () => {
+    const apiKey = `${KEY}-${++keySeed}`
+    const a = await sender(apiKey, { claimLeaseMs: 60_000 })
+    const b = await sender(apiKey, { claimLeaseMs: 60_000 })
+    // A claim of a's, made by a CLAIM whose answer never reached a.
+    const probe = key('probe')
+    expect(await a.memory.recall([probe], Date.now())).toEqual(['new'])
+    const value = String(await plain.get(engagementKey(apiKey, probe)))
+    const owner = value.slice(value.lastIndexOf(':') + 1)
+    const orphan = key('orphan')
+    await plain.set(engagementKey(apiKey, orphan), `c:${orphan.digest.slice(16, 32)}:${owner}`, { PX: 5_000 })
+    expect(await a.memory.recall([orphan, key('orphan', 'other')], Date.now())).toEqual(['new', 'conflict'])
+    expect(await plain.pTTL(engagementKey(apiKey, orphan))).toBeGreaterThan(50_000)
+    expect(await b.memory.recall([orphan], Date.now())).toEqual(['pending'])
   })
 })

@@ -63,14 +63,19 @@ return 1
  * each engagement's content fingerprint. A value is `c:<content>:<owner>` (claimed, expiring
  * after the lease) or `a:<content>` (acknowledged). Answers, per key: `new` (claimed now),
  * `known`, `conflict` (other content) or `pending` (another sender holds the claim).
+ *
+ * A claim that is already this owner's, for this content, is `new` too, with a full lease again:
+ * it is one whose answer never reached its sender (a lost reply, a timeout), which no one else may
+ * take before it expires and which its sender, not knowing it holds it, does not renew.
  */
 const CLAIM = `
 local out = {}
 for i, key in ipairs(KEYS) do
   local content = ARGV[i + 2]
+  local mine = 'c:' .. content .. ':' .. ARGV[1]
   local value = redis.call('GET', key)
-  if not value then
-    redis.call('SET', key, 'c:' .. content .. ':' .. ARGV[1], 'PX', ARGV[2])
+  if not value or value == mine then
+    redis.call('SET', key, mine, 'PX', ARGV[2])
     out[i] = 'new'
   else
     local stored = string.sub(value, 3, 18)
