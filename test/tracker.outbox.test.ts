@@ -95,7 +95,7 @@ describe('outbox: held entries released while a burst of them is being written',
     outbox.append(entries(0, 1_000, true))
     // The contact becomes known while the burst's first slice is being stored.
     await nextTask()
-    outbox.release(() => ({ email: 'john@example.com' }))
+    outbox.release({ email: 'john@example.com' })
     await outbox.written()
 
     expect(released).toHaveLength(1_000)

@@ -351,6 +351,23 @@ describe('tracker: contact, opt-out and caps', () => {
     expect(world.proxy.delivered.size).toBe(1)
   })
 
+  it('releases what was held with the contact identify() was given, though reset() follows before the release runs', async () => {
+    const world = new World()
+    const tab = await world.open({ flushAt: 1 })
+    const before = (tab.tracker.track(demo(1)) as { id: string }).id
+    tab.tracker.identify('john@example.com', { signature: 'a'.repeat(64) })
+    tab.tracker.reset()
+    // Tracked after the reset: held until the next identify().
+    tab.tracker.track(demo(2))
+    await world.runUntil(() => world.proxy.delivered.has(before), 10_000)
+    const [item] = world.proxy.requests.flatMap((request) => request.body.batch)
+    expect(item).toMatchObject({ id: before, contactEmail: 'john@example.com' })
+    expect(world.proxy.requests[0]!.body.identity).toEqual({ 'john@example.com': 'a'.repeat(64) })
+    await tab.tracker.flush()
+    expect(await tab.tracker.stats()).toMatchObject({ queued: 1, held: 1 })
+    expect(world.proxy.delivered.size).toBe(1)
+  })
+
   it('after shutdown() refuses calls with a clear error', async () => {
     const world = new World()
     const tab = await world.open()

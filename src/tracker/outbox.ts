@@ -62,8 +62,8 @@ export interface Outbox {
   remove(keys: readonly string[]): Promise<void>
   /** Notes that a beacon carried `entries` (oldest first) at `at`, so they are not sent again at once; none that is gone comes back. */
   markBeaconed(entries: readonly OutboxEntry[], at: number): Promise<void>
-  /** Makes every held entry sendable, in order, with the contact `contactNow()` gives when it runs. */
-  release(contactNow: () => Contact | undefined): void
+  /** Makes every held entry appended or stored before this call sendable, in order, with `contact`. */
+  release(contact: Contact): void
   /** Deletes every entry; resolves with their ids. */
   clear(): Promise<string[] | undefined>
   /** Another tab cleared the outbox: deletes what its clear could not reach (this page's later writes, its memory store). */
@@ -82,8 +82,10 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
   const { remember, forget } = mirror
   /** This tab's call counter: keeps apart, in order, entries tracked in the same millisecond. */
   let sequence = 0
-  /** Appended and not written yet: the next write takes them all. */
-  let pending: OutboxEntry[] = []
+  /** Appended and not written yet: a batch per write queued and not started, oldest first. */
+  const pending: OutboxEntry[][] = []
+  /** Whether what is appended now needs a write of its own: the last batch's write started, or a release came after it. */
+  let sealed = true
   /** Entries of the write under way, until it completes. */
   let writing: OutboxEntry[] = []
   // The last job queued (write, release, clear). Each waits for the one before: being created after a write is
@@ -97,8 +99,8 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
     (lastJob = lastJob.then(job, job).catch((error) => void onFault(error)))
 
   const write = async () => {
-    writing = pending
-    pending = []
+    writing = pending.shift()!
+    sealed ||= !pending.length
     if (session.optedOut) {
       // Tracked before the stored opt-out was read: not kept.
       writing.forEach((entry) => forget(entry.key))
@@ -140,14 +142,18 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
     )
   }
 
-  const unsaved = () => [...writing, ...pending]
+  const unsaved = () => [...writing, ...pending.flat()]
 
   const append = (entries: OutboxEntry[], stored?: boolean) => {
     entries.forEach(remember)
     if (stored) return announce(entries)
-    // The first entry queues the write that takes every one appended until it starts.
-    if (!pending.length) void queue(write)
-    pending.push(...entries)
+    // The first entry queues the write that takes every one appended until it starts or a release is asked for.
+    if (sealed) {
+      sealed = false
+      pending.push([])
+      void queue(write)
+    }
+    pending[pending.length - 1]!.push(...entries)
   }
 
   return {
@@ -186,10 +192,11 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
         }
       })
     },
-    release: (contactNow) =>
+    release(contact) {
+      // What is appended from now on is not this contact's: it is written after the release.
+      sealed = true
       void queue(async () => {
-        const contact = contactNow()
-        if (!contact || session.optedOut) return
+        if (session.optedOut) return
         const released = await run('readwrite', async (tx) =>
           (await tx.read<OutboxEntry>('getAll', HELD)).map((held) => {
             const entry = releasedEntry(held, contact)
@@ -201,12 +208,13 @@ export function createOutbox({ store, options, session, onStored, onDrop, onFaul
         )
         caps.released(released.length)
         announce(released)
-      }),
+      })
+    },
     clear,
     clearedElsewhere() {
       if (store.storage === 'memory') return clear()
       mirror.clear()
-      const late = [...writing, ...pending]
+      const late = unsaved()
       return queue(async () => {
         await deleteKeys(late.map((entry) => entry.key))
         return late.map((entry) => entry.engagement.id)

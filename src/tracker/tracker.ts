@@ -108,7 +108,8 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
     online: () => void delivery.drain(),
   })
   void ready.then(() => {
-    if (session.contact) outbox.release(() => session.contact)
+    // Held from an earlier visit, or tracked before the stored contact was read: theirs.
+    if (session.contact) outbox.release(session.contact)
     if (!closing) tabs.enter()
   })
 
@@ -159,8 +160,10 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
             ? invalid('signature', 'format', `must be 1 to ${LIMITS.signatureLength} characters`)
             : undefined)
       if (error) return refused(error)
-      session.change({ type: 'contact', contact: { email, signature } })
-      outbox.release(() => session.contact)
+      const contact = { email, signature }
+      session.change({ type: 'contact', contact })
+      // This contact's, whatever reset() or another tab's identify() does before the release runs.
+      outbox.release(contact)
       return { ok: true }
     },
 
