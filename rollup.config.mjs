@@ -125,6 +125,7 @@ const internalMembers = [
   'isLeader',
   'post',
   'flushByLeader',
+  'listen',
   'enter',
   'leave',
   'ready',

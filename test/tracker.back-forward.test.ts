@@ -1,3 +1,4 @@
+import type { UseStore } from 'idb-keyval'
 import { describe, expect, it } from 'vitest'
 import { settle, until } from './helpers/platform.js'
 import { demo, World, type Tab } from './helpers/tracker.js'
@@ -83,5 +84,58 @@ describe('tracker: the back/forward cache', () => {
     b.page.hide()
     const beaconed = b.page.beacons.flatMap((beacon) => JSON.parse(beacon.body).batch.map((item: { id: string }) => item.id))
     expect(beaconed).not.toContain(x)
+  })
+
+  it('takes an optOut() made in another tab while it was cached: refuses, sends nothing, drops what it still held', async () => {
+    const world = new World()
+    world.proxy.down = true
+    // Its writes wait while `gate` is set: one completes only after the other tab's clear.
+    let gate: Promise<void> | undefined
+    let open = () => {}
+    const gated = (database: string, store: string): UseStore => {
+      const real = world.origin.createStore(database, store)
+      return (mode, callback) => (mode === 'readwrite' && gate ? gate.then(() => real(mode, callback)) : real(mode, callback))
+    }
+    const a = await world.open({ flushAt: 1 })
+    const b = await world.open({ flushAt: 1 }, { createStore: gated })
+    a.tracker.identify('john@example.com')
+    await settle()
+    gate = new Promise((resolve) => (open = resolve))
+    const late = (b.tracker.track(demo(1)) as { id: string }).id
+    await settle()
+    cache(b, 'pagehide')
+    a.tracker.optOut()
+    await settle()
+    cache(b, 'pageshow')
+    await settle()
+
+    expect(b.tracker.track(demo(2))).toMatchObject({ ok: false, error: { code: 'opted-out' } })
+    open()
+    await settle()
+    expect(b.of('dropped')).toEqual([{ type: 'dropped', ids: [late], reason: 'opted-out' }])
+    expect(await a.tracker.stats()).toMatchObject({ queued: 0 })
+    world.proxy.down = false
+    a.page.window.dispatchEvent(new Event('pagehide'))
+    await until(async () => (await b.tracker.stats()).leader)
+    await world.clock.advance(60_000)
+    b.page.hide()
+    expect(world.proxy.requests).toEqual([])
+    expect(b.page.beacons).toEqual([])
+  })
+
+  it('takes the contact another tab set while it was cached', async () => {
+    const world = new World()
+    const a = await world.open({ flushAt: 1 })
+    const b = await world.open({ flushAt: 1 })
+    a.tracker.identify('john@example.com')
+    await settle()
+    cache(b, 'pagehide')
+    a.tracker.identify('jane@example.com')
+    await settle()
+    cache(b, 'pageshow')
+    await settle()
+    const id = (b.tracker.track(demo(1)) as { id: string }).id
+    await until(() => world.proxy.delivered.has(id))
+    expect(world.proxy.requests.flatMap((request) => request.body.batch)).toMatchObject([{ id, contactEmail: 'jane@example.com' }])
   })
 })

@@ -40,6 +40,23 @@ describe('session: contact and opt-out across visits and tabs', () => {
     expect(await settings.read('opted-out')).toBe(true)
   })
 
+  it('reads again what other tabs stored when reloaded; a change made here just before, or heard meanwhile, wins', async () => {
+    const settings = await storedSettings({ email: 'jane@example.com' })
+    const session = createSession(settings, () => undefined)
+    await session.ready
+    // Another tab changes both, and this page hears none of it.
+    await settings.write('contact', { email: 'john@example.com' })
+    await settings.write('opted-out', true)
+    await session.reload()
+    expect([session.contact, session.optedOut]).toEqual([{ email: 'john@example.com' }, true])
+
+    session.change({ type: 'contact', contact: { email: 'ann@example.com' } })
+    const reloaded = session.reload()
+    session.heard({ type: 'opt-out', optedOut: false })
+    await reloaded
+    expect([session.contact, session.optedOut]).toEqual([{ email: 'ann@example.com' }, false])
+  })
+
   it('stores an opt-out as present and an opt-in as absent, and a reset as no contact', async () => {
     const settings = await storedSettings()
     const session = createSession(settings, () => undefined)

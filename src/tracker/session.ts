@@ -14,35 +14,46 @@ export interface Session {
   change(message: SessionMessage): void
   /** A change another tab made and stored: taken as it is. */
   heard(message: SessionMessage): void
+  /** Reads again what is stored: a page back from the back/forward cache or a freeze heard no other tab meanwhile. */
+  reload(): Promise<void>
 }
 
 /**
- * The session of this page. What an earlier visit stored arrives late (IndexedDB is
- * asynchronous); a change made before it arrived, here or in another tab, is newer and wins.
+ * The session of this page. What is stored arrives late (IndexedDB is asynchronous); a change
+ * made before it arrived, here or in another tab, is newer and wins.
  */
 export function createSession(settings: SettingsStore, tellTabs: (message: SessionMessage) => void): Session {
   let contact: Contact | undefined
   let optedOut = false
-  let contactChanged = false
-  let optOutChanged = false
+  /** Changes made or heard so far, of the contact and of the opt-out. */
+  let contactChanges = 0
+  let optOutChanges = 0
+  /** The last change of this page being stored: a read waits for it, or would find what it replaces. */
+  let saved: Promise<unknown> = Promise.resolve()
 
   const heard = (message: SessionMessage) => {
     if (message.type === 'contact') {
-      contactChanged = true
+      contactChanges++
       contact = message.contact
     } else {
-      optOutChanged = true
+      optOutChanges++
       optedOut = message.optedOut
     }
   }
-  const ready = Promise.all([settings.read('contact'), settings.read('opted-out')]).then(([stored, storedOptOut]) => {
-    if (!contactChanged) contact = stored
-    if (!optOutChanged) optedOut = !!storedOptOut
-  })
+  const reload = () => {
+    const [contactSeen, optOutSeen] = [contactChanges, optOutChanges]
+    return saved
+      .then(() => Promise.all([settings.read('contact'), settings.read('opted-out')]))
+      .then(([stored, storedOptOut]) => {
+        if (contactChanges === contactSeen) contact = stored
+        if (optOutChanges === optOutSeen) optedOut = !!storedOptOut
+      })
+  }
+  const ready = reload()
   const change = (message: SessionMessage) => {
     heard(message)
     tellTabs(message)
-    void ready.then(() =>
+    saved = ready.then(() =>
       message.type === 'contact' ? settings.write('contact', message.contact) : settings.write('opted-out', message.optedOut || undefined),
     )
   }
@@ -57,5 +68,6 @@ export function createSession(settings: SettingsStore, tellTabs: (message: Sessi
     ready,
     change,
     heard,
+    reload,
   }
 }

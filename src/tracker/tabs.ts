@@ -51,6 +51,8 @@ export interface Tabs {
   post(message: TabMessage): void
   /** Asks the leader to send everything now; resolves when it says it did, or after `timeoutMs`. */
   flushByLeader(timeoutMs: number): Promise<void>
+  /** Hears the other tabs again (after `leave()`: back from the back/forward cache), not entering the election yet. */
+  listen(): void
   /** Hears the other tabs again, and enters the election (again after `leave()`: back from the back/forward cache). */
   enter(): void
   /** Gives up leadership or stops waiting for it, so another tab takes over at once, and stops listening. */
@@ -127,6 +129,7 @@ export function createTabs(namespace: string, platform: Platform, context: TabsC
         platform.setTimeout(done, timeoutMs)
       })
     },
+    listen,
     enter() {
       listen()
       leadership.enter()

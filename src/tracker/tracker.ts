@@ -42,6 +42,8 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   /** Tells this page's subscribers which engagements left the outbox undelivered, and why. */
   const dropped = (ids: string[] | undefined, reason: DropReason) => ids?.length && emit({ type: 'dropped', ids, reason })
 
+  /** Another tab opted out: drops what its clear could not reach. */
+  const optedOutElsewhere = () => void outbox.clearedElsewhere().then((ids) => dropped(ids, 'opted-out'))
   /** Says that engagements live in this page's memory only, and why. */
   const memoryOnly = (why: string) => report({ code: 'storage', message: `IndexedDB ${why}: queued in memory only` })
   // Blocked storage can throw on open: memory takes over.
@@ -70,7 +72,7 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
       contact: session.heard,
       'opt-out'(message) {
         session.heard(message)
-        if (message.optedOut) void outbox.clearedElsewhere().then((ids) => dropped(ids, 'opted-out'))
+        if (message.optedOut) optedOutElsewhere()
       },
     },
     async lead(flushing) {
@@ -97,14 +99,26 @@ export function startTracker(options: TrackerOptions, platform: Platform): Track
   )
 
   let closing = false
+  let suspended = false
   const unwatch = watchLifecycle(platform, {
     hide() {
       if (tabs.isLeader) return delivery.beacon()
       const entries = outbox.unsaved()
       if (entries.length) tabs.post({ type: 'appended', entries, durable: false })
     },
-    suspend: tabs.leave,
-    resume: tabs.enter,
+    suspend() {
+      suspended = true
+      tabs.leave()
+    },
+    resume() {
+      suspended = false
+      // Other tabs were not heard meanwhile: what they stored is read again before this tab may lead.
+      tabs.listen()
+      void session.reload().then(() => {
+        if (session.optedOut) optedOutElsewhere()
+        if (!closing && !suspended) tabs.enter()
+      })
+    },
     online: () => void delivery.drain(),
   })
   void ready.then(() => {
