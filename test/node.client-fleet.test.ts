@@ -11,6 +11,7 @@ import type { RunningProxy } from '../src/adapters/node/index.js'
 import type { RunningEmulator } from '../src/emulator/index.js'
 import { APP, nodeStack } from './helpers/node-stack.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
+import { until } from './helpers/until.js'
 
 const LIMIT = 10
 /** Engagements both the client and the page send. */
@@ -32,15 +33,6 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.close()))
   await Promise.all(stacks.splice(0).map((stack) => stack.close()))
 })
-
-/** Polls `check` every 20 ms until it holds, for at most `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 /** A meeting as both senders write it: the same id, content and createdAt. */
 const meeting = (id: string, n: number) => ({

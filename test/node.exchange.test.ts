@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { APP, engagement, nodeStack, postIds } from './helpers/node-stack.js'
 import { rawPost, rawSockets, trickle } from './helpers/raw-socket.js'
+import { until } from './helpers/until.js'
 
 const KEY = 'sk_test_fake_node_exchange_0123456789abcdef'
 
@@ -36,15 +37,6 @@ const chunked = (text: string, size: number) => {
   for (let at = 0; at < text.length; at += size)
     out += `${Math.min(size, text.length - at).toString(16)}\r\n${text.slice(at, at + size)}\r\n`
   return `${out}0\r\n\r\n`
-}
-
-/** Polls `check` every 20 ms until it holds, for at most `timeoutMs`. */
-async function until(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 describe('serveProxy: bodies as Node receives them', () => {

@@ -11,6 +11,7 @@ import { nodeStack, postIds } from './helpers/node-stack.js'
 import { recordingLogger } from './helpers/proxy.js'
 import { exampleModule } from './helpers/readme.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
+import { until } from './helpers/until.js'
 
 let redis: RedisServer
 let keySeed = 0
@@ -30,15 +31,6 @@ function freshStack() {
   const stack = nodeStack(apiKey)
   stacks.push(stack)
   return { apiKey, stack }
-}
-
-/** Polls `check` every 20 ms until it holds, for at most `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 const ready = async (proxy: RunningProxy) => (await fetch(`${proxy.origin}/readyz`)).status === 200

@@ -7,19 +7,11 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { serveProxy } from '../src/adapters/node/index.js'
 import { APP, nodeStack, postIds } from './helpers/node-stack.js'
 import { recordingLogger } from './helpers/proxy.js'
+import { until } from './helpers/until.js'
 
 const KEY = 'sk_test_operations_0123456789abcdef'
 const stack = nodeStack(KEY)
 afterEach(() => stack.close())
-
-/** Polls `check` every 20 ms until it holds, for at most `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 /** The value of one sample of the exposition text, such as `metric(text, 'x_total', 'status="200"')`; undefined when absent. */
 function metric(text: string, name: string, labels = ''): number | undefined {

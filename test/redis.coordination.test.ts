@@ -9,6 +9,7 @@ import type { Reservation } from '../src/core/coalescer/index.js'
 import { recordingLogger } from './helpers/proxy.js'
 import { digestOf } from './helpers/parcels.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
+import { until } from './helpers/until.js'
 
 const KEY = 'sk_test_fake_redis_test_0123456789abcdef'
 let redis: RedisServer
@@ -24,15 +25,6 @@ afterAll(async () => {
 afterEach(async () => {
   await Promise.all(open.splice(0).map((coordination) => coordination.close()))
 })
-
-/** Polls `check` every 20 ms until it holds, for at most `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 /** A sender of the test's key (each test gets its own key, so they do not meet in Redis), once connected. */
 async function sender(apiKey: string, options: Partial<RedisCoordinationOptions> = {}) {

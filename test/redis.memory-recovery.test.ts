@@ -12,6 +12,7 @@ import type { MemoryKey, Recall } from '../src/core/coalescer/index.js'
 import { digestOf } from './helpers/parcels.js'
 import { recordingLogger } from './helpers/proxy.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
+import { until } from './helpers/until.js'
 
 const KEY = 'sk_test_fake_redis_recovery_0123456789abcdef'
 let redis: RedisServer
@@ -33,15 +34,6 @@ afterEach(async () => {
   await plain.sendCommand(['CLIENT', 'UNPAUSE'])
   await Promise.all(open.splice(0).map((coordination) => coordination.close()))
 })
-
-/** Polls `check` every 20 ms until it holds, for at most `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 /** A sender of the test's key, once connected. */
 async function sender(apiKey: string, options: Partial<RedisCoordinationOptions> = {}) {

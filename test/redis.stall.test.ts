@@ -10,6 +10,7 @@ import type { Reservation } from '../src/core/coalescer/index.js'
 import { digestOf } from './helpers/parcels.js'
 import { recordingLogger } from './helpers/proxy.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
+import { until } from './helpers/until.js'
 
 const KEY = 'sk_test_fake_redis_stall_0123456789abcdef'
 /** Short, so that a test sees several timeouts well within its deadlines. */
@@ -31,15 +32,6 @@ afterEach(async () => {
   redis.resume()
   await Promise.all(open.splice(0).map((coordination) => coordination.close()))
 })
-
-/** Polls `check` every 20 ms until it holds, for at most `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 /** `answer`, or a rejection saying it did not settle within `timeoutMs`. */
 async function within<T>(answer: T | Promise<T>, timeoutMs = SETTLED_WITHIN_MS): Promise<T> {

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import { build } from 'esbuild'
+export { until } from './until.js'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 /** The bundled CLI, once `buildCli` has run. */
@@ -68,14 +69,5 @@ export function cli(args: string[], env: Record<string, string>) {
         await new Promise((resolve) => setTimeout(resolve, 20))
       }
     },
-  }
-}
-
-/** Polls `check` every 20 ms until it holds, for at most `timeoutMs`. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
