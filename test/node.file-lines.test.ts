@@ -30,10 +30,11 @@ const WHOLE = ['first', '', `{"at":1,"digests":["${'ab'.repeat(16)}"]}`, 'x'.rep
 
 describe('forEachLine: a file read a chunk at a time', () => {
   it('hands over the same lines as splitting the whole text, whatever the chunk size', () => {
-    const path = fileOf(`${WHOLE.join('\n')}\n`)
-    for (let chunkBytes = 1; chunkBytes <= 40; chunkBytes++)
-      expect(linesOf(path, chunkBytes), `chunks of ${chunkBytes} B`).toEqual({ lines: WHOLE, torn: false, overlong: 0 })
-    expect(linesOf(path, 1_048_576)).toEqual({ lines: WHOLE, torn: false, overlong: 0 })
+    const text = `${WHOLE.join('\n')}\n`
+    const path = fileOf(text)
+    const all = { lines: WHOLE, torn: false, overlong: 0, wholeBytes: Buffer.byteLength(text) }
+    for (let chunkBytes = 1; chunkBytes <= 40; chunkBytes++) expect(linesOf(path, chunkBytes), `chunks of ${chunkBytes} B`).toEqual(all)
+    expect(linesOf(path, 1_048_576)).toEqual(all)
   })
 
   it('reads a file many times larger than its chunk', () => {
@@ -44,10 +45,10 @@ describe('forEachLine: a file read a chunk at a time', () => {
     expect(read.torn).toBe(false)
   })
 
-  it('reports the text after the last newline as torn, without handing it over', () => {
+  it('reports the text after the last newline as torn, without handing it over, and where the whole lines end', () => {
     for (const chunkBytes of [1, 3, 7, 64]) {
       const read = linesOf(fileOf('whole\n{"at":17550000,"dig'), chunkBytes)
-      expect(read, `chunks of ${chunkBytes} B`).toEqual({ lines: ['whole'], torn: true, overlong: 0 })
+      expect(read, `chunks of ${chunkBytes} B`).toEqual({ lines: ['whole'], torn: true, overlong: 0, wholeBytes: 6 })
     }
   })
 
@@ -55,17 +56,18 @@ describe('forEachLine: a file read a chunk at a time', () => {
     const text = ['short', 'y'.repeat(41), 'exactly-forty-bytes-'.repeat(2), 'z'.repeat(500), 'after', 'w'.repeat(90)].join('\n')
     for (const chunkBytes of [1, 5, 16, 4_096]) {
       const read = linesOf(fileOf(text), chunkBytes, 40)
-      // The last overlong line has no newline: it is counted as overlong, not also as torn.
+      // The last overlong line has no newline: it is torn, not also counted as overlong.
       expect(read, `chunks of ${chunkBytes} B`).toEqual({
         lines: ['short', 'exactly-forty-bytes-'.repeat(2), 'after'],
-        torn: false,
-        overlong: 3,
+        torn: true,
+        overlong: 2,
+        wholeBytes: Buffer.byteLength(text) - 90,
       })
     }
   })
 
   it('reads an empty file as no lines, and throws ENOENT for a missing one', () => {
-    expect(linesOf(fileOf(''), 8)).toEqual({ lines: [], torn: false, overlong: 0 })
+    expect(linesOf(fileOf(''), 8)).toEqual({ lines: [], torn: false, overlong: 0, wholeBytes: 0 })
     expect(() => linesOf(join(fileOf(''), '..', 'missing.log'), 8)).toThrow(/ENOENT/)
   })
 })

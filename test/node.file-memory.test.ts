@@ -112,8 +112,32 @@ describe('the memory of delivered engagements in a file', () => {
     memory.close()
     const reopened = createFileMemory({ path, now: time.now })
     expect(known(reopened, ['old', 'newer'], time.now())).toEqual(['newer'])
-    expect(lines(path)).toHaveLength(1)
+    reopened.compact()
+    expect(lines(path)).toEqual([line(time.now() - HOUR, ['newer'])])
     reopened.close()
+  })
+
+  it('at a restart, appends to a whole file as it is, and cuts off only a torn last line (a rewrite at capacity takes seconds)', async () => {
+    const path = stateFile()
+    const time = clock()
+    const first = createFileMemory({ path, now: time.now })
+    first.acknowledge(keys(['expired']), time.now())
+    await time.advance(25 * HOUR)
+    first.acknowledge(keys(['kept']), time.now())
+    first.close()
+    const whole = readFileSync(path, 'utf8')
+    appendFileSync(path, `{"at":${time.now()},"digests":["${key('torn').digest.slice(0, 9)}`)
+
+    const problems: string[] = []
+    const second = createFileMemory({ path, now: time.now, onProblem: (message) => problems.push(message) })
+    expect(problems).toEqual([expect.stringMatching(/^1 unreadable line\(s\) skipped/)])
+    expect(readFileSync(path, 'utf8')).toBe(whole)
+    second.acknowledge(keys(['after']), time.now())
+    second.close()
+    expect(lines(path)).toEqual([line(time.now() - 25 * HOUR, ['expired']), line(time.now(), ['kept']), line(time.now(), ['after'])])
+    const third = createFileMemory({ path, now: time.now })
+    expect(known(third, ['expired', 'kept', 'after', 'torn'], time.now())).toEqual(['after', 'kept'])
+    third.close()
   })
 
   it('stays bounded: at most `capacity` ids, and a file compacted once it doubles', async () => {

@@ -21,12 +21,14 @@ export interface LineReading {
   maxLineBytes?: number
 }
 
-/** What {@link forEachLine} could not hand over. */
-export interface LinesSkipped {
+/** What {@link forEachLine} could not hand over, and where the whole lines end. */
+export interface LinesRead {
   /** Text after the last newline: a line a crash cut short (a whole file ends with a newline). */
   torn: boolean
-  /** Lines longer than `maxLineBytes`, skipped (a torn one among them). */
+  /** Lines longer than `maxLineBytes` that a newline ends, skipped. */
   overlong: number
+  /** Bytes up to the last newline: the file without what a crash cut short. */
+  wholeBytes: number
 }
 
 const NEWLINE = 0x0a
@@ -36,7 +38,7 @@ const MIB = 1_048_576
  * Calls `onLine` with each line of the file that a newline ends, without that newline, in order.
  * Throws what opening or reading the file throws (ENOENT when it is missing).
  */
-export function forEachLine(path: string, onLine: (line: string) => void, reading: LineReading = {}): LinesSkipped {
+export function forEachLine(path: string, onLine: (line: string) => void, reading: LineReading = {}): LinesRead {
   const chunkBytes = reading.chunkBytes ?? MIB
   const maxLineBytes = reading.maxLineBytes ?? MIB
   const chunk = Buffer.alloc(chunkBytes)
@@ -46,6 +48,9 @@ export function forEachLine(path: string, onLine: (line: string) => void, readin
   /** True while the rest of an overlong line is being passed over. */
   let skipping = false
   let overlong = 0
+  /** Bytes read in earlier chunks, and up to the last newline. */
+  let before = 0
+  let wholeBytes = 0
   const fd = openSync(path, 'r')
   try {
     for (let read = readSync(fd, chunk, 0, chunkBytes, null); read > 0; read = readSync(fd, chunk, 0, chunkBytes, null)) {
@@ -55,16 +60,17 @@ export function forEachLine(path: string, onLine: (line: string) => void, readin
         if (!skipping && pendingBytes + end - start <= maxLineBytes) {
           const piece = data.subarray(start, end)
           onLine(pendingBytes === 0 ? piece.toString('utf8') : Buffer.concat([...pending, piece]).toString('utf8'))
-        } else if (!skipping) overlong++
+        } else overlong++
         pending = []
         pendingBytes = 0
         skipping = false
         start = end + 1
+        wholeBytes = before + start
       }
+      before += read
       if (skipping || start === read) continue
       if (pendingBytes + read - start > maxLineBytes) {
-        // Counted now, and passed over up to its newline.
-        overlong++
+        // Passed over up to its newline, and counted there.
         skipping = true
         pending = []
         pendingBytes = 0
@@ -77,5 +83,5 @@ export function forEachLine(path: string, onLine: (line: string) => void, readin
   } finally {
     closeSync(fd)
   }
-  return { torn: pendingBytes > 0, overlong }
+  return { torn: pendingBytes > 0 || skipping, overlong, wholeBytes }
 }

@@ -12,15 +12,17 @@
  * crash; it is skipped when the file is read. Lines of earlier versions, `[<epoch ms>,["id",...]]`,
  * are read as "this id, any content". The file is read a chunk at a time (a line at a time), so
  * that its size is bounded by the disk, not by the longest string the engine can make. It is
- * rewritten (compacted) with only what is remembered when it is read and whenever it grows to
- * twice what that rewrite would write, so it stays bounded by `capacity` and the retention period.
+ * rewritten (compacted) with only what is remembered whenever it grows to twice what that rewrite
+ * would write, so it stays bounded by `capacity` and the retention period; also when it is opened
+ * with lines it cannot read, but not for a torn last line alone, which is cut off instead: at
+ * capacity a rewrite takes seconds, which a restart should not wait for.
  */
 import { hash } from 'node:crypto'
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, truncateSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { DeliveryMemory } from '../../core/coalescer/index.js'
 import { ANY_CONTENT, createMemory, type MemoryOptions } from '../../core/memory.js'
-import { forEachLine, type LineReading } from './file-lines.js'
+import { forEachLine, type LineReading, type LinesRead } from './file-lines.js'
 
 /** Options of {@link createFileMemory}. */
 export interface FileMemoryOptions extends MemoryOptions {
@@ -148,8 +150,9 @@ export function createFileMemory(options: FileMemoryOptions, tuning: FileMemoryT
   // Read what earlier processes remembered.
   mkdirSync(dirname(path), { recursive: true })
   let unreadable = 0
+  let skipped: LinesRead = { torn: false, overlong: 0, wholeBytes: 0 }
   try {
-    const skipped = forEachLine(
+    skipped = forEachLine(
       path,
       (line) => {
         const record = parseLine(line)
@@ -158,16 +161,20 @@ export function createFileMemory(options: FileMemoryOptions, tuning: FileMemoryT
       },
       tuning.reading,
     )
-    // A torn last line is what a crash in the middle of a write leaves.
-    unreadable += skipped.overlong + (skipped.torn ? 1 : 0)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
   }
-  // What expired while no process ran is not written back.
+  unreadable += skipped.overlong
+  fileBytes = skipped.wholeBytes
+  // What a crash in the middle of a write leaves: cut off, or the next append would extend it.
+  if (skipped.torn) truncateSync(path, fileBytes)
+  // Forgets what expired while no process ran, before the file is weighed against the memory.
   memory.recall([], now())
-  if (unreadable > 0) tell(`${unreadable} unreadable line(s) skipped in ${path} (a torn last line after a crash is expected)`)
-  // Starting from a clean file also drops the torn line, which the next append would otherwise extend.
-  compact()
+  const told = unreadable + (skipped.torn ? 1 : 0)
+  if (told > 0) tell(`${told} unreadable line(s) skipped in ${path} (a torn last line after a crash is expected)`)
+  fd = openSync(path, 'a')
+  // Lines it cannot read would be skipped (and told) again at every start.
+  if (unreadable > 0 || oversized()) compact()
 
   return {
     recall: (keys, at) => memory.recall(keys, at),
@@ -181,11 +188,8 @@ export function createFileMemory(options: FileMemoryOptions, tuning: FileMemoryT
           // What was just acknowledged is in memory, so the rewrite holds it: nothing to append.
           compact()
         } else {
-          const line = lineOf(
-            at,
-            keys.map((key) => key.digest),
-          )
-          fileBytes += writeAll(fd, line)
+          const digests = keys.map((key) => key.digest)
+          fileBytes += writeAll(fd, lineOf(at, digests))
         }
         if (failing) tell(`${path} is written again`)
         failing = false
