@@ -43,6 +43,8 @@ export function createImportSender(options: ImportSenderOptions): ImportSender {
       })
     : undefined
   const memory = redis?.memory ?? options.memory
+  /** Acknowledgements on their way to the memory: the journal hears of them before Redis closes. */
+  const storing = new Set<Promise<unknown>>()
   const coalescer = createConversionCoalescer({
     apiKey: options.apiKey,
     upstreamUrl: options.upstreamUrl ?? DEFAULT_UPSTREAM_URL,
@@ -51,7 +53,7 @@ export function createImportSender(options: ImportSenderOptions): ImportSender {
     // As the client's own: room is the client's to give, so the Coalescer holds all it is handed.
     maxBacklog: CLIENT_DEFAULTS.maxPending,
     clientShare: 1,
-    ...(memory ? { memory: storedHeard(memory, options.onStored) } : {}),
+    ...(memory ? { memory: storedHeard(memory, options.onStored, storing) } : {}),
     ...(redis ? { pacer: redis.pacer } : {}),
   })
   const client = createClient({
@@ -65,6 +67,8 @@ export function createImportSender(options: ImportSenderOptions): ImportSender {
     abandon: () => coalescer.close(),
     async close() {
       await client.close()
+      // A request's engagements settle before the memory has stored them: wait for that too.
+      await Promise.allSettled(storing)
       coalescer.close()
       await redis?.close()
     },
@@ -72,14 +76,23 @@ export function createImportSender(options: ImportSenderOptions): ImportSender {
 }
 
 /** `memory`, telling `onStored` what it stored once it has (a promise settles first). */
-function storedHeard(memory: DeliveryMemory, onStored: (keys: readonly MemoryKey[]) => void): DeliveryMemory {
+function storedHeard(
+  memory: DeliveryMemory,
+  onStored: (keys: readonly MemoryKey[]) => void,
+  storing: Set<Promise<unknown>>,
+): DeliveryMemory {
   return {
     recall: (keys, now) => memory.recall(keys, now),
     release: (keys) => memory.release(keys),
     size: () => memory.size(),
     acknowledge(keys, now) {
       const stored = memory.acknowledge(keys, now)
-      if (stored && typeof (stored as PromiseLike<void>).then === 'function') return Promise.resolve(stored).then(() => onStored(keys))
+      if (stored && typeof (stored as PromiseLike<void>).then === 'function') {
+        const heard = Promise.resolve(stored).then(() => onStored(keys))
+        storing.add(heard)
+        void heard.finally(() => storing.delete(heard)).catch(() => {})
+        return heard
+      }
       onStored(keys)
       return stored
     },
