@@ -26,6 +26,7 @@ import {
 import { createInterface } from 'node:readline'
 import type { MemoryKey } from '../../../core/coalescer/index.js'
 import { digestOf, type Sha256Hex } from '../../../proxy/fingerprint.js'
+import { cutOffBy } from '../cut-off.js'
 
 export interface Journal {
   /**
@@ -96,23 +97,25 @@ export async function openJournal(path: string, sha256: Sha256Hex): Promise<Jour
 
   return {
     earlier,
-    watch: (fetcher, abandoned) => async (input, init) => {
-      if (abandoned.aborted) throw abandoned.reason
-      const request = ++requests
-      // The body is the upstream client's string; a Request (from another caller) is read from a copy, so it still carries it.
-      const body = typeof init?.body === 'string' ? init.body : input instanceof Request ? await input.clone().text() : undefined
-      const keys = new Map((await keysOf(body, sha256)).map(({ id, digest }) => [id, digest]))
-      forget(keys.keys())
-      rewriteIfGrown()
-      // Written before the request leaves: a kill after this line leaves it marked as possibly delivered.
-      append(lineOf(request, keys))
-      open.set(request, keys)
-      for (const id of keys.keys()) requestOf.set(id, request)
-      const signal = init?.signal ? AbortSignal.any([init.signal, abandoned]) : abandoned
-      // No answer (a timeout, a lost connection, abandoned) leaves the line open: it may have arrived.
-      const response = await fetcher(input, { ...init, signal })
-      if (!response.ok) close(request)
-      return response
+    watch: (fetcher, abandoned) => {
+      const send = cutOffBy(fetcher, abandoned)
+      return async (input, init) => {
+        if (abandoned.aborted) throw abandoned.reason
+        const request = ++requests
+        // The body is the upstream client's string; a Request (from another caller) is read from a copy, so it still carries it.
+        const body = typeof init?.body === 'string' ? init.body : input instanceof Request ? await input.clone().text() : undefined
+        const keys = new Map((await keysOf(body, sha256)).map(({ id, digest }) => [id, digest]))
+        forget(keys.keys())
+        rewriteIfGrown()
+        // Written before the request leaves: a kill after this line leaves it marked as possibly delivered.
+        append(lineOf(request, keys))
+        open.set(request, keys)
+        for (const id of keys.keys()) requestOf.set(id, request)
+        // No answer (a timeout, a lost connection, abandoned) leaves the line open: it may have arrived.
+        const response = await send(input, init)
+        if (!response.ok) close(request)
+        return response
+      }
     },
     stored: (keys) => forget(keys.map(({ id }) => id)),
     end: () => {
